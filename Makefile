@@ -1,0 +1,49 @@
+# Two entry points: `make demo` and `make test`. Both build .venv (pinned by requirements/lock.txt) on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+export AWS_DEFAULT_REGION ?= us-east-1
+# sam build needs the Lambda runtime's Python (3.12) on PATH; pyenv provides it on these machines.
+export PYENV_VERSION ?= 3.11.7:3.12.1
+
+.PHONY: demo test lint unit integration validate build bench clean
+
+$(BIN)/replicator: pyproject.toml requirements/lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev]'
+	@touch $@
+
+# aws-sam-cli pins boto3 versions that clash with moto's: it lives in its own virtual environment.
+$(SAM): requirements/sam-cli.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam-cli.txt
+	@touch $@
+
+demo: $(BIN)/replicator
+	$(BIN)/replicator local demo
+
+lint: $(BIN)/replicator
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
+	$(BIN)/cfn-lint template.yaml
+
+validate: $(SAM)
+	$(SAM) validate --lint --template template.yaml
+
+unit: $(BIN)/replicator
+	$(BIN)/pytest tests/unit
+
+integration: $(BIN)/replicator
+	$(BIN)/pytest tests/integration
+
+test: lint validate $(BIN)/replicator
+	$(BIN)/pytest
+
+build: $(SAM)
+	$(SAM) build --template template.yaml
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

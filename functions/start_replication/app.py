@@ -1,0 +1,20 @@
+"""Started by a snapshot-completed EventBridge event: plan, check and start one replication per mapping target."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from replicator.observability import logger, metrics, tracer
+from replicator.service import start_replications
+from replicator.settings import get_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = start_replications(event, get_settings())
+    return {
+        "outcomes": [
+            {"replication_id": r.replication_id, "status": r.status.value, "reason": r.reason} for r in records
+        ]
+    }

@@ -1,0 +1,125 @@
+"""Thin access to RDS: read snapshots, make the plan's steps happen, check copies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..planning import PlanStep, StepAction
+from ..snapshots import SnapshotKind, SourceSnapshot, parse_snapshot_arn
+from .kms import is_aws_managed_key
+from .sessions import client, error_code
+
+_NOT_FOUND = {"DBSnapshotNotFound", "DBSnapshotNotFoundFault", "DBClusterSnapshotNotFoundFault"}
+_ALREADY_EXISTS = {"DBSnapshotAlreadyExists", "DBSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExistsFault"}
+
+
+class SnapshotNotFound(Exception):
+    pass
+
+
+def _describe(kind: SnapshotKind, region: str, identifier: str, role_arn: str | None = None) -> dict[str, Any] | None:
+    rds = client("rds", region, role_arn)
+    try:
+        if kind is SnapshotKind.INSTANCE:
+            found = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
+        else:
+            found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)["DBClusterSnapshots"]
+    except Exception as error:
+        if error_code(error) in _NOT_FOUND:
+            return None
+        raise
+    return found[0] if found else None
+
+
+def describe_source_snapshot(arn: str) -> SourceSnapshot:
+    """The facts the planner needs about the snapshot named by an event."""
+    kind, region, account, identifier = parse_snapshot_arn(arn)
+    raw = _describe(kind, region, identifier)
+    if raw is None:
+        raise SnapshotNotFound(f"snapshot {arn} does not exist (deleted before it could be replicated?)")
+    rds = client("rds", region)
+    tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
+    encrypted = bool(raw.get("Encrypted") if kind is SnapshotKind.INSTANCE else raw.get("StorageEncrypted"))
+    kms_key_id = raw.get("KmsKeyId") if encrypted else None
+    return SourceSnapshot(
+        arn=arn,
+        identifier=identifier,
+        kind=kind,
+        snapshot_type=raw.get("SnapshotType", "manual"),
+        account_id=account,
+        region=region,
+        status=raw.get("Status", "unknown"),
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,
+        kms_key_aws_managed=bool(kms_key_id) and is_aws_managed_key(kms_key_id, region),
+        engine=raw.get("Engine", ""),
+        engine_version=raw.get("EngineVersion", ""),
+        database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
+        allocated_storage_gb=raw.get("AllocatedStorage"),
+        tags=tags,
+    )
+
+
+def start_step(step: PlanStep) -> None:
+    """Make one step happen. A copy that already exists (a retried start) is adopted, not made twice."""
+    rds = client("rds", step.region, step.role_arn)
+    instance = step.kind is SnapshotKind.INSTANCE
+    if step.action is StepAction.COPY:
+        _copy(rds, step, instance)
+    elif step.action in (StepAction.SHARE, StepAction.UNSHARE):
+        change = "ValuesToAdd" if step.action is StepAction.SHARE else "ValuesToRemove"
+        args = {"AttributeName": "restore", change: [step.share_with]}
+        try:
+            if instance:
+                rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=step.snapshot_identifier, **args)
+            else:
+                rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier=step.snapshot_identifier, **args)
+        except Exception as error:
+            if not (step.action is StepAction.UNSHARE and error_code(error) in _NOT_FOUND):
+                raise
+    elif step.action is StepAction.DELETE:
+        try:
+            if instance:
+                rds.delete_db_snapshot(DBSnapshotIdentifier=step.snapshot_identifier)
+            else:
+                rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=step.snapshot_identifier)
+        except Exception as error:
+            if error_code(error) not in _NOT_FOUND:
+                raise
+
+
+def _copy(rds: Any, step: PlanStep, instance: bool) -> None:
+    args: dict[str, Any] = {"Tags": [{"Key": k, "Value": v} for k, v in step.tags.items()], "CopyTags": False}
+    if step.kms_key_id:
+        args["KmsKeyId"] = step.kms_key_id
+    if step.source_region and step.source_region != step.region:
+        args["SourceRegion"] = step.source_region  # boto3 makes the presigned URL for a cross-region copy
+    try:
+        if instance:
+            rds.copy_db_snapshot(
+                SourceDBSnapshotIdentifier=step.source_arn, TargetDBSnapshotIdentifier=step.snapshot_identifier, **args
+            )
+        else:
+            rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier=step.source_arn,
+                TargetDBClusterSnapshotIdentifier=step.snapshot_identifier,
+                **args,
+            )
+    except Exception as error:
+        if error_code(error) not in _ALREADY_EXISTS:
+            raise
+
+
+def copy_status(step: PlanStep) -> tuple[str | None, int]:
+    """(status, percent progress) of the copy a step makes; status None when the copy does not exist."""
+    raw = _describe(step.kind, step.region, step.snapshot_identifier, step.role_arn)
+    if raw is None:
+        return None, 0
+    return raw.get("Status", "unknown"), int(raw.get("PercentProgress") or 0)
+
+
+def engine_version_offered(engine: str, version: str, region: str, role_arn: str | None) -> bool:
+    """Whether `region` offers this engine version (a copy or restore of an unoffered Aurora version fails)."""
+    rds = client("rds", region, role_arn)
+    found = rds.describe_db_engine_versions(Engine=engine, EngineVersion=version)["DBEngineVersions"]
+    return bool(found)

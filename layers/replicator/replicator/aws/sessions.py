@@ -1,0 +1,72 @@
+"""boto3 clients for a region, with the replicator's own credentials or an assumed target-account role."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_SESSION_NAME = "rds-snapshot-replicator"
+_lock = threading.Lock()
+_role_credentials: dict[str, dict[str, Any]] = {}
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
+class RoleNotAssumable(Exception):
+    """The mapping's role cannot be assumed (missing, trust policy, or permissions)."""
+
+
+def _credentials_for(role_arn: str) -> dict[str, Any]:
+    with _lock:
+        cached = _role_credentials.get(role_arn)
+        if cached and cached["Expiration"] - datetime.now(UTC) > timedelta(minutes=5):
+            return cached
+    try:
+        response = boto3.client("sts", config=_CONFIG).assume_role(RoleArn=role_arn, RoleSessionName=_SESSION_NAME)
+    except Exception as error:  # botocore's ClientError and connection errors alike
+        raise RoleNotAssumable(f"cannot assume role {role_arn}: {error}") from error
+    credentials = response["Credentials"]
+    with _lock:
+        _role_credentials[role_arn] = credentials
+    return credentials
+
+
+def client(service: str, region: str, role_arn: str | None = None) -> Any:
+    """A client in `region`, acting as `role_arn` when given (cached credentials, renewed before expiry).
+
+    Clients are cached per service, region and credentials: creating one costs more than most calls made with it.
+    """
+    credentials = _credentials_for(role_arn) if role_arn else None
+    key = (service, region, credentials["AccessKeyId"] if credentials else None)
+    with _lock:
+        cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    kwargs: dict[str, Any] = {}
+    if credentials:
+        kwargs = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+    new_client = boto3.client(service, region_name=region, config=_CONFIG, **kwargs)  # type: ignore[call-overload]
+    with _lock:
+        _clients[key] = new_client
+    return new_client
+
+
+def reset_cache() -> None:
+    """Forget cached clients and credentials (used when the endpoint or account changes, e.g. in local runs)."""
+    with _lock:
+        _clients.clear()
+        _role_credentials.clear()
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,105 @@
+"""The two DynamoDB tables: region mappings (read, cached) and replication history (written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+
+from ..history import ReplicationRecord, ReplicationStatus, utc_now
+from ..mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
+from .sessions import error_code
+
+_FINAL = [s.value for s in ReplicationStatus if s.final]
+
+
+class MappingProvider(DynamoDBProvider):
+    """Powertools' DynamoDB parameter provider returning whole mapping items; a missing item reads as {}.
+
+    Reads are cached for `max_age` seconds, so a mapping change reaches running Lambdas within that time
+    without a redeploy; missing items are cached too, so regions without a mapping cost no reads per event.
+    """
+
+    def _get(self, name: str, **sdk_options: Any) -> Any:
+        item = self.table.get_item(Key={self.key_attr: name}, **sdk_options).get("Item")
+        return item or {}
+
+
+_providers: dict[str, MappingProvider] = {}
+
+
+def _provider(table_name: str) -> MappingProvider:
+    if table_name not in _providers:
+        _providers[table_name] = MappingProvider(table_name=table_name, key_attr="source_region")
+    return _providers[table_name]
+
+
+def resolve_mapping(table_name: str, source_region: str, max_age: int) -> RegionMapping | None:
+    """The mapping for `source_region`: its own item, else the "*" item, else None.
+
+    Raises pydantic.ValidationError for an invalid item (the caller records it as a FAILED outcome).
+    """
+    provider = _provider(table_name)
+    for key in (source_region, ALL_REGIONS):
+        item = provider.get(key, max_age=max_age)
+        if item:
+            return parse_mapping_item(item)  # type: ignore[arg-type]
+    return None
+
+
+def _table(table_name: str) -> Any:
+    return boto3.resource("dynamodb").Table(table_name)
+
+
+def create_record(table_name: str, record: ReplicationRecord) -> ReplicationRecord | None:
+    """Write the first record of a replication; returns the existing record instead when there is one."""
+    table = _table(table_name)
+    try:
+        table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(replication_id)")
+    except Exception as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return get_record(table_name, record.replication_id)
+    return None
+
+
+def put_record(table_name: str, record: ReplicationRecord) -> None:
+    """Write a record, unless it would overwrite a final outcome with an in-flight status (a late duplicate)."""
+    record = record.model_copy(update={"updated_at": utc_now()})
+    condition = None
+    if not record.status.final:
+        condition = "attribute_not_exists(replication_id) OR NOT #s IN (" + ", ".join(
+            f":f{i}" for i in range(len(_FINAL))
+        ) + ")"
+    kwargs: dict[str, Any] = {"Item": record.to_item()}
+    if condition:
+        kwargs.update(
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={f":f{i}": v for i, v in enumerate(_FINAL)},
+        )
+    try:
+        _table(table_name).put_item(**kwargs)
+    except Exception as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+
+
+def get_record(table_name: str, rid: str) -> ReplicationRecord | None:
+    item = _table(table_name).get_item(Key={"replication_id": rid}, ConsistentRead=True).get("Item")
+    return ReplicationRecord.model_validate(item) if item else None
+
+
+def scan_records(table_name: str) -> list[ReplicationRecord]:
+    """Every record (small tables; the CLI's status command filters)."""
+    table = _table(table_name)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = table.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [ReplicationRecord.model_validate(item) for item in items]

@@ -1,0 +1,150 @@
+"""Region mapping: where the snapshots of one source region are replicated to, and how they are encrypted.
+
+One item per source region in the mapping table; `source_region` "*" is the mapping for every region without its own
+item (the product's "Set Mapping for All Regions"). This model validates an item everywhere it is read or written.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ALL_REGIONS = "*"
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[A-Za-z0-9-]+$")
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"'{value}' is not an AWS region name such as eu-west-1")
+    return value
+
+
+def _source_region(value: str) -> str:
+    return value if value == ALL_REGIONS else _region(value)
+
+
+def _role_arn(value: str) -> str:
+    if not _ROLE_ARN.match(value):
+        raise ValueError(f"'{value}' is not an IAM role ARN such as arn:aws:iam::210987654321:role/SnapshotReplication")
+    return value
+
+
+def _kms_key_arn(value: str) -> str:
+    if not _KMS_KEY_ARN.match(value):
+        raise ValueError(
+            f"'{value}' is not a KMS key ARN such as arn:aws:kms:eu-west-1:210987654321:key/<key-id> "
+            "(aliases are not accepted: a replica must name the exact key)"
+        )
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+RoleArn = Annotated[str, AfterValidator(_role_arn)]
+KmsKeyArn = Annotated[str, AfterValidator(_kms_key_arn)]
+
+
+def account_of(arn: str) -> str:
+    """The account id field of an ARN."""
+    return arn.split(":")[4]
+
+
+def region_of(arn: str) -> str:
+    """The region field of an ARN."""
+    return arn.split(":")[3]
+
+
+class KeyUsage(StrEnum):
+    """Which snapshots the mapping's key encrypts (the product's "Key usage")."""
+
+    ALL = "all"  # every replica is encrypted, including replicas of unencrypted DB instance snapshots
+    ENCRYPTED_ONLY = "encrypted_only"  # only replicas of encrypted sources; unencrypted sources stay unencrypted
+
+
+class Encryption(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    kms_key_arn: KmsKeyArn | None = None
+    key_usage: KeyUsage = KeyUsage.ALL
+
+    @model_validator(mode="after")
+    def _key_when_enabled(self) -> Encryption:
+        if self.enabled and self.kms_key_arn is None:
+            raise ValueError("kms_key_arn is required when encryption is enabled: set it to a KMS key in the target region")
+        return self
+
+
+class MappingTarget(BaseModel):
+    """One destination of a source region: account (through a role), region and encryption."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_region: Region
+    role_arn: RoleArn | None = Field(
+        default=None, description="IAM role in the target account the copy is made with; absent = this account"
+    )
+    encryption: Encryption = Encryption()
+    copy_tags: bool = True
+    share_kms_key_arn: KmsKeyArn | None = Field(
+        default=None,
+        description=(
+            "Cross-account only: a customer managed key in the source account and region, usable by the target account, "
+            "that automated, AWS Backup and aws/rds-encrypted snapshots are re-encrypted with before they are shared"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _key_in_target_region(self) -> MappingTarget:
+        key = self.encryption.kms_key_arn
+        if key is not None and region_of(key) != self.target_region:
+            raise ValueError(
+                f"encryption.kms_key_arn is in {region_of(key)} but target_region is {self.target_region}: "
+                "a replica can only be encrypted with a KMS key in its own region"
+            )
+        return self
+
+    def account_id(self, default_account: str) -> str:
+        """The account the replica lives in."""
+        return account_of(self.role_arn) if self.role_arn else default_account
+
+
+class RegionMapping(BaseModel):
+    """The mapping item for one source region (or "*" for all regions without their own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_region: Annotated[str, AfterValidator(_source_region)]
+    targets: list[MappingTarget] = Field(min_length=1)
+    description: str | None = None
+    updated_at: str | None = None
+
+    @model_validator(mode="after")
+    def _distinct_targets(self) -> RegionMapping:
+        seen: set[tuple[str | None, str]] = set()
+        for target in self.targets:
+            key = (account_of(target.role_arn) if target.role_arn else None, target.target_region)
+            if key in seen:
+                raise ValueError(f"two targets replicate to the same account and region {target.target_region}")
+            seen.add(key)
+        return self
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field and what is wrong with it, for outcomes and CLI messages."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "item"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {message}")
+    return "; ".join(parts)
+
+
+def parse_mapping_item(item: dict[str, Any]) -> RegionMapping:
+    """Validate a raw mapping item (as read from DynamoDB) into a RegionMapping."""
+    return RegionMapping.model_validate(item)

@@ -1,0 +1,229 @@
+"""Planning a replication: from a source snapshot and one mapping target, the list of steps (pure, no AWS calls).
+
+Same account: one copy, in the target region.
+Another account (AWS's sharing rules):
+  1. automated, AWS Backup and aws/rds-encrypted snapshots cannot be shared: copy to a manual snapshot first,
+     re-encrypted with the mapping's share key (a customer managed key the target account may use);
+  2. share that snapshot (or the source itself, when it is shareable) with the target account;
+  3. in the target account, copy the shared snapshot in the source region (always allowed), then
+  4. copy that staging copy to the target region with the mapping's key.
+  The intermediate copy, the share and the staging copy are removed afterwards (cleanup steps).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .mapping import MappingTarget, account_of, region_of
+from .rules import ReplicationRefused, decide_encryption
+from .snapshots import (
+    MANAGED_BY,
+    TAG_MANAGED_BY,
+    TAG_REPLICATION_ID,
+    TAG_SOURCE_ARN,
+    SnapshotKind,
+    SourceSnapshot,
+    replica_identifier,
+    replication_id,
+    snapshot_arn,
+)
+
+
+class StepAction(StrEnum):
+    COPY = "copy"
+    SHARE = "share"
+    UNSHARE = "unshare"
+    DELETE = "delete"
+
+
+class PlanStep(BaseModel):
+    """One AWS action, made in one account and region."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: StepAction
+    kind: SnapshotKind
+    account_id: str  # the account the call acts in
+    role_arn: str | None = None  # role assumed for the call; None = the replicator's own credentials
+    region: str  # the region the call is made in
+    snapshot_identifier: str  # snapshot created (copy) or acted on (share, unshare, delete)
+    source_arn: str | None = None  # copy: the snapshot copied
+    kms_key_id: str | None = None  # copy: key of the new snapshot; None = unencrypted (or the source's key in-region)
+    tags: dict[str, str] = Field(default_factory=dict)  # copy: tags of the new snapshot
+    share_with: str | None = None  # share / unshare: the account
+    purpose: str = ""
+
+    @property
+    def snapshot_arn(self) -> str:
+        return snapshot_arn(self.kind, self.region, self.account_id, self.snapshot_identifier)
+
+    @property
+    def source_region(self) -> str | None:
+        return region_of(self.source_arn) if self.source_arn else None
+
+    def describe(self) -> str:
+        return self.purpose or f"{self.action} {self.snapshot_identifier} in {self.account_id}/{self.region}"
+
+
+class ReplicationPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    replication_id: str
+    source: SourceSnapshot
+    target: MappingTarget
+    target_account_id: str
+    replica_arn: str
+    replica_encrypted: bool
+    steps: list[PlanStep]
+    cleanup: list[PlanStep] = Field(default_factory=list)
+
+    @property
+    def cross_account(self) -> bool:
+        return self.target_account_id != self.source.account_id
+
+
+def replica_tags(source: SourceSnapshot, rid: str, copy_tags: bool) -> dict[str, str]:
+    """Tags of every snapshot the replicator makes: the source's own (if asked) plus the replicator's markers."""
+    tags = {}
+    if copy_tags:
+        tags = {k: v for k, v in source.tags.items() if not k.startswith(("aws:", "replicator:"))}
+    tags.update({TAG_SOURCE_ARN: source.arn, TAG_REPLICATION_ID: rid, TAG_MANAGED_BY: MANAGED_BY})
+    return tags
+
+
+def plan_replication(source: SourceSnapshot, target: MappingTarget) -> ReplicationPlan:
+    """The steps that replicate `source` to `target`; ReplicationRefused names what to change when none can."""
+    if source.status != "available":
+        raise ReplicationRefused(f"the source snapshot is '{source.status}', not 'available'")
+    target_account = target.account_id(source.account_id)
+    decision = decide_encryption(source.kind, source.encrypted, target.encryption)
+    rid = replication_id(source.arn, target_account, target.target_region)
+    tags = replica_tags(source, rid, target.copy_tags)
+    replica_id = replica_identifier(source, target_account, target.target_region)
+    final_key = decision.kms_key_arn if decision.encrypt else None
+
+    def copy(account: str, role: str | None, region: str, src_arn: str, ident: str, key: str | None, why: str):
+        return PlanStep(
+            action=StepAction.COPY,
+            kind=source.kind,
+            account_id=account,
+            role_arn=role,
+            region=region,
+            snapshot_identifier=ident,
+            source_arn=src_arn,
+            kms_key_id=key,
+            tags=tags,
+            purpose=why,
+        )
+
+    steps: list[PlanStep] = []
+    cleanup: list[PlanStep] = []
+    if target_account == source.account_id:
+        steps.append(
+            copy(
+                target_account,
+                target.role_arn,
+                target.target_region,
+                source.arn,
+                replica_id,
+                final_key,
+                f"copy to {target.target_region}",
+            )
+        )
+    else:
+        shared_arn, shared_id = source.arn, source.identifier
+        if not source.shareable_as_is:
+            share_key = _share_key(source, target, target_account)
+            shared_id = replica_identifier(source, target_account, target.target_region, "share")
+            shared_arn = snapshot_arn(source.kind, source.region, source.account_id, shared_id)
+            why = "copy to a manual snapshot that can be shared" + (" (re-encrypted with the share key)" if share_key else "")
+            steps.append(copy(source.account_id, None, source.region, source.arn, shared_id, share_key, why))
+            cleanup.append(_step(StepAction.DELETE, source, source.account_id, None, source.region, shared_id))
+        else:
+            cleanup.append(
+                _step(StepAction.UNSHARE, source, source.account_id, None, source.region, shared_id, target_account)
+            )
+        steps.append(
+            _step(
+                StepAction.SHARE,
+                source,
+                source.account_id,
+                None,
+                source.region,
+                shared_id,
+                target_account,
+                f"share with account {target_account}",
+            )
+        )
+        role = target.role_arn
+        if target.target_region == source.region:
+            steps.append(copy(target_account, role, source.region, shared_arn, replica_id, final_key, "copy into the target account"))
+        else:
+            # AWS always allows an in-region copy of a shared snapshot; the target account's default aws/rds key
+            # holds the staging copy until the cross-region copy re-encrypts it with the mapping's key.
+            staging_id = replica_identifier(source, target_account, target.target_region, "stage")
+            staging_key = f"arn:aws:kms:{source.region}:{target_account}:alias/aws/rds" if source.encrypted else None
+            staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id)
+            steps.append(
+                copy(target_account, role, source.region, shared_arn, staging_id, staging_key, "copy into the target account")
+            )
+            steps.append(
+                copy(target_account, role, target.target_region, staging_arn, replica_id, final_key, f"copy to {target.target_region}")
+            )
+            cleanup.append(_step(StepAction.DELETE, source, target_account, role, source.region, staging_id))
+    return ReplicationPlan(
+        replication_id=rid,
+        source=source,
+        target=target,
+        target_account_id=target_account,
+        replica_arn=snapshot_arn(source.kind, target.target_region, target_account, replica_id),
+        replica_encrypted=decision.encrypt,
+        steps=steps,
+        cleanup=cleanup,
+    )
+
+
+def _share_key(source: SourceSnapshot, target: MappingTarget, target_account: str) -> str | None:
+    """The key an unshareable snapshot is re-encrypted with before sharing (None for an unencrypted source)."""
+    if not source.encrypted:
+        return None
+    key = target.share_kms_key_arn
+    reason = "an automated or AWS Backup snapshot" if source.snapshot_type != "manual" else "encrypted with aws/rds"
+    if key is None:
+        raise ReplicationRefused(
+            f"the source snapshot is {reason} and cannot be shared with account {target_account} as it is; set "
+            f"share_kms_key_arn to a customer managed KMS key in account {source.account_id}, region {source.region}, "
+            f"whose key policy lets account {target_account} use it",
+            field="share_kms_key_arn",
+        )
+    if region_of(key) != source.region or account_of(key) != source.account_id:
+        raise ReplicationRefused(
+            f"share_kms_key_arn must be a key in the source account {source.account_id} and region {source.region}, "
+            f"not {account_of(key)}/{region_of(key)}",
+            field="share_kms_key_arn",
+        )
+    return key
+
+
+def _step(
+    action: StepAction,
+    source: SourceSnapshot,
+    account: str,
+    role: str | None,
+    region: str,
+    identifier: str,
+    share_with: str | None = None,
+    purpose: str = "",
+) -> PlanStep:
+    return PlanStep(
+        action=action,
+        kind=source.kind,
+        account_id=account,
+        role_arn=role,
+        region=region,
+        snapshot_identifier=identifier,
+        share_with=share_with,
+        purpose=purpose or f"{action} {identifier}",
+    )

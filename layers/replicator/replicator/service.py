@@ -1,0 +1,287 @@
+"""The replication use cases behind the four Lambda handlers.
+
+start_replications: a snapshot-completed event -> one planned, checked and started replication per mapping target.
+check_copy / run_next_steps / finish_replication: the state machine's tasks.
+Every path ends in a recorded outcome with a reason; nothing fails silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import ValidationError
+
+from .aws import kms, notify, rds, tables
+from .aws.sessions import RoleNotAssumable, error_code
+from .events import SnapshotEvent
+from .execution import Phase, ReplicationState, observe_copy
+from .history import ReplicationRecord, ReplicationStatus, utc_now
+from .mapping import MappingTarget, describe_validation_error
+from .observability import MetricUnit, logger, metrics
+from .planning import PlanStep, ReplicationPlan, StepAction, plan_replication
+from .rules import ReplicationRefused
+from .settings import Settings
+from .snapshots import SourceSnapshot, parse_snapshot_arn, replication_id, sanitize_identifier, short_hash
+
+_METRIC_BY_STATUS = {
+    ReplicationStatus.SUCCEEDED: "ReplicationsSucceeded",
+    ReplicationStatus.FAILED: "ReplicationsFailed",
+    ReplicationStatus.SKIPPED: "ReplicationsSkipped",
+}
+
+
+# --- outcomes -------------------------------------------------------------------------------------------------------
+
+
+def record_outcome(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
+    """Write a final outcome, publish it to EventBridge and count it."""
+    if record.finished_at is None:
+        record = record.model_copy(update={"finished_at": utc_now()})
+    tables.put_record(settings.history_table, record)
+    notify.publish_outcome(settings.event_bus_name, record)
+    metrics.add_metric(name=_METRIC_BY_STATUS[record.status], unit=MetricUnit.Count, value=1)
+    if record.status is ReplicationStatus.SUCCEEDED and record.duration_seconds is not None:
+        metrics.add_metric(name="ReplicationDuration", unit=MetricUnit.Seconds, value=record.duration_seconds)
+    log = logger.warning if record.status is ReplicationStatus.FAILED else logger.info
+    log("replication outcome", extra={"outcome": record.model_dump(mode="json", exclude_none=True)})
+    return record
+
+
+def _snapshot_outcome_id(source_arn: str) -> str:
+    """Id of an outcome about a snapshot as a whole (no mapping, invalid mapping, snapshot gone)."""
+    try:
+        _, _, _, identifier = parse_snapshot_arn(source_arn)
+    except ValueError:
+        identifier = "snapshot"
+    return f"{sanitize_identifier(identifier)[:48]}-all-{short_hash(source_arn, length=12)}"
+
+
+# --- the event-driven start ------------------------------------------------------------------------------------------
+
+
+def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[ReplicationRecord]:
+    """Handle one EventBridge event: replicate the snapshot it names to every target of its region's mapping."""
+    event_id = str(raw_event.get("id") or f"unidentified-{short_hash(repr(sorted(raw_event.items())))}")
+    try:
+        event = parse(event=raw_event, model=SnapshotEvent)  # type: ignore[arg-type]
+    except (ValidationError, ValueError, TypeError) as error:
+        reason = describe_validation_error(error) if isinstance(error, ValidationError) else str(error)
+        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.FAILED, f"malformed event: {reason}", event_id)]
+    if reason := event.not_handled_reason():
+        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.SKIPPED, f"not replicated: {reason}", event_id)]
+    try:
+        source_arn = event.snapshot_arn()
+        parse_snapshot_arn(source_arn)
+    except ValueError as error:
+        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.FAILED, f"malformed event: {error}", event_id)]
+
+    outcome_id = _snapshot_outcome_id(source_arn)
+    try:
+        source = rds.describe_source_snapshot(source_arn)
+    except rds.SnapshotNotFound as error:
+        return [_outcome(settings, outcome_id, ReplicationStatus.FAILED, str(error), event_id, source_arn)]
+    if source.is_replica:
+        logger.info("ignoring a snapshot made by the replicator itself", extra={"snapshot": source_arn})
+        return []
+    try:
+        mapping = tables.resolve_mapping(settings.mapping_table, source.region, settings.mapping_cache_seconds)
+    except ValidationError as error:
+        reason = f"the region mapping for {source.region} is invalid: {describe_validation_error(error)}"
+        return [_outcome(settings, outcome_id, ReplicationStatus.FAILED, reason, event_id, source_arn)]
+    if mapping is None:
+        reason = f"no region mapping for {source.region} and no '*' mapping: nothing to replicate"
+        return [_outcome(settings, outcome_id, ReplicationStatus.SKIPPED, reason, event_id, source_arn)]
+    return [start_target(settings, source, target, event_id) for target in mapping.targets]
+
+
+def _outcome(
+    settings: Settings,
+    rid: str,
+    status: ReplicationStatus,
+    reason: str,
+    event_id: str,
+    source_arn: str | None = None,
+) -> ReplicationRecord:
+    source_region = parse_snapshot_arn(source_arn)[1] if source_arn else None
+    record = ReplicationRecord(
+        replication_id=rid,
+        status=status,
+        reason=reason,
+        event_id=event_id,
+        source_arn=source_arn,
+        source_region=source_region,
+    )
+    return record_outcome(settings, record)
+
+
+def _base_record(source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
+    account = target.account_id(source.account_id)
+    return ReplicationRecord(
+        replication_id=replication_id(source.arn, account, target.target_region),
+        status=ReplicationStatus.PENDING,
+        source_arn=source.arn,
+        source_region=source.region,
+        snapshot_kind=source.kind.value,
+        target_account_id=account,
+        target_region=target.target_region,
+        event_id=event_id,
+    )
+
+
+def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
+    """Plan, check and start one replication; a refused or failed start is recorded, never raised."""
+    record = _base_record(source, target, event_id)
+    existing = tables.create_record(settings.history_table, record)
+    if existing is not None and existing.status.final:
+        logger.info("already replicated: repeated event ignored", extra={"replication_id": record.replication_id})
+        return existing
+    if existing is not None:
+        if notify.execution_exists(settings.state_machine_arn, record.replication_id):
+            logger.info("replication in progress: repeated event ignored", extra={"replication_id": record.replication_id})
+            return existing
+        # recorded but never handed to the state machine (a crash between the two): resume, adopting any copy made
+        record = record.model_copy(update={"started_at": existing.started_at})
+    try:
+        plan = plan_replication(source, target)
+        preflight(plan)
+        state = run_next_steps(ReplicationState(plan=plan, event_id=event_id, started_at=record.started_at), settings)
+        started = notify.start_execution(settings.state_machine_arn, plan.replication_id, state.to_payload())
+        if not started:
+            logger.info("execution already running: repeated event", extra={"replication_id": plan.replication_id})
+        in_flight = _progress_record(state, settings)
+        tables.put_record(settings.history_table, in_flight)
+        return in_flight
+    except ReplicationRefused as refused:
+        reason = f"refused: {refused.reason}"
+    except RoleNotAssumable as error:
+        reason = str(error)
+    except Exception as error:
+        code = error_code(error)
+        if not code:
+            raise  # a bug, not an AWS refusal: let Lambda report and retry it
+        reason = f"could not start the replication: {code}: {error}"
+    failed = record.model_copy(update={"status": ReplicationStatus.FAILED, "reason": reason})
+    return record_outcome(settings, failed)
+
+
+def preflight(plan: ReplicationPlan) -> None:
+    """AWS-side checks before any copy starts: the target region offers the engine version and the key is usable."""
+    source, target = plan.source, plan.target
+    role = target.role_arn
+    if source.engine and source.engine_version:
+        if not rds.engine_version_offered(source.engine, source.engine_version, target.target_region, role):
+            raise ReplicationRefused(
+                f"{source.engine} {source.engine_version} is not offered in {target.target_region}: a replica there "
+                "could not be restored; upgrade the database or choose another target region",
+                field="target_region",
+            )
+    if plan.replica_encrypted and target.encryption.kms_key_arn:
+        if problem := kms.key_problem(target.encryption.kms_key_arn, target.target_region, role):
+            raise ReplicationRefused(problem, field="encryption.kms_key_arn")
+
+
+# --- the state machine's tasks ---------------------------------------------------------------------------------------
+
+
+def run_next_steps(state: ReplicationState, settings: Settings) -> ReplicationState:
+    """Run steps from the current one until a copy is started (then wait for it) or none are left."""
+    while (step := state.current_step) is not None:
+        rds.start_step(step)
+        logger.info("step started", extra={"replication_id": state.plan.replication_id, "step": state.step_label()})
+        if step.action is StepAction.COPY:
+            return state.model_copy(
+                update={
+                    "phase": Phase.WAITING,
+                    "step_started_at": utc_now(),
+                    "percent_progress": 0,
+                    "wait_seconds": settings.wait_policy.floor_seconds,
+                }
+            )
+        state = state.model_copy(update={"step_index": state.step_index + 1})
+    return state.model_copy(update={"phase": Phase.FINISHED})
+
+
+def check_copy(state: ReplicationState, settings: Settings) -> ReplicationState:
+    """Check the copy in progress (in its account and region) and record its progress."""
+    step = state.current_step
+    assert step is not None, "check_copy needs a step in progress"
+    status, percent = rds.copy_status(step)
+    state = observe_copy(state, status, percent, settings.wait_policy)
+    tables.put_record(settings.history_table, _progress_record(state, settings))
+    return state
+
+
+def _progress_record(state: ReplicationState, settings: Settings) -> ReplicationRecord:
+    plan = state.plan
+    return ReplicationRecord(
+        replication_id=plan.replication_id,
+        status=ReplicationStatus.COPYING,
+        reason="",
+        source_arn=plan.source.arn,
+        source_region=plan.source.region,
+        snapshot_kind=plan.source.kind.value,
+        target_account_id=plan.target_account_id,
+        target_region=plan.target.target_region,
+        replica_arn=plan.replica_arn,
+        step=state.step_label(),
+        percent_progress=_overall_percent(state),
+        event_id=state.event_id,
+        execution_name=plan.replication_id,
+        started_at=state.started_at,
+    )
+
+
+def _overall_percent(state: ReplicationState) -> int:
+    """Progress over all copy steps, so that a two-copy plan does not show 100% halfway."""
+    copies = [i for i, s in enumerate(state.plan.steps) if s.action is StepAction.COPY]
+    done = sum(1 for i in copies if i < state.step_index)
+    current = state.percent_progress if state.step_index in copies else 0
+    return int((done * 100 + current) / max(1, len(copies)))
+
+
+def finish_replication(state: ReplicationState, settings: Settings) -> ReplicationRecord:
+    """Clean up intermediate copies and shares, then record SUCCEEDED or FAILED (with the reason)."""
+    plan = state.plan
+    succeeded = state.phase is Phase.FINISHED and state.error is None and state.current_step is None
+    cleanup = list(plan.cleanup)
+    if not succeeded:
+        cleanup.extend(_unfinished_copies(state))
+    errors = []
+    for step in cleanup:
+        try:
+            rds.start_step(step)
+        except Exception as error:
+            errors.append(f"{step.describe()} ({step.snapshot_arn}): {error}")
+    if succeeded:
+        status, reason = ReplicationStatus.SUCCEEDED, f"replica {plan.replica_arn} is available"
+        if errors:
+            reason += "; cleanup left work to do (see cleanup_errors)"
+    else:
+        status, reason = ReplicationStatus.FAILED, _failure_reason(state)
+    record = _progress_record(state, settings).model_copy(
+        update={
+            "status": status,
+            "reason": reason,
+            "replica_arn": plan.replica_arn if succeeded else None,
+            "cleanup_errors": errors,
+            "percent_progress": 100 if succeeded else _overall_percent(state),
+        }
+    )
+    return record_outcome(settings, record)
+
+
+def _failure_reason(state: ReplicationState) -> str:
+    if state.failure_reason:
+        return state.failure_reason
+    if state.error is not None:
+        return f"step {state.step_label()} failed: {state.error.describe()}"
+    return f"stopped at step {state.step_label()} without a reason"
+
+
+def _unfinished_copies(state: ReplicationState) -> list[PlanStep]:
+    """On failure, the copy in progress is removed too: a half-made replica would be adopted by a retry."""
+    step = state.current_step
+    if step is None or step.action is not StepAction.COPY:
+        return []
+    return [step.model_copy(update={"action": StepAction.DELETE, "purpose": f"delete unfinished copy {step.snapshot_identifier}"})]
