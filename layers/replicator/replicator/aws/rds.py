@@ -19,11 +19,15 @@ class SnapshotNotFound(Exception):
 
 def _describe(kind: SnapshotKind, region: str, identifier: str, role_arn: str | None = None) -> dict[str, Any] | None:
     rds = client("rds", region, role_arn)
+    # without a SnapshotType, RDS lists only automated and manual snapshots: AWS Backup's need it named
+    extra = {"SnapshotType": "awsbackup"} if identifier.startswith("awsbackup:") else {}
     try:
         if kind is SnapshotKind.INSTANCE:
-            found = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
+            found = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier, **extra)["DBSnapshots"]
         else:
-            found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)["DBClusterSnapshots"]
+            found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier, **extra)[
+                "DBClusterSnapshots"
+            ]
     except Exception as error:
         if error_code(error) in _NOT_FOUND:
             return None

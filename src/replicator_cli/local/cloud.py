@@ -1,0 +1,109 @@
+"""The embedded AWS emulation: moto's server on 127.0.0.1, the doubles for moto's gaps, and the provisioned stack."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import urllib.request
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from replicator.aws import sessions
+
+from . import doubles
+from .provision import LocalStack, provision
+
+SOURCE_ACCOUNT = "123456789012"  # moto's default account: the replicator's own
+HOME_REGION = "us-east-1"
+
+_LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": HOME_REGION,
+    "AWS_REGION": HOME_REGION,
+    "MOTO_ACCOUNT_ID": SOURCE_ACCOUNT,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project folder (the one holding template.yaml): from the current folder up, else beside this package."""
+    for base in (start or Path.cwd(), Path(__file__).resolve()):
+        for folder in (base, *base.parents):
+            if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
+                return folder
+    raise FileNotFoundError("template.yaml not found: run from the replicator's project folder")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalCloud:
+    """Start with `with LocalCloud() as cloud:`; `cloud.stack` is the provisioned application."""
+
+    def __init__(self, root: Path | None = None, copy_seconds: float = 2.0, poll_seconds: int = 1):
+        self.root = root or find_root()
+        self.copy_seconds = copy_seconds
+        self.poll_seconds = poll_seconds
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._saved_env: dict[str, str | None] = {}
+        self.stack: LocalStack
+        self.doubles: doubles.Doubles
+
+    def _setenv(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def __enter__(self) -> LocalCloud:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per emulated request
+        self.server.start()
+        self._setenv({**_LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.port)})
+        self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        sessions.reset_cache()
+        self.doubles = doubles.install(copy_seconds=self.copy_seconds)
+        # the emulated copies take seconds, not hours: the stack's parameters make it poll accordingly
+        parameters = {
+            "PollFloorSeconds": str(self.poll_seconds),
+            "PollCeilingSeconds": str(max(self.poll_seconds, 2)),
+            "LogLevel": "WARNING",
+        }
+        self.stack = provision(self.root, region=HOME_REGION, parameters=parameters)
+        env: dict[str, str] = {}
+        for function in self.stack.functions.values():
+            env.update(function.environment)  # the functions' environment, as the template resolved it
+        self._setenv(env)
+        self.doubles.lambda_dispatcher.register(self.stack.functions.values())
+        from replicator.settings import get_settings
+
+        get_settings.cache_clear()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.doubles.wait_idle(timeout=30)
+        self.doubles.uninstall()
+        self.server.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        sessions.reset_cache()
+
+    def _post(self, path: str, body: dict) -> None:
+        request = urllib.request.Request(  # noqa: S310 (loopback only)
+            self.endpoint + path, data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()

@@ -1,0 +1,424 @@
+"""Small, named test doubles for the AWS behaviours moto 5.2.5 lacks. Each closes one gap and nothing more.
+
+- LambdaDispatcher: moto without Docker echoes Lambda invocations; this runs the real handler of the function,
+  in-process, with Lambda's error contract (FunctionError + errorType), synchronously or asynchronously.
+- EventBridgeLambdaTargets: moto's EventBridge cannot deliver to Lambda targets; this invokes the target function
+  asynchronously, as EventBridge does, with the event the rule matched.
+- EngineVersionCatalog: DescribeDBEngineVersions is not implemented; this answers from a catalog in which every
+  engine version is offered except those declared unavailable in a region.
+- SharedSnapshotCopy: a target account cannot copy a snapshot shared from another account in moto; this finds the
+  snapshot in its owner's account and allows the copy only if it is shared with the caller (as AWS does).
+- AwsCopyRules: moto is more lenient than AWS; this refuses what AWS refuses: encrypting an unencrypted cluster
+  snapshot by copy, an encrypted cross-region or cross-account copy without KmsKeyId, and sharing automated,
+  AWS Backup or aws/rds-encrypted snapshots.
+- CopyClock: moto's copies are available at once; this keeps each copy `creating` (cluster: `copying`) with a rising
+  PercentProgress for a few seconds, first queued at 0 %, and can make chosen copies end `failed`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import ActionResult
+from moto.events.models import Rule
+from moto.rds import models as rds_models
+from moto.rds.exceptions import (
+    DBClusterSnapshotAlreadyExistsError,
+    DBClusterSnapshotNotFoundError,
+    DBSnapshotAlreadyExistsError,
+    DBSnapshotNotFoundFault,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+)
+from moto.rds.models import RDSBackend, rds_backends
+from moto.rds.responses import RDSResponse
+
+from .provision import LocalFunction
+
+_ARN_SNAPSHOT = ("snapshot", "cluster-snapshot")
+
+
+# --- Lambda ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LocalContext:
+    """The parts of a Lambda context that Powertools reads."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class LambdaDispatcher:
+    """Runs the real handler of a provisioned function when moto is asked to invoke it."""
+
+    def __init__(self) -> None:
+        self.functions: dict[str, LocalFunction] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.invocations: list[tuple[str, str]] = []  # (function logical id, "ok" | error type)
+        self.async_errors: list[str] = []
+
+    def register(self, functions: Iterable[LocalFunction]) -> None:
+        for function in functions:
+            self.functions[function.name] = function
+
+    def _handler(self, function: LocalFunction) -> Callable[[dict, Any], Any]:
+        with self._lock:
+            module = self._modules.get(function.name)
+            if module is None:
+                module_file, handler_name = function.handler.rsplit(".", 1)
+                unique = f"_replicator_fn_{function.logical_id}"
+                spec = importlib.util.spec_from_file_location(unique, function.code_dir / f"{module_file}.py")
+                assert spec and spec.loader
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[unique] = module
+                spec.loader.exec_module(module)
+                self._modules[function.name] = module
+        return getattr(module, function.handler.rsplit(".", 1)[1])
+
+    def invoke(self, function_name: str, payload: Any) -> tuple[Any, str | None]:
+        """(result, error type) of one invocation; an exception becomes Lambda's error payload."""
+        function = self.functions[function_name.split(":function:")[-1].split(":")[0]]
+        context = LocalContext(function.name, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}")
+        try:
+            result = self._handler(function)(payload, context)
+        except Exception as error:
+            self.invocations.append((function.logical_id, type(error).__name__))
+            return {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error),
+            }, type(error).__name__
+        self.invocations.append((function.logical_id, "ok"))
+        return result, None
+
+    def invoke_async(self, function_name: str, payload: Any) -> None:
+        def run() -> None:
+            _, error = self.invoke(function_name, payload)
+            if error:
+                self.async_errors.append(f"{function_name}: {error}")
+
+        thread = threading.Thread(target=run, name=f"lambda-{function_name}", daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def knows(self, function_name: str) -> bool:
+        return function_name.split(":function:")[-1].split(":")[0] in self.functions
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                alive = [t for t in self._threads if t.is_alive()]
+                self._threads = alive
+            if not alive:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            alive[0].join(timeout=0.05)
+
+
+# --- RDS -------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _CopyInFlight:
+    snapshot: Any
+    started: float
+    duration: float
+    fails: bool
+    in_progress_status: str
+
+
+class CopyClock:
+    """Copies stay in progress for `copy_seconds` (the first fifth queued at 0 %), then become available or failed."""
+
+    def __init__(self, copy_seconds: float) -> None:
+        self.copy_seconds = copy_seconds
+        self.fail_identifiers: set[str] = set()  # copies whose source or target identifier is here end `failed`
+        self.in_flight: dict[int, _CopyInFlight] = {}
+        self.max_in_flight_seen = 0
+        self._lock = threading.Lock()
+
+    def start(self, snapshot: Any, source_identifier: str, cluster: bool) -> None:
+        identifier = _identifier(snapshot)
+        fails = bool({identifier, source_identifier} & self.fail_identifiers)
+        status = "copying" if cluster else "creating"
+        snapshot.status = status
+        snapshot.percent_progress = 0
+        with self._lock:
+            self.in_flight[id(snapshot)] = _CopyInFlight(snapshot, time.monotonic(), self.copy_seconds, fails, status)
+            self.max_in_flight_seen = max(self.max_in_flight_seen, len(self.in_flight))
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key, copy in list(self.in_flight.items()):
+                elapsed = now - copy.started
+                if elapsed >= copy.duration:
+                    copy.snapshot.status = "failed" if copy.fails else "available"
+                    copy.snapshot.percent_progress = 0 if copy.fails else 100
+                    del self.in_flight[key]
+                else:
+                    queued = copy.duration / 5
+                    done = max(0.0, (elapsed - queued) / (copy.duration - queued))
+                    copy.snapshot.percent_progress = int(done * 99)
+
+
+class EngineVersionCatalog:
+    """Every engine version is offered, except those declared unavailable in a region."""
+
+    def __init__(self) -> None:
+        self.unavailable: set[tuple[str, str, str]] = set()  # (region, engine, version)
+
+    def offered(self, region: str, engine: str | None, version: str | None) -> bool:
+        return (region, engine or "", version or "") not in self.unavailable
+
+
+def _identifier(snapshot: Any) -> str:
+    return getattr(snapshot, "db_cluster_snapshot_identifier", None) or snapshot.db_snapshot_identifier
+
+
+def _snapshot_kind_of(source_arn_or_id: str) -> tuple[str | None, str | None, str]:
+    """(account, region, identifier) of a snapshot ARN, or (None, None, identifier)."""
+    if source_arn_or_id.startswith("arn:"):
+        parts = source_arn_or_id.split(":", 6)
+        if parts[5] in _ARN_SNAPSHOT:
+            return parts[4], parts[3], parts[6]
+    return None, None, source_arn_or_id
+
+
+class Doubles:
+    """Installs and removes every double; holds their state for tests and the demo."""
+
+    def __init__(self, copy_seconds: float) -> None:
+        self.lambda_dispatcher = LambdaDispatcher()
+        self.copy_clock = CopyClock(copy_seconds)
+        self.engine_catalog = EngineVersionCatalog()
+        self._originals: list[tuple[Any, str, Any]] = []
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._originals.append((owner, name, owner.__dict__.get(name)))
+        setattr(owner, name, replacement)
+
+    def uninstall(self) -> None:
+        for owner, name, original in reversed(self._originals):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._originals.clear()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self.lambda_dispatcher.wait_idle(timeout)
+
+    # ---- installation ----
+
+    def install(self) -> Doubles:
+        self._install_lambda()
+        self._install_eventbridge()
+        self._install_engine_versions()
+        self._install_copies()
+        self._install_sharing_rules()
+        return self
+
+    def _install_lambda(self) -> None:
+        dispatcher = self.lambda_dispatcher
+        original = LambdaSimpleBackend.invoke
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any):
+            if not dispatcher.knows(function_name):
+                return original(backend, function_name, qualifier, body, headers, response_headers)
+            payload = json.loads(body) if body else {}
+            if headers.get("X-Amz-Invocation-Type") == "Event":
+                dispatcher.invoke_async(function_name, payload)
+                return b""
+            result, error = dispatcher.invoke(function_name, payload)
+            if error:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(result, default=str).encode()
+
+        self._patch(LambdaSimpleBackend, "invoke", invoke)
+
+    def _install_eventbridge(self) -> None:
+        dispatcher = self.lambda_dispatcher
+        original = Rule.send_to_targets
+
+        def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+            lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
+            if lambda_targets and rule.event_pattern.matches_event(original_event):
+                for target in lambda_targets:
+                    dispatcher.invoke_async(target["Arn"], json.loads(json.dumps(original_event, default=str)))
+            others = [t for t in rule.targets if t not in lambda_targets]
+            if others:
+                saved, rule.targets = rule.targets, others
+                try:
+                    original(rule, original_event, transform_input)
+                finally:
+                    rule.targets = saved
+
+        self._patch(Rule, "send_to_targets", send_to_targets)
+
+    def _install_engine_versions(self) -> None:
+        catalog = self.engine_catalog
+
+        def describe_db_engine_versions(response: RDSResponse) -> ActionResult:
+            engine = response.params.get("Engine")
+            version = response.params.get("EngineVersion")
+            found = []
+            if catalog.offered(response.region, engine, version):
+                found.append({"Engine": engine, "EngineVersion": version, "DBEngineDescription": f"{engine} (local)"})
+            return ActionResult({"DBEngineVersions": found})
+
+        self._patch(RDSResponse, "describe_db_engine_versions", describe_db_engine_versions)
+
+    def _install_copies(self) -> None:
+        clock = self.copy_clock
+
+        def find_source(backend: RDSBackend, source: str, cluster: bool) -> Any:
+            account, region, identifier = _snapshot_kind_of(source)
+            owner = rds_backends[account or backend.account_id][region or backend.region_name]
+            snapshots = owner.cluster_snapshots if cluster else owner.database_snapshots
+            snapshot = snapshots.get(identifier)
+            not_found = DBClusterSnapshotNotFoundError if cluster else DBSnapshotNotFoundFault
+            if snapshot is None:
+                raise not_found(source)
+            if owner.account_id != backend.account_id:
+                shared_with = snapshot.attributes.get("restore", [])
+                if backend.account_id not in shared_with and "all" not in shared_with:
+                    raise not_found(source)  # AWS: a snapshot not shared with you does not exist for you
+            return owner, snapshot
+
+        def check_copy_rules(owner: RDSBackend, backend: RDSBackend, snapshot: Any, kms_key_id: str | None, cluster: bool):
+            encrypted = bool(snapshot.storage_encrypted if cluster else snapshot.encrypted)
+            moves = owner.region_name != backend.region_name or owner.account_id != backend.account_id
+            if encrypted and moves and not kms_key_id:
+                raise InvalidParameterCombination(
+                    "KmsKeyId is required to copy an encrypted snapshot to another region or from another account"
+                )
+            if cluster and not encrypted and kms_key_id:
+                raise InvalidParameterCombination("an unencrypted DB cluster snapshot cannot be encrypted by copying it")
+
+        def copy_db_snapshot(backend: RDSBackend, source_db_snapshot_identifier: str, target_db_snapshot_identifier: str,
+                             kms_key_id: str | None = None, tags: list | None = None, copy_tags: bool | None = False,
+                             **_: Any) -> Any:  # fmt: skip
+            owner, source = find_source(backend, source_db_snapshot_identifier, cluster=False)
+            check_copy_rules(owner, backend, source, kms_key_id, cluster=False)
+            if target_db_snapshot_identifier in backend.database_snapshots:
+                raise DBSnapshotAlreadyExistsError(target_db_snapshot_identifier)
+            if kms_key_id is not None:
+                kms_key_id = backend._validate_kms_key(kms_key_id)
+            if copy_tags and not tags:
+                tags = source.tags or []
+            copy = rds_models.DBSnapshot(
+                backend,
+                source.database,
+                target_db_snapshot_identifier,
+                tags=tags,
+                kms_key_id=kms_key_id or source.kms_key_id,
+                original_created_at=source.original_snapshot_create_time,
+            )
+            copy.encrypted = copy.storage_encrypted = bool(kms_key_id) or source.encrypted
+            backend.database_snapshots[target_db_snapshot_identifier] = copy
+            clock.start(copy, _identifier(source), cluster=False)
+            return copy
+
+        def copy_db_cluster_snapshot(backend: RDSBackend, source_db_cluster_snapshot_identifier: str,
+                                     target_db_cluster_snapshot_identifier: str, kms_key_id: str | None = None,
+                                     copy_tags: bool = False, tags: list | None = None, **_: Any) -> Any:  # fmt: skip
+            owner, source = find_source(backend, source_db_cluster_snapshot_identifier, cluster=True)
+            check_copy_rules(owner, backend, source, kms_key_id, cluster=True)
+            if target_db_cluster_snapshot_identifier in backend.cluster_snapshots:
+                raise DBClusterSnapshotAlreadyExistsError(target_db_cluster_snapshot_identifier)
+            if kms_key_id is not None:
+                kms_key_id = backend._validate_kms_key(kms_key_id)
+            if copy_tags and not tags:
+                tags = source.tags or []
+            # copy the cluster object too: moto would otherwise mark the *source* cluster encrypted
+            cluster = rds_models.copy.copy(source.cluster)
+            copy = rds_models.DBClusterSnapshot(
+                backend, cluster, target_db_cluster_snapshot_identifier, tags=tags, kms_key_id=kms_key_id
+            )
+            if not kms_key_id:
+                copy.kms_key_id = source.kms_key_id
+                copy.encrypted = copy.storage_encrypted = source.storage_encrypted
+            backend.cluster_snapshots[target_db_cluster_snapshot_identifier] = copy
+            clock.start(copy, _identifier(source), cluster=True)
+            return copy
+
+        def ticking(original: Callable) -> Callable:
+            def describe(backend: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+                clock.tick()
+                return original(backend, *args, **kwargs)
+
+            return describe
+
+        self._patch(RDSBackend, "copy_db_snapshot", copy_db_snapshot)
+        self._patch(RDSBackend, "copy_db_cluster_snapshot", copy_db_cluster_snapshot)
+        self._patch(RDSBackend, "describe_db_snapshots", ticking(RDSBackend.describe_db_snapshots))
+        self._patch(RDSBackend, "describe_db_cluster_snapshots", ticking(RDSBackend.describe_db_cluster_snapshots))
+
+    def _install_sharing_rules(self) -> None:
+        def refuse_unshareable(backend: RDSBackend, snapshot: Any, values_to_add: list[str] | None) -> None:
+            if not values_to_add:
+                return
+            if snapshot.snapshot_type != "manual":
+                raise InvalidParameterValue(f"{snapshot.snapshot_type} snapshots cannot be shared; copy them first")
+            if snapshot.kms_key_id and (snapshot.encrypted or getattr(snapshot, "storage_encrypted", False)):
+                key_id = snapshot.kms_key_id
+                try:
+                    key = backend.kms.describe_key(key_id)
+                except KeyError:
+                    return
+                if key.key_manager == "AWS":
+                    raise InvalidParameterValue("snapshots encrypted with the default aws/rds key cannot be shared")
+
+        original_instance = RDSBackend.modify_db_snapshot_attribute
+        original_cluster = RDSBackend.modify_db_cluster_snapshot_attribute
+
+        def modify_db_snapshot_attribute(backend: RDSBackend, db_snapshot_identifier: str, attribute_name: str,
+                                         values_to_add: list[str] | None = None,
+                                         values_to_remove: list[str] | None = None) -> Any:  # fmt: skip
+            snapshot = backend.database_snapshots.get(db_snapshot_identifier)
+            if snapshot is not None:
+                refuse_unshareable(backend, snapshot, values_to_add)
+            return original_instance(backend, db_snapshot_identifier, attribute_name, values_to_add, values_to_remove)
+
+        def modify_db_cluster_snapshot_attribute(backend: RDSBackend, db_cluster_snapshot_identifier: str,
+                                                 attribute_name: str, values_to_add: list[str] | None = None,
+                                                 values_to_remove: list[str] | None = None) -> Any:  # fmt: skip
+            snapshot = backend.cluster_snapshots.get(db_cluster_snapshot_identifier)
+            if snapshot is not None:
+                refuse_unshareable(backend, snapshot, values_to_add)
+            return original_cluster(
+                backend, db_cluster_snapshot_identifier, attribute_name, values_to_add, values_to_remove
+            )
+
+        self._patch(RDSBackend, "modify_db_snapshot_attribute", modify_db_snapshot_attribute)
+        self._patch(RDSBackend, "modify_db_cluster_snapshot_attribute", modify_db_cluster_snapshot_attribute)
+
+
+def install(copy_seconds: float) -> Doubles:
+    return Doubles(copy_seconds).install()
