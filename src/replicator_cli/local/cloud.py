@@ -25,10 +25,8 @@ _LOCAL_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": HOME_REGION,
     "AWS_REGION": HOME_REGION,
-    "MOTO_ACCOUNT_ID": SOURCE_ACCOUNT,
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 
 
@@ -50,8 +48,11 @@ def _free_port() -> int:
 class LocalCloud:
     """Start with `with LocalCloud() as cloud:`; `cloud.stack` is the provisioned application."""
 
-    def __init__(self, root: Path | None = None, copy_seconds: float = 2.0, poll_seconds: int = 1):
+    def __init__(
+        self, root: Path | None = None, copy_seconds: float = 2.0, poll_seconds: int = 1, log_level: str = "WARNING"
+    ):
         self.root = root or find_root()
+        self.log_level = log_level
         self.copy_seconds = copy_seconds
         self.poll_seconds = poll_seconds
         self.port = _free_port()
@@ -77,7 +78,7 @@ class LocalCloud:
         parameters = {
             "PollFloorSeconds": str(self.poll_seconds),
             "PollCeilingSeconds": str(max(self.poll_seconds, 2)),
-            "LogLevel": "WARNING",
+            "LogLevel": self.log_level,
         }
         self.stack = provision(self.root, region=HOME_REGION, parameters=parameters)
         env: dict[str, str] = {}

@@ -1,0 +1,428 @@
+"""Scenario files: databases, snapshots, keys, accounts, mappings and events, run through the real pipeline.
+
+The format is documented in README.md ("Scenario files"). Placeholders in mapping items: `{{key:NAME}}` is the ARN
+of the scenario's key NAME, `{{role:ACCOUNT}}` the ARN of the replication role created in ACCOUNT.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import boto3
+import yaml
+from moto.rds.models import rds_backends
+from pydantic import BaseModel, ConfigDict, Field
+
+from replicator.aws.tables import scan_records
+from replicator.history import ReplicationRecord
+from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
+
+from .cloud import HOME_REGION, SOURCE_ACCOUNT, LocalCloud
+
+TARGET_ROLE_NAME = "rds-snapshot-replicator-target"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeySpec(_Spec):
+    name: str
+    region: str
+    account: str = SOURCE_ACCOUNT
+
+
+class DatabaseSpec(_Spec):
+    id: str
+    kind: Literal["instance", "cluster"] = "instance"
+    region: str = HOME_REGION
+    engine: str = "postgres"
+    engine_version: str = "16.3"
+    encrypted: bool = False
+    kms_key: str | None = None  # a key of the scenario; encrypted without one = the account's aws/rds key
+
+
+class SnapshotSpec(_Spec):
+    id: str
+    database: str
+    type: Literal["manual", "automated", "awsbackup"] = "manual"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class EventSpec(_Spec):
+    file: str | None = None  # an EventBridge event as the Lambda receives it (see events/)
+    snapshot: str | None = None  # or: a snapshot of the scenario, for which the matching event is generated
+
+
+class EngineVersionSpec(_Spec):
+    region: str
+    engine: str
+    version: str
+
+
+class Expectation(_Spec):
+    snapshot: str
+    status: Literal["SUCCEEDED", "FAILED", "SKIPPED"]
+    target_region: str | None = None
+    target_account: str | None = None
+    reason_contains: str | None = None
+    replica_encrypted: bool | None = None
+
+
+class Scenario(_Spec):
+    name: str
+    description: str = ""
+    copy_seconds: float = 2.0
+    poll_seconds: int = 1
+    timeout_seconds: float = 60.0
+    target_accounts: list[str] = Field(default_factory=list)
+    keys: list[KeySpec] = Field(default_factory=list)
+    databases: list[DatabaseSpec] = Field(default_factory=list)
+    snapshots: list[SnapshotSpec] = Field(default_factory=list)
+    unavailable_engine_versions: list[EngineVersionSpec] = Field(default_factory=list)
+    failing_copies: list[str] = Field(default_factory=list)  # source snapshot ids whose copies end `failed`
+    mappings: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[EventSpec] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        return cls.model_validate(yaml.safe_load(path.read_text()))
+
+
+class Outcome(BaseModel):
+    """One line of a scenario's result: a recorded outcome, checked against the expectation it answers."""
+
+    snapshot: str
+    kind: str | None
+    source_region: str | None
+    target_account: str | None
+    target_region: str | None
+    status: str
+    reason: str
+    replica_arn: str | None = None
+    replica_encrypted: bool | None = None
+    expected: str | None = None  # the expected status, when an expectation names this outcome
+    met: bool | None = None  # None: no expectation; else whether every expected fact holds
+
+
+class ScenarioResult(BaseModel):
+    outcomes: list[Outcome]
+    missing: list[Expectation]  # expectations no recorded outcome answered
+    leftovers: list[str]  # intermediate copies still present after all replications ended
+    async_errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.missing
+            and not self.leftovers
+            and not self.async_errors
+            and all(o.met is not False for o in self.outcomes)
+        )
+
+
+def _session(account: str) -> boto3.Session:
+    """Credentials in `account` (moto maps assumed-role credentials to the role's account)."""
+    if account == SOURCE_ACCOUNT:
+        return boto3.Session()
+    role_arn = f"arn:aws:iam::{account}:role/{TARGET_ROLE_NAME}"
+    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="scenario-setup")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+class ScenarioRunner:
+    def __init__(self, scenario: Scenario, cloud: LocalCloud, base_dir: Path):
+        self.scenario = scenario
+        self.cloud = cloud
+        self.base_dir = base_dir
+        self.key_arns: dict[str, str] = {}
+        self.role_arns: dict[str, str] = {}
+        self.snapshot_arns: dict[str, str] = {}
+
+    # ---- seeding ----
+
+    def seed(self) -> None:
+        s = self.scenario
+        self.cloud.doubles.copy_clock.fail_identifiers.update(s.failing_copies)
+        for v in s.unavailable_engine_versions:
+            self.cloud.doubles.engine_catalog.unavailable.add((v.region, v.engine, v.version))
+        for account in s.target_accounts:
+            self._target_role(account)
+        for key in s.keys:
+            kms = _session(key.account).client("kms", region_name=key.region)
+            arn = kms.create_key(Description=f"scenario key {key.name}")["KeyMetadata"]["Arn"]
+            kms.create_alias(AliasName=f"alias/{key.name}", TargetKeyId=arn)
+            self.key_arns[key.name] = arn
+        databases = {d.id: d for d in s.databases}
+        for db in s.databases:
+            self._database(db)
+        for snap in s.snapshots:
+            self._snapshot(snap, databases[snap.database])
+        table = boto3.resource("dynamodb").Table(self.cloud.stack.mapping_table)
+        for item in s.mappings:
+            table.put_item(Item=self._resolve_placeholders(item))
+
+    def _target_role(self, account: str) -> None:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": self.cloud.stack.outputs["ReplicatorRoleArn"]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        iam = _session(account).client("iam")
+        role = iam.create_role(RoleName=TARGET_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+        self.role_arns[account] = role["Role"]["Arn"]
+
+    def _database(self, db: DatabaseSpec) -> None:
+        rds = boto3.client("rds", region_name=db.region)
+        key = None
+        if db.encrypted:
+            key = self.key_arns[db.kms_key] if db.kms_key else self._aws_rds_key(db.region)
+        common: dict[str, Any] = {"Engine": db.engine, "EngineVersion": db.engine_version, "StorageEncrypted": db.encrypted}
+        common.update(MasterUsername="admin", MasterUserPassword="local-only-password")  # noqa: S106 (emulation)
+        if key:
+            common["KmsKeyId"] = key
+        if db.kind == "instance":
+            rds.create_db_instance(DBInstanceIdentifier=db.id, DBInstanceClass="db.t3.micro", AllocatedStorage=20, **common)
+        else:
+            rds.create_db_cluster(DBClusterIdentifier=db.id, **common)
+
+    def _aws_rds_key(self, region: str) -> str:
+        """The account's default aws/rds key (AWS creates it on first use)."""
+        return boto3.client("kms", region_name=region).describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+
+    def _snapshot(self, snap: SnapshotSpec, db: DatabaseSpec) -> None:
+        cluster = db.kind == "cluster"
+        if snap.type == "manual":
+            rds = boto3.client("rds", region_name=db.region)
+            if cluster:
+                rds.create_db_cluster_snapshot(DBClusterIdentifier=db.id, DBClusterSnapshotIdentifier=snap.id)
+            else:
+                rds.create_db_snapshot(DBInstanceIdentifier=db.id, DBSnapshotIdentifier=snap.id)
+        else:
+            # automated and AWS Backup snapshots are made by AWS, not through the API: make them in the backend
+            backend = rds_backends[SOURCE_ACCOUNT][db.region]
+            if cluster:
+                backend.create_db_cluster_snapshot(db.id, snap.id, snapshot_type=snap.type)
+            else:
+                backend.create_db_snapshot(db.id, snap.id, snapshot_type=snap.type)
+        kind = "cluster-snapshot" if cluster else "snapshot"
+        arn = f"arn:aws:rds:{db.region}:{SOURCE_ACCOUNT}:{kind}:{snap.id}"
+        if snap.tags:
+            boto3.client("rds", region_name=db.region).add_tags_to_resource(
+                ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in snap.tags.items()]
+            )
+        self.snapshot_arns[snap.id] = arn
+
+    def _resolve_placeholders(self, item: Any) -> Any:
+        def replace(match: re.Match[str]) -> str:
+            kind, name = match.group(1), match.group(2)
+            table = self.key_arns if kind == "key" else self.role_arns
+            if name not in table:
+                raise ValueError(f"scenario mapping names unknown {kind} '{name}'")
+            return table[name]
+
+        return json.loads(re.sub(r"\{\{(key|role):([^}]+)\}\}", replace, json.dumps(item)))
+
+    # ---- events ----
+
+    def events(self) -> list[dict[str, Any]]:
+        events = []
+        for spec in self.scenario.events:
+            if spec.file:
+                path = self.base_dir / spec.file
+                if not path.exists():
+                    path = self.cloud.root / spec.file
+                events.append(json.loads(path.read_text()))
+            elif spec.snapshot:
+                events.append(self._generated_event(spec.snapshot))
+        return events
+
+    def _generated_event(self, snapshot_id: str) -> dict[str, Any]:
+        spec = next(s for s in self.scenario.snapshots if s.id == snapshot_id)
+        arn = self.snapshot_arns[snapshot_id]
+        kind, region, account, _ = parse_snapshot_arn(arn)
+        return snapshot_event(arn, spec.type, region, account)
+
+    def send(self, events: list[dict[str, Any]]) -> None:
+        """Put the events on the default bus: the template's rules decide what reaches the start function."""
+        client = boto3.client("events", region_name=HOME_REGION)
+        for event in events:
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event.get("resources", []),
+                "Time": datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if "time" in event else None,
+            }
+            response = client.put_events(Entries=[{k: v for k, v in entry.items() if v is not None}])
+            if response.get("FailedEntryCount"):
+                raise RuntimeError(f"EventBridge refused an event: {response['Entries']}")
+
+    # ---- results ----
+
+    def wait(self) -> list[ReplicationRecord]:
+        """Until every expected outcome (or, with none, every replication) is final, or the timeout."""
+        deadline = time.monotonic() + self.scenario.timeout_seconds
+        table = self.cloud.stack.history_table
+        while True:
+            idle = self.cloud.doubles.wait_idle(timeout=0.2)
+            records = scan_records(table)
+            if self.scenario.expect:
+                done = all(self._answer(e, records) is not None for e in self.scenario.expect)
+            else:
+                done = idle and all(r.status.final for r in records)
+            if (done and idle) or time.monotonic() > deadline:
+                return records
+            time.sleep(0.2)
+
+    def _answer(self, expectation: Expectation, records: list[ReplicationRecord]) -> ReplicationRecord | None:
+        for record in records:
+            if not record.status.final or not record.source_arn:
+                continue
+            if not record.source_arn.endswith(":" + expectation.snapshot):
+                continue
+            if expectation.target_region and record.target_region != expectation.target_region:
+                continue
+            if expectation.target_account and record.target_account_id != expectation.target_account:
+                continue
+            return record
+        return None
+
+    def result(self, records: list[ReplicationRecord]) -> ScenarioResult:
+        outcomes: list[Outcome] = []
+        answered: set[str] = set()
+        missing = []
+        for expectation in self.scenario.expect:
+            record = self._answer(expectation, records)
+            if record is None:
+                missing.append(expectation)
+                continue
+            answered.add(record.replication_id)
+            outcomes.append(self._outcome(record, expectation))
+        for record in records:
+            if record.replication_id not in answered:
+                outcomes.append(self._outcome(record, None))
+        return ScenarioResult(
+            outcomes=outcomes,
+            missing=missing,
+            leftovers=_leftover_intermediates(),
+            async_errors=list(self.cloud.doubles.lambda_dispatcher.async_errors),
+        )
+
+    def _outcome(self, record: ReplicationRecord, expectation: Expectation | None) -> Outcome:
+        encrypted = _replica_encrypted(record) if record.replica_arn and record.status.value == "SUCCEEDED" else None
+        outcome = Outcome(
+            snapshot=record.source_arn.split(":", 6)[-1] if record.source_arn else record.replication_id,
+            kind=record.snapshot_kind,
+            source_region=record.source_region,
+            target_account=record.target_account_id,
+            target_region=record.target_region,
+            status=record.status.value,
+            reason=record.reason,
+            replica_arn=record.replica_arn,
+            replica_encrypted=encrypted,
+        )
+        if expectation is None:
+            return outcome
+        met = record.status.value == expectation.status
+        if expectation.reason_contains is not None:
+            met = met and expectation.reason_contains.lower() in record.reason.lower()
+        if expectation.replica_encrypted is not None:
+            met = met and encrypted == expectation.replica_encrypted
+        return outcome.model_copy(update={"expected": expectation.status, "met": met})
+
+
+def snapshot_event(arn: str, snapshot_type: str, region: str, account: str) -> dict[str, Any]:
+    """The EventBridge event AWS raises when this snapshot completes (RDS event, or AWS Backup job event)."""
+    kind, _, _, identifier = parse_snapshot_arn(arn)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    common = {"version": "0", "id": str(uuid.uuid4()), "account": account, "time": now, "region": region}
+    if snapshot_type == "awsbackup":
+        return {
+            **common,
+            "detail-type": "Backup Job State Change",
+            "source": "aws.backup",
+            "resources": [arn],
+            "detail": {
+                "backupJobId": str(uuid.uuid4()).upper(),
+                "state": "COMPLETED",
+                "resourceType": "Aurora" if kind.value == "cluster" else "RDS",
+                "percentDone": "100.0",
+                "backupVaultName": "Default",
+            },
+        }
+    cluster = kind.value == "cluster"
+    event_id = {
+        (False, "manual"): "RDS-EVENT-0042",
+        (False, "automated"): "RDS-EVENT-0091",
+        (True, "manual"): "RDS-EVENT-0075",
+        (True, "automated"): "RDS-EVENT-0169",
+    }[(cluster, snapshot_type)]
+    return {
+        **common,
+        "detail-type": "RDS DB Cluster Snapshot Event" if cluster else "RDS DB Snapshot Event",
+        "source": "aws.rds",
+        "resources": [arn],
+        "detail": {
+            "EventCategories": ["creation"],
+            "SourceType": "CLUSTER_SNAPSHOT" if cluster else "SNAPSHOT",
+            "SourceArn": arn,
+            "Date": now,
+            "Message": "Manual cluster snapshot created" if cluster else "Manual snapshot created",
+            "SourceIdentifier": identifier,
+            "EventID": event_id,
+        },
+    }
+
+
+def _replica_encrypted(record: ReplicationRecord) -> bool | None:
+    """Read the replica itself (in its account and region): is it really there, and encrypted?"""
+    assert record.replica_arn
+    kind, region, account, identifier = parse_snapshot_arn(record.replica_arn)
+    backend = rds_backends[account][region]
+    if kind.value == "cluster":
+        snapshot = backend.cluster_snapshots.get(identifier)
+        return None if snapshot is None else bool(snapshot.storage_encrypted)
+    snapshot = backend.database_snapshots.get(identifier)
+    return None if snapshot is None else bool(snapshot.encrypted)
+
+
+def _leftover_intermediates() -> list[str]:
+    """Intermediate (-share) and staging (-stage) copies still present in any account or region."""
+    found = []
+    for account, regions in rds_backends.items():
+        for region, backend in regions.items():
+            for kind, snapshots in (("snapshot", backend.database_snapshots), ("cluster-snapshot", backend.cluster_snapshots)):
+                for identifier in snapshots:
+                    if identifier.startswith(REPLICA_PREFIX) and identifier.endswith(("-share", "-stage")):
+                        found.append(f"arn:aws:rds:{region}:{account}:{kind}:{identifier}")
+    return found
+
+
+def run_scenario(path: Path, cloud_factory: type[LocalCloud] = LocalCloud) -> ScenarioResult:
+    scenario = Scenario.load(path)
+    with cloud_factory(copy_seconds=scenario.copy_seconds, poll_seconds=scenario.poll_seconds) as cloud:
+        runner = ScenarioRunner(scenario, cloud, path.parent)
+        runner.seed()
+        runner.send(runner.events())
+        records = runner.wait()
+        return runner.result(records)
+
+
+__all__ = ["Scenario", "ScenarioResult", "run_scenario", "snapshot_arn", "snapshot_event"]
