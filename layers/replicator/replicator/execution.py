@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -34,10 +35,8 @@ class TaskError(BaseModel):
 
     def describe(self) -> str:
         message = self.cause or ""
-        try:  # a Lambda error's cause is the JSON error payload
+        with contextlib.suppress(ValueError, AttributeError):  # a Lambda error's cause is its JSON error payload
             message = json.loads(message).get("errorMessage", message)
-        except (ValueError, AttributeError):
-            pass
         return f"{self.error}: {message}" if message else self.error
 
 

@@ -76,7 +76,9 @@ class Encryption(BaseModel):
     @model_validator(mode="after")
     def _key_when_enabled(self) -> Encryption:
         if self.enabled and self.kms_key_arn is None:
-            raise ValueError("kms_key_arn is required when encryption is enabled: set it to a KMS key in the target region")
+            raise ValueError(
+                "kms_key_arn is required when encryption is enabled: set it to a KMS key in the target region"
+            )
         return self
 
 
@@ -94,8 +96,9 @@ class MappingTarget(BaseModel):
     share_kms_key_arn: KmsKeyArn | None = Field(
         default=None,
         description=(
-            "Cross-account only: a customer managed key in the source account and region, usable by the target account, "
-            "that automated, AWS Backup and aws/rds-encrypted snapshots are re-encrypted with before they are shared"
+            "Cross-account only: a customer managed key in the source account and region, usable by the target "
+            "account, that automated, AWS Backup and aws/rds-encrypted snapshots are re-encrypted with before "
+            "they are shared"
         ),
     )
 

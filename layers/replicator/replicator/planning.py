@@ -138,7 +138,9 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             share_key = _share_key(source, target, target_account)
             shared_id = replica_identifier(source, target_account, target.target_region, "share")
             shared_arn = snapshot_arn(source.kind, source.region, source.account_id, shared_id)
-            why = "copy to a manual snapshot that can be shared" + (" (re-encrypted with the share key)" if share_key else "")
+            why = "copy to a manual snapshot that can be shared" + (
+                " (re-encrypted with the share key)" if share_key else ""
+            )
             steps.append(copy(source.account_id, None, source.region, source.arn, shared_id, share_key, why))
             cleanup.append(_step(StepAction.DELETE, source, source.account_id, None, source.region, shared_id))
         else:
@@ -159,7 +161,17 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
         )
         role = target.role_arn
         if target.target_region == source.region:
-            steps.append(copy(target_account, role, source.region, shared_arn, replica_id, final_key, "copy into the target account"))
+            steps.append(
+                copy(
+                    target_account,
+                    role,
+                    source.region,
+                    shared_arn,
+                    replica_id,
+                    final_key,
+                    "copy into the target account",
+                )
+            )
         else:
             # AWS always allows an in-region copy of a shared snapshot; the target account's default aws/rds key
             # holds the staging copy until the cross-region copy re-encrypts it with the mapping's key.
@@ -167,10 +179,26 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             staging_key = f"arn:aws:kms:{source.region}:{target_account}:alias/aws/rds" if source.encrypted else None
             staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id)
             steps.append(
-                copy(target_account, role, source.region, shared_arn, staging_id, staging_key, "copy into the target account")
+                copy(
+                    target_account,
+                    role,
+                    source.region,
+                    shared_arn,
+                    staging_id,
+                    staging_key,
+                    "copy into the target account",
+                )
             )
             steps.append(
-                copy(target_account, role, target.target_region, staging_arn, replica_id, final_key, f"copy to {target.target_region}")
+                copy(
+                    target_account,
+                    role,
+                    target.target_region,
+                    staging_arn,
+                    replica_id,
+                    final_key,
+                    f"copy to {target.target_region}",
+                )
             )
             cleanup.append(_step(StepAction.DELETE, source, target_account, role, source.region, staging_id))
     return ReplicationPlan(

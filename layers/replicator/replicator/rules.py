@@ -42,8 +42,8 @@ def decide_encryption(kind: SnapshotKind, source_encrypted: bool, encryption: En
         return EncryptionDecision(encrypt=False, kms_key_arn=None)
     if kind is SnapshotKind.CLUSTER:
         raise ReplicationRefused(
-            "the source Aurora cluster snapshot is unencrypted and AWS cannot encrypt a cluster snapshot by copying it; "
-            "set encryption.key_usage to encrypted_only (or disable encryption) for this target",
+            "the source Aurora cluster snapshot is unencrypted and AWS cannot encrypt a cluster snapshot by copying "
+            "it; set encryption.key_usage to encrypted_only (or disable encryption) for this target",
             field="encryption.key_usage",
         )
     return EncryptionDecision(encrypt=True, kms_key_arn=encryption.kms_key_arn)

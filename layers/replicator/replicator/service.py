@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from .aws import kms, notify, rds, tables
 from .aws.sessions import RoleNotAssumable, error_code
-from .events import SnapshotEvent
+from .events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
 from .execution import Phase, ReplicationState, observe_copy
 from .history import ReplicationRecord, ReplicationStatus, utc_now
 from .mapping import MappingTarget, describe_validation_error
@@ -62,19 +62,25 @@ def _snapshot_outcome_id(source_arn: str) -> str:
 
 def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[ReplicationRecord]:
     """Handle one EventBridge event: replicate the snapshot it names to every target of its region's mapping."""
-    event_id = str(raw_event.get("id") or f"unidentified-{short_hash(repr(sorted(raw_event.items())))}")
+    given_id = raw_event.get("id") if isinstance(raw_event, dict) else None
+    event_id = str(given_id or f"unidentified-{short_hash(repr(raw_event))}")
     try:
-        event = parse(event=raw_event, model=SnapshotEvent)  # type: ignore[arg-type]
+        event: RdsSnapshotEvent | BackupJobEvent = parse(event=raw_event, model=SnapshotEvent)  # type: ignore[call-overload]
     except (ValidationError, ValueError, TypeError) as error:
         reason = describe_validation_error(error) if isinstance(error, ValidationError) else str(error)
-        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.FAILED, f"malformed event: {reason}", event_id)]
-    if reason := event.not_handled_reason():
-        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.SKIPPED, f"not replicated: {reason}", event_id)]
+        return [
+            _outcome(settings, f"event-{event_id}", ReplicationStatus.FAILED, f"malformed event: {reason}", event_id)
+        ]
+    if not_handled := event.not_handled_reason():
+        reason = f"not replicated: {not_handled}"
+        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.SKIPPED, reason, event_id)]
     try:
         source_arn = event.snapshot_arn()
         parse_snapshot_arn(source_arn)
     except ValueError as error:
-        return [_outcome(settings, f"event-{event_id}", ReplicationStatus.FAILED, f"malformed event: {error}", event_id)]
+        return [
+            _outcome(settings, f"event-{event_id}", ReplicationStatus.FAILED, f"malformed event: {error}", event_id)
+        ]
 
     outcome_id = _snapshot_outcome_id(source_arn)
     try:
@@ -138,7 +144,9 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
         return existing
     if existing is not None:
         if notify.execution_exists(settings.state_machine_arn, record.replication_id):
-            logger.info("replication in progress: repeated event ignored", extra={"replication_id": record.replication_id})
+            logger.info(
+                "replication in progress: repeated event ignored", extra={"replication_id": record.replication_id}
+            )
             return existing
         # recorded but never handed to the state machine (a crash between the two): resume, adopting any copy made
         record = record.model_copy(update={"started_at": existing.started_at})
@@ -169,16 +177,16 @@ def preflight(plan: ReplicationPlan) -> None:
     """AWS-side checks before any copy starts: the target region offers the engine version and the key is usable."""
     source, target = plan.source, plan.target
     role = target.role_arn
-    if source.engine and source.engine_version:
-        if not rds.engine_version_offered(source.engine, source.engine_version, target.target_region, role):
-            raise ReplicationRefused(
-                f"{source.engine} {source.engine_version} is not offered in {target.target_region}: a replica there "
-                "could not be restored; upgrade the database or choose another target region",
-                field="target_region",
-            )
-    if plan.replica_encrypted and target.encryption.kms_key_arn:
-        if problem := kms.key_problem(target.encryption.kms_key_arn, target.target_region, role):
-            raise ReplicationRefused(problem, field="encryption.kms_key_arn")
+    region = target.target_region
+    if source.engine and not rds.engine_version_offered(source.engine, source.engine_version, region, role):
+        raise ReplicationRefused(
+            f"{source.engine} {source.engine_version} is not offered in {target.target_region}: a replica there "
+            "could not be restored; upgrade the database or choose another target region",
+            field="target_region",
+        )
+    key = target.encryption.kms_key_arn
+    if plan.replica_encrypted and key and (problem := kms.key_problem(key, target.target_region, role)):
+        raise ReplicationRefused(problem, field="encryption.kms_key_arn")
 
 
 # --- the state machine's tasks ---------------------------------------------------------------------------------------
@@ -284,4 +292,8 @@ def _unfinished_copies(state: ReplicationState) -> list[PlanStep]:
     step = state.current_step
     if step is None or step.action is not StepAction.COPY:
         return []
-    return [step.model_copy(update={"action": StepAction.DELETE, "purpose": f"delete unfinished copy {step.snapshot_identifier}"})]
+    return [
+        step.model_copy(
+            update={"action": StepAction.DELETE, "purpose": f"delete unfinished copy {step.snapshot_identifier}"}
+        )
+    ]

@@ -10,7 +10,6 @@ import urllib.request
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
-
 from replicator.aws import sessions
 
 from . import doubles
@@ -71,7 +70,9 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per emulated request
         self.server.start()
         self._setenv({**_LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.port)})
-        self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self._post(
+            "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        )
         sessions.reset_cache()
         self.doubles = doubles.install(copy_seconds=self.copy_seconds)
         # the emulated copies take seconds, not hours: the stack's parameters make it poll accordingly

@@ -87,10 +87,11 @@ class LambdaDispatcher:
         with self._lock:
             module = self._modules.get(function.name)
             if module is None:
-                module_file, handler_name = function.handler.rsplit(".", 1)
+                module_file, _handler_name = function.handler.rsplit(".", 1)
                 unique = f"_replicator_fn_{function.logical_id}"
                 spec = importlib.util.spec_from_file_location(unique, function.code_dir / f"{module_file}.py")
-                assert spec and spec.loader
+                assert spec
+                assert spec.loader
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[unique] = module
                 spec.loader.exec_module(module)
@@ -159,17 +160,20 @@ class CopyClock:
         self.copy_seconds = copy_seconds
         self.fail_identifiers: set[str] = set()  # copies whose source or target identifier is here end `failed`
         self.in_flight: dict[int, _CopyInFlight] = {}
+        self.started: list[str] = []  # ARN of every copy started, in order (a copy made twice shows twice)
         self.max_in_flight_seen = 0
         self._lock = threading.Lock()
 
     def start(self, snapshot: Any, source_identifier: str, cluster: bool) -> None:
         identifier = _identifier(snapshot)
+        arn = snapshot.db_cluster_snapshot_arn if cluster else snapshot.db_snapshot_arn
         fails = bool({identifier, source_identifier} & self.fail_identifiers)
         status = "copying" if cluster else "creating"
         snapshot.status = status
         snapshot.percent_progress = 0
         with self._lock:
             self.in_flight[id(snapshot)] = _CopyInFlight(snapshot, time.monotonic(), self.copy_seconds, fails, status)
+            self.started.append(arn)
             self.max_in_flight_seen = max(self.max_in_flight_seen, len(self.in_flight))
 
     def tick(self) -> None:
@@ -311,7 +315,9 @@ class Doubles:
                     raise not_found(source)  # AWS: a snapshot not shared with you does not exist for you
             return owner, snapshot
 
-        def check_copy_rules(owner: RDSBackend, backend: RDSBackend, snapshot: Any, kms_key_id: str | None, cluster: bool):
+        def check_copy_rules(
+            owner: RDSBackend, backend: RDSBackend, snapshot: Any, kms_key_id: str | None, cluster: bool
+        ):
             encrypted = bool(snapshot.storage_encrypted if cluster else snapshot.encrypted)
             moves = owner.region_name != backend.region_name or owner.account_id != backend.account_id
             if encrypted and moves and not kms_key_id:
@@ -319,11 +325,19 @@ class Doubles:
                     "KmsKeyId is required to copy an encrypted snapshot to another region or from another account"
                 )
             if cluster and not encrypted and kms_key_id:
-                raise InvalidParameterCombination("an unencrypted DB cluster snapshot cannot be encrypted by copying it")
+                raise InvalidParameterCombination(
+                    "an unencrypted DB cluster snapshot cannot be encrypted by copying it"
+                )
 
-        def copy_db_snapshot(backend: RDSBackend, source_db_snapshot_identifier: str, target_db_snapshot_identifier: str,
-                             kms_key_id: str | None = None, tags: list | None = None, copy_tags: bool | None = False,
-                             **_: Any) -> Any:  # fmt: skip
+        def copy_db_snapshot(
+            backend: RDSBackend,
+            source_db_snapshot_identifier: str,
+            target_db_snapshot_identifier: str,
+            kms_key_id: str | None = None,
+            tags: list | None = None,
+            copy_tags: bool | None = False,
+            **_: Any,
+        ) -> Any:
             owner, source = find_source(backend, source_db_snapshot_identifier, cluster=False)
             check_copy_rules(owner, backend, source, kms_key_id, cluster=False)
             if target_db_snapshot_identifier in backend.database_snapshots:
@@ -345,9 +359,15 @@ class Doubles:
             clock.start(copy, _identifier(source), cluster=False)
             return copy
 
-        def copy_db_cluster_snapshot(backend: RDSBackend, source_db_cluster_snapshot_identifier: str,
-                                     target_db_cluster_snapshot_identifier: str, kms_key_id: str | None = None,
-                                     copy_tags: bool = False, tags: list | None = None, **_: Any) -> Any:  # fmt: skip
+        def copy_db_cluster_snapshot(
+            backend: RDSBackend,
+            source_db_cluster_snapshot_identifier: str,
+            target_db_cluster_snapshot_identifier: str,
+            kms_key_id: str | None = None,
+            copy_tags: bool = False,
+            tags: list | None = None,
+            **_: Any,
+        ) -> Any:
             owner, source = find_source(backend, source_db_cluster_snapshot_identifier, cluster=True)
             check_copy_rules(owner, backend, source, kms_key_id, cluster=True)
             if target_db_cluster_snapshot_identifier in backend.cluster_snapshots:
@@ -398,17 +418,25 @@ class Doubles:
         original_instance = RDSBackend.modify_db_snapshot_attribute
         original_cluster = RDSBackend.modify_db_cluster_snapshot_attribute
 
-        def modify_db_snapshot_attribute(backend: RDSBackend, db_snapshot_identifier: str, attribute_name: str,
-                                         values_to_add: list[str] | None = None,
-                                         values_to_remove: list[str] | None = None) -> Any:  # fmt: skip
+        def modify_db_snapshot_attribute(
+            backend: RDSBackend,
+            db_snapshot_identifier: str,
+            attribute_name: str,
+            values_to_add: list[str] | None = None,
+            values_to_remove: list[str] | None = None,
+        ) -> Any:
             snapshot = backend.database_snapshots.get(db_snapshot_identifier)
             if snapshot is not None:
                 refuse_unshareable(backend, snapshot, values_to_add)
             return original_instance(backend, db_snapshot_identifier, attribute_name, values_to_add, values_to_remove)
 
-        def modify_db_cluster_snapshot_attribute(backend: RDSBackend, db_cluster_snapshot_identifier: str,
-                                                 attribute_name: str, values_to_add: list[str] | None = None,
-                                                 values_to_remove: list[str] | None = None) -> Any:  # fmt: skip
+        def modify_db_cluster_snapshot_attribute(
+            backend: RDSBackend,
+            db_cluster_snapshot_identifier: str,
+            attribute_name: str,
+            values_to_add: list[str] | None = None,
+            values_to_remove: list[str] | None = None,
+        ) -> Any:
             snapshot = backend.cluster_snapshots.get(db_cluster_snapshot_identifier)
             if snapshot is not None:
                 refuse_unshareable(backend, snapshot, values_to_add)

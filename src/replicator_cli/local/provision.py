@@ -7,6 +7,7 @@ state machine is created again through the API from the resolved definition.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
@@ -37,7 +38,7 @@ def _intrinsic(name: str):
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {key: value}
 
     return construct
@@ -102,10 +103,8 @@ def _zip_dir(directory: Path) -> bytes:
 def to_cloudformation(root: Path, template: dict[str, Any], region: str) -> dict[str, Any]:
     """The SAM template with code in S3 and the ASL file inlined, translated to CloudFormation."""
     s3 = boto3.client("s3", region_name=region)
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=CODE_BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
@@ -187,7 +186,7 @@ def provision(
         )
 
     # moto's CloudFormation ignores DefinitionSubstitutions and makes a state machine that never runs: make it again.
-    (logical_id, props), = state_machines.items()
+    ((logical_id, props),) = state_machines.items()
     substitutions = {
         name: _resolve(value, resources, function_arns, region)
         for name, value in props.get("DefinitionSubstitutions", {}).items()
@@ -196,9 +195,7 @@ def provision(
     sfn = boto3.client("stepfunctions", region_name=region)
     name = resources[logical_id].rsplit(":", 1)[-1]
     role_arn = boto3.client("iam").get_role(RoleName=resources[f"{logical_id}Role"])["Role"]["Arn"]
-    created = sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn=role_arn, type="STANDARD"
-    )
+    created = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role_arn, type="STANDARD")
     return LocalStack(
         name=stack_name,
         region=region,

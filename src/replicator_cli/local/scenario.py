@@ -18,7 +18,6 @@ import boto3
 import yaml
 from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
-
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
@@ -193,12 +192,18 @@ class ScenarioRunner:
         key = None
         if db.encrypted:
             key = self.key_arns[db.kms_key] if db.kms_key else self._aws_rds_key(db.region)
-        common: dict[str, Any] = {"Engine": db.engine, "EngineVersion": db.engine_version, "StorageEncrypted": db.encrypted}
-        common.update(MasterUsername="admin", MasterUserPassword="local-only-password")  # noqa: S106 (emulation)
+        common: dict[str, Any] = {
+            "Engine": db.engine,
+            "EngineVersion": db.engine_version,
+            "StorageEncrypted": db.encrypted,
+        }
+        common.update(MasterUsername="admin", MasterUserPassword="local-only-password")
         if key:
             common["KmsKeyId"] = key
         if db.kind == "instance":
-            rds.create_db_instance(DBInstanceIdentifier=db.id, DBInstanceClass="db.t3.micro", AllocatedStorage=20, **common)
+            rds.create_db_instance(
+                DBInstanceIdentifier=db.id, DBInstanceClass="db.t3.micro", AllocatedStorage=20, **common
+            )
         else:
             rds.create_db_cluster(DBClusterIdentifier=db.id, **common)
 
@@ -256,7 +261,7 @@ class ScenarioRunner:
     def _generated_event(self, snapshot_id: str) -> dict[str, Any]:
         spec = next(s for s in self.scenario.snapshots if s.id == snapshot_id)
         arn = self.snapshot_arns[snapshot_id]
-        kind, region, account, _ = parse_snapshot_arn(arn)
+        _kind, region, account, _ = parse_snapshot_arn(arn)
         return snapshot_event(arn, spec.type, region, account)
 
     def send(self, events: list[dict[str, Any]]) -> None:
@@ -397,8 +402,8 @@ def _replica_encrypted(record: ReplicationRecord) -> bool | None:
     kind, region, account, identifier = parse_snapshot_arn(record.replica_arn)
     backend = rds_backends[account][region]
     if kind.value == "cluster":
-        snapshot = backend.cluster_snapshots.get(identifier)
-        return None if snapshot is None else bool(snapshot.storage_encrypted)
+        cluster_snapshot = backend.cluster_snapshots.get(identifier)
+        return None if cluster_snapshot is None else bool(cluster_snapshot.storage_encrypted)
     snapshot = backend.database_snapshots.get(identifier)
     return None if snapshot is None else bool(snapshot.encrypted)
 
@@ -408,16 +413,22 @@ def _leftover_intermediates() -> list[str]:
     found = []
     for account, regions in rds_backends.items():
         for region, backend in regions.items():
-            for kind, snapshots in (("snapshot", backend.database_snapshots), ("cluster-snapshot", backend.cluster_snapshots)):
+            for kind, snapshots in (
+                ("snapshot", backend.database_snapshots),
+                ("cluster-snapshot", backend.cluster_snapshots),
+            ):
                 for identifier in snapshots:
                     if identifier.startswith(REPLICA_PREFIX) and identifier.endswith(("-share", "-stage")):
                         found.append(f"arn:aws:rds:{region}:{account}:{kind}:{identifier}")
     return found
 
 
-def run_scenario(path: Path, cloud_factory: type[LocalCloud] = LocalCloud) -> ScenarioResult:
+def run_scenario(path: Path, log_level: str = "WARNING") -> ScenarioResult:
+    """Start the emulation, provision the stack, seed the scenario, send its events and collect the outcomes."""
     scenario = Scenario.load(path)
-    with cloud_factory(copy_seconds=scenario.copy_seconds, poll_seconds=scenario.poll_seconds) as cloud:
+    with LocalCloud(
+        copy_seconds=scenario.copy_seconds, poll_seconds=scenario.poll_seconds, log_level=log_level
+    ) as cloud:
         runner = ScenarioRunner(scenario, cloud, path.parent)
         runner.seed()
         runner.send(runner.events())

@@ -55,7 +55,7 @@ def describe_source_snapshot(arn: str) -> SourceSnapshot:
         status=raw.get("Status", "unknown"),
         encrypted=encrypted,
         kms_key_id=kms_key_id,
-        kms_key_aws_managed=bool(kms_key_id) and is_aws_managed_key(kms_key_id, region),
+        kms_key_aws_managed=kms_key_id is not None and is_aws_managed_key(kms_key_id, region),
         engine=raw.get("Engine", ""),
         engine_version=raw.get("EngineVersion", ""),
         database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),

@@ -53,7 +53,7 @@ def client(service: str, region: str, role_arn: str | None = None) -> Any:
             "aws_secret_access_key": credentials["SecretAccessKey"],
             "aws_session_token": credentials["SessionToken"],
         }
-    new_client = boto3.client(service, region_name=region, config=_CONFIG, **kwargs)  # type: ignore[call-overload]
+    new_client = boto3.client(service, region_name=region, config=_CONFIG, **kwargs)
     with _lock:
         _clients[key] = new_client
     return new_client

@@ -69,9 +69,11 @@ def put_record(table_name: str, record: ReplicationRecord) -> None:
     record = record.model_copy(update={"updated_at": utc_now()})
     condition = None
     if not record.status.final:
-        condition = "attribute_not_exists(replication_id) OR NOT #s IN (" + ", ".join(
-            f":f{i}" for i in range(len(_FINAL))
-        ) + ")"
+        condition = (
+            "attribute_not_exists(replication_id) OR NOT #s IN ("
+            + ", ".join(f":f{i}" for i in range(len(_FINAL)))
+            + ")"
+        )
     kwargs: dict[str, Any] = {"Item": record.to_item()}
     if condition:
         kwargs.update(

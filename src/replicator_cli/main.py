@@ -1,0 +1,91 @@
+"""`replicator`: the replicator's command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="RDS and Aurora snapshot replicator: run it locally on an embedded AWS emulation.",
+    no_args_is_help=True,
+)
+local_app = typer.Typer(
+    help="Run the whole application (template, handlers, state machine) on moto, on 127.0.0.1.",
+    no_args_is_help=True,
+)
+app.add_typer(local_app, name="local")
+
+
+def _print_table(result: object, title: str) -> None:
+    from .local.scenario import ScenarioResult
+
+    assert isinstance(result, ScenarioResult)
+    table = Table(title=title, show_lines=False)
+    for column in ("snapshot", "kind", "target", "status", "expected", "replica / reason"):
+        table.add_column(column, overflow="fold")
+    for o in result.outcomes:
+        target = f"{o.target_account or '-'} / {o.target_region or '-'}"
+        detail = o.replica_arn or o.reason
+        if o.replica_encrypted is not None:
+            detail += " (encrypted)" if o.replica_encrypted else " (unencrypted)"
+        mark = "" if o.met is None else ("[green]yes[/]" if o.met else "[red]NO[/]")
+        style = {"SUCCEEDED": "green", "FAILED": "red", "SKIPPED": "yellow"}.get(o.status, "")
+        table.add_row(
+            o.snapshot, o.kind or "-", target, f"[{style}]{o.status}[/]", f"{o.expected or ''} {mark}", detail
+        )
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    for missing in result.missing:
+        console.print(
+            f"[red]missing outcome[/]: {missing.snapshot} -> {missing.target_region} ({missing.status} expected)"
+        )
+    for leftover in result.leftovers:
+        console.print(f"[red]intermediate copy left behind[/]: {leftover}")
+    for error in result.async_errors:
+        console.print(f"[red]handler error[/]: {error}")
+    verdict = (
+        "[green]every expected outcome happened[/]" if result.ok else "[red]some expected outcomes did not happen[/]"
+    )
+    console.print(verdict)
+
+
+@local_app.command("demo")
+def demo() -> None:
+    """Run the built-in demo scenario (scenarios/demo.yaml) and print a table of outcomes; exit 1 if any is wrong."""
+    from .local.cloud import find_root
+    from .local.scenario import run_scenario
+
+    path = find_root() / "scenarios" / "demo.yaml"
+    result = run_scenario(path, log_level="ERROR")
+    _print_table(result, "Snapshot replication demo (moto on 127.0.0.1)")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@local_app.command("run")
+def run(
+    scenario: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scenario file (YAML), see README")],
+    table: Annotated[bool, typer.Option("--table", help="Print a table instead of JSON lines")] = False,
+) -> None:
+    """Run a scenario file and print one JSON line per outcome; exit 1 if an expected outcome did not happen."""
+    from .local.scenario import run_scenario
+
+    result = run_scenario(scenario, log_level="ERROR")
+    if table:
+        _print_table(result, f"Scenario {scenario}")
+    else:
+        for outcome in result.outcomes:
+            typer.echo(outcome.model_dump_json())
+        for missing in result.missing:
+            typer.echo(f'{{"missing": {missing.model_dump_json()}}}')
+        for leftover in result.leftovers:
+            typer.echo(f'{{"leftover": "{leftover}"}}')
+    raise typer.Exit(0 if result.ok else 1)
+
+
+if __name__ == "__main__":
+    app()
