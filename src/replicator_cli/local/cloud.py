@@ -9,6 +9,7 @@ import socket
 import urllib.request
 from pathlib import Path
 
+import boto3
 from moto.server import ThreadedMotoServer
 from replicator.aws import sessions
 
@@ -70,6 +71,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per emulated request
         self.server.start()
         self._setenv({**_LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.port)})
+        self._post("/moto-api/reset", {})  # moto's state is per process: start from nothing
         self._post(
             "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
@@ -94,6 +96,7 @@ class LocalCloud:
 
     def __exit__(self, *exc_info: object) -> None:
         self.doubles.wait_idle(timeout=30)
+        self.stop_executions()
         self.doubles.uninstall()
         self.server.stop()
         for key, value in self._saved_env.items():
@@ -102,6 +105,13 @@ class LocalCloud:
             else:
                 os.environ[key] = value
         sessions.reset_cache()
+
+    def stop_executions(self) -> None:
+        """Stop executions still running, so that none outlives the emulation."""
+        sfn = boto3.client("stepfunctions")
+        running = sfn.list_executions(stateMachineArn=self.stack.state_machine_arn, statusFilter="RUNNING")
+        for execution in running["executions"]:
+            sfn.stop_execution(executionArn=execution["executionArn"], cause="local emulation stopped")
 
     def _post(self, path: str, body: dict) -> None:
         request = urllib.request.Request(  # noqa: S310 (loopback only)

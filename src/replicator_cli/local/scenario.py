@@ -292,9 +292,14 @@ class ScenarioRunner:
                 done = all(self._answer(e, records) is not None for e in self.scenario.expect)
             else:
                 done = idle and all(r.status.final for r in records)
-            if (done and idle) or time.monotonic() > deadline:
+            if (done and idle and not self._executions_running()) or time.monotonic() > deadline:
                 return records
             time.sleep(0.2)
+
+    def _executions_running(self) -> bool:
+        sfn = boto3.client("stepfunctions")
+        arn = self.cloud.stack.state_machine_arn
+        return bool(sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"])
 
     def _answer(self, expectation: Expectation, records: list[ReplicationRecord]) -> ReplicationRecord | None:
         for record in records:

@@ -1,0 +1,107 @@
+"""The ASL file: valid per the Step Functions schema (cfn-lint E3601), well connected, and wired to the template."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from replicator.execution import Phase, ReplicationState
+from replicator_cli.local.provision import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_PATH = ROOT / "statemachine" / "replication.asl.json"
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict:
+    return json.loads(ASL_PATH.read_text())
+
+
+@pytest.fixture(scope="module")
+def state_machine_resource() -> dict:
+    return load_template(ROOT / "template.yaml")["Resources"]["ReplicationStateMachine"]
+
+
+def _schema_errors(definition: dict) -> list[str]:
+    text = re.sub(r"\$\{(\w+)\}", r"arn:aws:lambda:us-east-1:123456789012:function:\1", json.dumps(definition))
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/machine", "Definition": json.loads(text)},
+            }
+        },
+    }
+    return [str(m) for m in lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))]
+
+
+def test_definition_passes_the_step_functions_schema(definition):
+    assert _schema_errors(definition) == []
+
+
+def test_schema_check_catches_a_broken_definition(definition):
+    broken = json.loads(json.dumps(definition))
+    broken["States"]["CheckCopy"]["Retry"][0]["BackoffRate"] = "fast"
+    assert any("E3601" in error for error in _schema_errors(broken))
+
+
+def _targets(state: dict) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [catch["Next"] for catch in state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+def test_every_transition_names_an_existing_state_and_every_state_is_reachable(definition):
+    states = definition["States"]
+    assert definition["StartAt"] in states
+    seen, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for target in _targets(states[name]):
+            assert target in states, f"{name} -> {target}: no such state"
+            todo.append(target)
+    assert seen == set(states)
+
+
+def test_every_path_ends_in_a_terminal_state(definition):
+    states = definition["States"]
+    for name, state in states.items():
+        terminal = state.get("End") or state["Type"] in ("Succeed", "Fail")
+        assert terminal or _targets(state), f"{name} neither ends nor continues"
+
+
+def test_every_task_catches_every_error_so_failures_are_recorded(definition):
+    for name, state in definition["States"].items():
+        if state["Type"] == "Task":
+            catches = [e for c in state.get("Catch", []) for e in c["ErrorEquals"]]
+            assert "States.ALL" in catches, f"{name} lets an error stop the execution without an outcome"
+
+
+def test_choice_reads_the_phase_of_the_replication_state(definition):
+    choice = definition["States"]["CopyFinished?"]
+    assert {c["Variable"] for c in choice["Choices"]} == {"$.phase"}
+    assert "phase" in ReplicationState.model_fields
+    values = {c["StringEquals"] for c in choice["Choices"]}
+    assert values <= {p.value for p in Phase}
+    assert Phase.FAILED.value not in values  # failed is the Default branch
+    assert choice["Default"] == "FinishFailed"
+
+
+def test_wait_reads_the_wait_seconds_of_the_replication_state(definition):
+    assert definition["States"]["WaitForCopy"]["SecondsPath"] == "$.wait_seconds"
+    assert "wait_seconds" in ReplicationState.model_fields
+
+
+def test_substitutions_match_the_template(definition, state_machine_resource):
+    used = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    props = state_machine_resource["Properties"]
+    assert used == set(props["DefinitionSubstitutions"])
+    assert props["DefinitionUri"] == "statemachine/replication.asl.json"
+    assert props["Type"] == "STANDARD"  # copies take hours: Express workflows stop after 5 minutes
