@@ -7,6 +7,7 @@ SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 # sam build needs the Lambda runtime's Python (3.12) on PATH; pyenv provides it on these machines.
 export PYENV_VERSION ?= 3.11.7:3.12.1
+export SAM_CLI_TELEMETRY = 0
 
 .PHONY: demo test lint unit integration validate build bench clean
 
@@ -39,11 +40,11 @@ unit: $(BIN)/replicator
 integration: $(BIN)/replicator
 	$(BIN)/pytest tests/integration
 
-test: lint validate $(BIN)/replicator
+test: lint validate build $(BIN)/replicator
 	$(BIN)/pytest
 
 build: $(SAM)
-	$(SAM) build --template template.yaml
+	$(SAM) build --template template.yaml --config-file samconfig.toml
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+"""`replicator local run` and `replicator local demo`, driven through typer's runner."""
+
+import json
+
+import yaml
+from support import ROOT, base_scenario
+from typer.testing import CliRunner
+
+from replicator_cli.main import app
+
+runner = CliRunner()
+
+
+def _scenario_file(tmp_path, **overrides):
+    spec = base_scenario(**overrides)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_local_run_prints_one_json_line_per_outcome(tmp_path):
+    expect = [{"snapshot": "rds:orders-2026-11-24-03-10", "target_region": "us-west-2", "status": "SUCCEEDED"}]
+    result = runner.invoke(app, ["local", "run", str(_scenario_file(tmp_path, expect=expect))])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(lines) == 1
+    assert lines[0]["status"] == "SUCCEEDED"
+    assert lines[0]["met"] is True
+    assert lines[0]["replica_arn"].startswith("arn:aws:rds:us-west-2:123456789012:snapshot:snaprep-orders-")
+
+
+def test_local_run_exits_non_zero_when_an_expected_outcome_does_not_happen(tmp_path):
+    expect = [{"snapshot": "rds:orders-2026-11-24-03-10", "target_region": "us-west-2", "status": "FAILED"}]
+    result = runner.invoke(app, ["local", "run", str(_scenario_file(tmp_path, expect=expect))])
+    assert result.exit_code == 1
+    (line,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert line["status"] == "SUCCEEDED" and line["expected"] == "FAILED" and line["met"] is False
+
+
+def test_local_run_refuses_an_invalid_scenario_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ndatabases: [{id: a, kind: spaceship}]\n")
+    result = runner.invoke(app, ["local", "run", str(path)])
+    assert result.exit_code != 0
+
+
+def test_demo_shows_every_expected_outcome(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, ["local", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "every expected outcome happened" in result.output
+    assert result.output.count("SUCCEEDED") >= 6
+    assert result.output.count("FAILED") >= 6  # three refusals: status and expected columns
