@@ -29,7 +29,7 @@ lint: $(BIN)/replicator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml target-account-role.yaml
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml

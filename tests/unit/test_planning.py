@@ -451,17 +451,33 @@ def test_refusals(source: SourceSnapshot, target: MappingTarget, field: str | No
 
 
 @pytest.mark.parametrize(
-    ("source", "target"),
+    ("source", "target", "first_step"),
     [
-        pytest.param(DB_MANUAL_CMK, CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None}), id="manual-cmk"),
-        pytest.param(DB_MANUAL_PLAIN, CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}), id="manual-plain"),
-        pytest.param(DB_AUTOMATED_PLAIN, CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}), id="automated-plain"),
-        pytest.param(DB_AUTOMATED, SAME_ACCOUNT_EU, id="same-account-automated"),
+        pytest.param(
+            DB_MANUAL_CMK,
+            CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None}),
+            (SHARE, SRC, "us-east-1", None),
+            id="manual-cmk-shared-as-is",
+        ),
+        pytest.param(
+            DB_MANUAL_PLAIN,
+            CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}),
+            (SHARE, SRC, "us-east-1", None),
+            id="manual-plain-shared-as-is",
+        ),
+        pytest.param(
+            DB_AUTOMATED_PLAIN,
+            CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}),
+            (COPY, SRC, "us-east-1", None),
+            id="automated-plain-copied-unencrypted",
+        ),
+        pytest.param(DB_AUTOMATED, SAME_ACCOUNT_EU, (COPY, SRC, "eu-west-1", KEY_SRC_EU), id="same-account-automated"),
     ],
 )
-def test_no_share_key_needed(source: SourceSnapshot, target: MappingTarget) -> None:
+def test_no_share_key_needed(source: SourceSnapshot, target: MappingTarget, first_step: tuple) -> None:
     plan = plan_replication(source, target)
 
+    assert _rows(plan.steps)[0] == first_step
     assert all(step.kms_key_id != SHARE_KEY for step in plan.steps)
 
 

@@ -255,6 +255,9 @@ def finish_replication(state: ReplicationState, settings: Settings) -> Replicati
     cleanup = list(plan.cleanup)
     if not succeeded:
         cleanup.extend(_unfinished_copies(state))
+    if cleanup:
+        cleaning = _progress_record(state, settings).model_copy(update={"status": ReplicationStatus.CLEANING_UP})
+        tables.put_record(settings.history_table, cleaning)
     errors = []
     for step in cleanup:
         try:
