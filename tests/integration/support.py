@@ -1,5 +1,5 @@
-"""Helpers of the integration tests: the whole application on the embedded emulation: template.yaml provisioned on moto (127.0.0.1), real handlers,
-the real ASL executed by moto's Step Functions engine, and the documented doubles for moto's gaps."""
+"""Helpers of the integration tests: the whole application on the embedded emulation (template.yaml provisioned
+on moto at 127.0.0.1, real handlers, the real ASL run by moto's Step Functions engine, documented doubles)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
 from replicator.history import ReplicationRecord
+
 from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
 from replicator_cli.local.scenario import Scenario, ScenarioResult, ScenarioRunner
 
@@ -101,8 +101,6 @@ def base_scenario(**overrides: Any) -> dict[str, Any]:
     return scenario
 
 
-
-
 def run_in_cloud(spec: dict[str, Any], clouds: list[LocalCloud], before_events: Any = None) -> Run:
     scenario = Scenario.model_validate(spec)
     cloud = LocalCloud(ROOT, copy_seconds=scenario.copy_seconds, poll_seconds=scenario.poll_seconds)
@@ -116,3 +114,6 @@ def run_in_cloud(spec: dict[str, Any], clouds: list[LocalCloud], before_events: 
     runner.send(runner.events())
     records = runner.wait()
     return Run(cloud, runner, runner.result(records), records)
+
+
+__all__ = ["ROOT", "SOURCE_ACCOUNT", "TARGET_ACCOUNT", "Run", "base_scenario", "run_in_cloud"]

@@ -34,7 +34,9 @@ def test_local_run_exits_non_zero_when_an_expected_outcome_does_not_happen(tmp_p
     result = runner.invoke(app, ["local", "run", str(_scenario_file(tmp_path, expect=expect))])
     assert result.exit_code == 1
     (line,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    assert line["status"] == "SUCCEEDED" and line["expected"] == "FAILED" and line["met"] is False
+    assert line["status"] == "SUCCEEDED"
+    assert line["expected"] == "FAILED"
+    assert line["met"] is False
 
 
 def test_local_run_refuses_an_invalid_scenario_file(tmp_path):

@@ -18,11 +18,13 @@ def test_automated_snapshot_is_copied_to_another_region_encrypted_with_the_mappi
     record = run.record(ORDERS, "us-west-2")
     assert record.status.value == "SUCCEEDED", record.reason
     assert record.percent_progress == 100
-    assert record.finished_at is not None and record.finished_at >= record.started_at
+    assert record.finished_at is not None
+    assert record.finished_at >= record.started_at
 
     identifier = record.replica_arn.rsplit(":", 1)[1]
     replica = _snapshot(SOURCE_ACCOUNT, "us-west-2", identifier)
-    assert replica is not None and replica.encrypted
+    assert replica is not None
+    assert replica.encrypted
     assert replica.kms_key_id == run.runner.key_arns["dr-west"]
     assert replica.snapshot_type == "manual"
     tags = {t["Key"]: t["Value"] for t in replica.tags}
@@ -70,7 +72,9 @@ def test_state_machine_polls_while_the_copy_is_in_progress_and_records_progress(
 
     (execution,) = run.executions()
     entered = [
-        e["stateEnteredEventDetails"]["name"] for e in run.history(execution["executionArn"]) if "stateEnteredEventDetails" in e
+        e["stateEnteredEventDetails"]["name"]
+        for e in run.history(execution["executionArn"])
+        if "stateEnteredEventDetails" in e
     ]
     assert entered.count("CheckCopy") >= 3  # Wait -> CheckCopy -> Choice looped while the copy was creating
     assert entered[-1] == "FinishSucceeded"
@@ -140,7 +144,8 @@ def test_cross_account_plan_copies_shares_copies_again_and_cleans_up(run_scenari
     assert len(started) == len(set(started)) == 3
 
     replica = _snapshot(TARGET_ACCOUNT, "eu-west-1", record.replica_arn.rsplit(":", 1)[1])
-    assert replica is not None and replica.encrypted
+    assert replica is not None
+    assert replica.encrypted
     assert replica.kms_key_id == run.runner.key_arns["vault-eu"]
     # intermediate and staging copies are gone
     assert _snapshot(SOURCE_ACCOUNT, "us-east-1", started[0].rsplit(":", 1)[1]) is None
@@ -151,9 +156,15 @@ def test_cross_account_plan_copies_shares_copies_again_and_cleans_up(run_scenari
 def test_cross_account_with_a_shareable_snapshot_shares_the_source_then_unshares_it(run_scenario):
     spec = base_scenario(
         databases=[
-            {"id": "inventory", "kind": "cluster", "engine": "aurora-mysql",
-             "engine_version": "8.0.mysql_aurora.3.05.2", "encrypted": True, "kms_key": "share-east"}
-        ],  # fmt: skip
+            {
+                "id": "inventory",
+                "kind": "cluster",
+                "engine": "aurora-mysql",
+                "engine_version": "8.0.mysql_aurora.3.05.2",
+                "encrypted": True,
+                "kms_key": "share-east",
+            }
+        ],
         snapshots=[{"id": "inventory-manual-1", "database": "inventory"}],
         events=[{"snapshot": "inventory-manual-1"}],
         mappings=[
@@ -177,7 +188,8 @@ def test_cross_account_with_a_shareable_snapshot_shares_the_source_then_unshares
     source = _snapshot(SOURCE_ACCOUNT, "us-east-1", "inventory-manual-1", cluster=True)
     assert TARGET_ACCOUNT not in source.attributes["restore"]  # the share is removed afterwards
     replica = _snapshot(TARGET_ACCOUNT, "eu-west-1", record.replica_arn.rsplit(":", 1)[1], cluster=True)
-    assert replica is not None and replica.storage_encrypted
+    assert replica is not None
+    assert replica.storage_encrypted
 
 
 def test_the_same_event_twice_makes_one_copy_and_one_execution(run_scenario):
@@ -201,7 +213,25 @@ def test_invalid_mapping_item_fails_naming_the_field(run_scenario):
     run = run_scenario(base_scenario(mappings=[bad]))
     record = run.record(ORDERS)
     assert record.status.value == "FAILED"
-    assert "targets.0.encryption" in record.reason and "kms_key_arn is required" in record.reason
+    assert "targets.0.encryption" in record.reason
+    assert "kms_key_arn is required" in record.reason
+
+
+def test_two_targets_resolving_to_the_same_account_and_region_fail_the_mapping(run_scenario):
+    encryption = {"enabled": True, "kms_key_arn": "{{key:dr-west}}"}
+    own_role = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/rds-snapshot-replicator-self"
+    mapping = {
+        "source_region": "us-east-1",
+        "targets": [
+            {"target_region": "us-west-2", "encryption": encryption},
+            {"target_region": "us-west-2", "role_arn": own_role, "encryption": encryption},
+        ],
+    }
+    run = run_scenario(base_scenario(mappings=[mapping]))
+    record = run.record(ORDERS)
+    assert record.status.value == "FAILED"
+    assert f"two targets replicating to account {SOURCE_ACCOUNT} in us-west-2" in record.reason
+    assert run.cloud.doubles.copy_clock.started == []
 
 
 def test_malformed_event_is_recorded_failed(run_scenario):
@@ -219,7 +249,8 @@ def test_malformed_event_is_recorded_failed(run_scenario):
     run = run_scenario(base_scenario(events=[]), before_events=send_malformed)
     (record,) = run.records
     assert record.status.value == "FAILED"
-    assert record.reason.startswith("malformed event") and "SourceArn" in record.reason
+    assert record.reason.startswith("malformed event")
+    assert "SourceArn" in record.reason
 
 
 def test_missing_kms_key_in_the_target_region_is_refused_before_any_copy(run_scenario):

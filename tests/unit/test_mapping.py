@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from replicator.mapping import (
     ALL_REGIONS,
     Encryption,
@@ -86,7 +85,11 @@ VALID_ITEMS = [
         {
             "source_region": "us-east-1",
             "targets": [
-                {"target_region": "eu-west-1", "role_arn": ROLE, "encryption": {"enabled": True, "kms_key_arn": KEY_EU_WEST_1}}
+                {
+                    "target_region": "eu-west-1",
+                    "role_arn": ROLE,
+                    "encryption": {"enabled": True, "kms_key_arn": KEY_EU_WEST_1},
+                }
             ],
         },
         "us-east-1",
@@ -137,7 +140,10 @@ VALID_ITEMS = [
     pytest.param(
         {
             "source_region": "us-east-1",
-            "targets": [{"target_region": "eu-west-1", "role_arn": ROLE}, {"target_region": "eu-west-1", "role_arn": OTHER_ROLE}],
+            "targets": [
+                {"target_region": "eu-west-1", "role_arn": ROLE},
+                {"target_region": "eu-west-1", "role_arn": OTHER_ROLE},
+            ],
         },
         "us-east-1",
         [
@@ -205,7 +211,9 @@ def test_target_account_id(role_arn: str | None, expected_account: str) -> None:
     [
         pytest.param(KEY_EU_WEST_1, TARGET_ACCOUNT, "eu-west-1", id="kms-key"),
         pytest.param(ROLE, TARGET_ACCOUNT, "", id="iam-role-is-global"),
-        pytest.param("arn:aws:rds:us-east-1:123456789012:snapshot:rds:x", SOURCE_ACCOUNT, "us-east-1", id="rds-snapshot"),
+        pytest.param(
+            "arn:aws:rds:us-east-1:123456789012:snapshot:rds:x", SOURCE_ACCOUNT, "us-east-1", id="rds-snapshot"
+        ),
     ],
 )
 def test_account_of_and_region_of(arn: str, account: str, region: str) -> None:
@@ -218,7 +226,9 @@ def test_account_of_and_region_of(arn: str, account: str, region: str) -> None:
     [
         pytest.param(Encryption(), id="encryption"),
         pytest.param(MappingTarget(target_region="eu-west-1"), id="target"),
-        pytest.param(parse_mapping_item({"source_region": "*", "targets": [{"target_region": "eu-west-1"}]}), id="item"),
+        pytest.param(
+            parse_mapping_item({"source_region": "*", "targets": [{"target_region": "eu-west-1"}]}), id="item"
+        ),
     ],
 )
 def test_models_are_frozen(model: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from replicator.waiting import next_wait_seconds
 
 FLOOR, CEILING = 30, 900

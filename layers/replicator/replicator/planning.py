@@ -54,10 +54,11 @@ class PlanStep(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)  # copy: tags of the new snapshot
     share_with: str | None = None  # share / unshare: the account
     purpose: str = ""
+    partition: str = "aws"
 
     @property
     def snapshot_arn(self) -> str:
-        return snapshot_arn(self.kind, self.region, self.account_id, self.snapshot_identifier)
+        return snapshot_arn(self.kind, self.region, self.account_id, self.snapshot_identifier, self.partition)
 
     @property
     def source_region(self) -> str | None:
@@ -116,6 +117,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             kms_key_id=key,
             tags=tags,
             purpose=why,
+            partition=source.partition,
         )
 
     steps: list[PlanStep] = []
@@ -137,7 +139,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
         if not source.shareable_as_is:
             share_key = _share_key(source, target, target_account)
             shared_id = replica_identifier(source, target_account, target.target_region, "share")
-            shared_arn = snapshot_arn(source.kind, source.region, source.account_id, shared_id)
+            shared_arn = snapshot_arn(source.kind, source.region, source.account_id, shared_id, source.partition)
             why = "copy to a manual snapshot that can be shared" + (
                 " (re-encrypted with the share key)" if share_key else ""
             )
@@ -176,8 +178,10 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             # AWS always allows an in-region copy of a shared snapshot; the target account's default aws/rds key
             # holds the staging copy until the cross-region copy re-encrypts it with the mapping's key.
             staging_id = replica_identifier(source, target_account, target.target_region, "stage")
-            staging_key = f"arn:aws:kms:{source.region}:{target_account}:alias/aws/rds" if source.encrypted else None
-            staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id)
+            staging_key = (
+                f"arn:{source.partition}:kms:{source.region}:{target_account}:alias/aws/rds" if source.encrypted else None
+            )
+            staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id, source.partition)
             steps.append(
                 copy(
                     target_account,
@@ -206,11 +210,19 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
         source=source,
         target=target,
         target_account_id=target_account,
-        replica_arn=snapshot_arn(source.kind, target.target_region, target_account, replica_id),
+        replica_arn=snapshot_arn(source.kind, target.target_region, target_account, replica_id, source.partition),
         replica_encrypted=decision.encrypt,
         steps=steps,
         cleanup=cleanup,
     )
+
+
+_UNSHAREABLE = {
+    "manual": "encrypted with the default aws/rds key",
+    "automated": "an automated snapshot",
+    "awsbackup": "an AWS Backup snapshot",
+    "shared": "a snapshot shared from another account",
+}
 
 
 def _share_key(source: SourceSnapshot, target: MappingTarget, target_account: str) -> str | None:
@@ -218,7 +230,7 @@ def _share_key(source: SourceSnapshot, target: MappingTarget, target_account: st
     if not source.encrypted:
         return None
     key = target.share_kms_key_arn
-    reason = "an automated or AWS Backup snapshot" if source.snapshot_type != "manual" else "encrypted with aws/rds"
+    reason = _UNSHAREABLE.get(source.snapshot_type, f"a {source.snapshot_type} snapshot")
     if key is None:
         raise ReplicationRefused(
             f"the source snapshot is {reason} and cannot be shared with account {target_account} as it is; set "
@@ -254,4 +266,5 @@ def _step(
         snapshot_identifier=identifier,
         share_with=share_with,
         purpose=purpose or f"{action} {identifier}",
+        partition=source.partition,
     )

@@ -98,6 +98,14 @@ def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[Re
     if mapping is None:
         reason = f"no region mapping for {source.region} and no '*' mapping: nothing to replicate"
         return [_outcome(settings, outcome_id, ReplicationStatus.SKIPPED, reason, event_id, source_arn)]
+    destinations = [(t.account_id(source.account_id), t.target_region) for t in mapping.targets]
+    if len(set(destinations)) < len(destinations):
+        account, region = next(d for d in destinations if destinations.count(d) > 1)
+        reason = (
+            f"the region mapping for {mapping.source_region} has two targets replicating to account {account} in "
+            f"{region} (a role in this account and no role mean the same account): remove one"
+        )
+        return [_outcome(settings, outcome_id, ReplicationStatus.FAILED, reason, event_id, source_arn)]
     return [start_target(settings, source, target, event_id) for target in mapping.targets]
 
 

@@ -52,6 +52,10 @@ class SourceSnapshot(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
     @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1]
+
+    @property
     def is_replica(self) -> bool:
         """A snapshot the replicator made itself: never replicated again."""
         return self.identifier.startswith(REPLICA_PREFIX) or TAG_SOURCE_ARN in self.tags
@@ -68,7 +72,7 @@ def snapshot_arn(kind: SnapshotKind, region: str, account_id: str, identifier: s
 
 def parse_snapshot_arn(arn: str) -> tuple[SnapshotKind, str, str, str]:
     """(kind, region, account, identifier) of a snapshot ARN; ValueError if it is not one."""
-    match = re.match(r"^arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):(snapshot|cluster-snapshot):(.+)$", arn)
+    match = re.fullmatch(r"arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):(snapshot|cluster-snapshot):(.+)", arn)
     if not match:
         raise ValueError(f"'{arn}' is not an RDS snapshot or cluster snapshot ARN")
     region, account, resource, identifier = match.groups()
