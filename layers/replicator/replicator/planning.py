@@ -178,9 +178,8 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             # AWS always allows an in-region copy of a shared snapshot; the target account's default aws/rds key
             # holds the staging copy until the cross-region copy re-encrypts it with the mapping's key.
             staging_id = replica_identifier(source, target_account, target.target_region, "stage")
-            staging_key = (
-                f"arn:{source.partition}:kms:{source.region}:{target_account}:alias/aws/rds" if source.encrypted else None
-            )
+            default_key = f"arn:{source.partition}:kms:{source.region}:{target_account}:alias/aws/rds"
+            staging_key = default_key if source.encrypted else None
             staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id, source.partition)
             steps.append(
                 copy(
