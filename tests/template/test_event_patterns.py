@@ -10,7 +10,8 @@ from moto.events.models import EventPattern
 from replicator_cli.local.provision import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
+# events/ also holds env.json, the functions' environment for `sam local invoke`
+EVENT_FILES = sorted(p for p in (ROOT / "events").glob("*.json") if "detail-type" in json.loads(p.read_text()))
 
 
 def _rules() -> dict[str, EventPattern]:
@@ -31,6 +32,7 @@ def _event(name: str) -> dict:
 
 
 def test_every_trigger_kind_has_an_event_file():
+    assert len(EVENT_FILES) == 5
     ids = {json.loads(p.read_text())["detail"].get("EventID") for p in EVENT_FILES}
     assert ids >= {"RDS-EVENT-0042", "RDS-EVENT-0091", "RDS-EVENT-0075", "RDS-EVENT-0169"}
     assert any(json.loads(p.read_text())["source"] == "aws.backup" for p in EVENT_FILES)
