@@ -10,8 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import mappings, status
+from .context import DEFAULT_STACK, CliContext
+
 app = typer.Typer(
-    help="RDS and Aurora snapshot replicator: run it locally on an embedded AWS emulation.",
+    help=(
+        "RDS and Aurora snapshot replicator: manage region mappings, watch replications, and run the whole "
+        "application locally. Works against AWS (--profile, --region; tables found from the stack's outputs) "
+        "and against a local endpoint (AWS_ENDPOINT_URL)."
+    ),
     no_args_is_help=True,
 )
 local_app = typer.Typer(
@@ -19,6 +26,27 @@ local_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(local_app, name="local")
+app.add_typer(mappings.app, name="mappings")
+app.command("status")(status.status)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (default: the usual chain)")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="The stack's region (default: AWS_REGION)")] = None,
+    stack_name: Annotated[
+        str, typer.Option("--stack-name", envvar="REPLICATOR_STACK", help="Stack whose outputs name the tables")
+    ] = DEFAULT_STACK,
+    mapping_table: Annotated[
+        str | None, typer.Option("--mapping-table", envvar="REPLICATOR_MAPPING_TABLE", help="Mapping table name")
+    ] = None,
+    history_table: Annotated[
+        str | None, typer.Option("--history-table", envvar="REPLICATOR_HISTORY_TABLE", help="History table name")
+    ] = None,
+) -> None:
+    ctx.obj = CliContext(profile, region, stack_name, mapping_table, history_table)
+    ctx.obj.configure()
 
 
 def _print_table(result: object, title: str) -> None:

@@ -11,6 +11,8 @@
 - AwsCopyRules: moto is more lenient than AWS; this refuses what AWS refuses: encrypting an unencrypted cluster
   snapshot by copy, an encrypted cross-region or cross-account copy without KmsKeyId, and sharing automated,
   AWS Backup or aws/rds-encrypted snapshots.
+- RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
+  that does not exist or whose trust policy names no principal of the caller's account.
 - CopyClock: moto's copies are available at once; this keeps each copy `creating` (cluster: `copying`) with a rising
   PercentProgress for a few seconds, first queued at 0 %, and can make chosen copies end `failed`.
 """
@@ -43,6 +45,8 @@ from moto.rds.exceptions import (
 )
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
+from moto.sts.exceptions import STSClientError
+from moto.sts.models import STSBackend
 
 from .provision import LocalFunction
 
@@ -201,6 +205,20 @@ class EngineVersionCatalog:
         return (region, engine or "", version or "") not in self.unavailable
 
 
+def _trusts_account(policy: str | dict, account: str) -> bool:
+    document = json.loads(policy) if isinstance(policy, str) else policy
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if statement.get("Effect") != "Allow":
+            continue
+        principals = statement.get("Principal", {})
+        aws = principals.get("AWS", []) if isinstance(principals, dict) else principals
+        for principal in aws if isinstance(aws, list) else [aws]:
+            if principal in ("*", account) or f":{account}:" in principal:
+                return True
+    return False
+
+
 def _identifier(snapshot: Any) -> str:
     return getattr(snapshot, "db_cluster_snapshot_identifier", None) or snapshot.db_snapshot_identifier
 
@@ -241,12 +259,32 @@ class Doubles:
     # ---- installation ----
 
     def install(self) -> Doubles:
+        self._install_role_trust()
         self._install_lambda()
         self._install_eventbridge()
         self._install_engine_versions()
         self._install_copies()
         self._install_sharing_rules()
         return self
+
+    def _install_role_trust(self) -> None:
+        original = STSBackend.assume_role
+
+        def assume_role(backend: STSBackend, region_name: str, role_session_name: str, role_arn: str, *args: Any,
+                        **kwargs: Any) -> Any:  # fmt: skip
+            from moto.iam.models import iam_backends
+
+            account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+            iam = iam_backends[account][role_arn.split(":")[1]]
+            role = next((r for r in iam.roles.values() if r.name == name), None)
+            denied = f"{backend.account_id} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+            if role is None:
+                raise STSClientError("AccessDenied", f"{denied} (no such role)")
+            if not _trusts_account(role.assume_role_policy_document, backend.account_id):
+                raise STSClientError("AccessDenied", f"{denied} (its trust policy does not name this account)")
+            return original(backend, region_name, role_session_name, role_arn, *args, **kwargs)
+
+        self._patch(STSBackend, "assume_role", assume_role)
 
     def _install_lambda(self) -> None:
         dispatcher = self.lambda_dispatcher

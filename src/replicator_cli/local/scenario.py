@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import boto3
 import yaml
+from moto.iam.models import iam_backends
 from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
 from replicator.aws.tables import scan_records
@@ -183,9 +184,11 @@ class ScenarioRunner:
                 }
             ],
         }
-        iam = _session(account).client("iam")
-        role = iam.create_role(RoleName=TARGET_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
-        self.role_arns[account] = role["Role"]["Arn"]
+        # made in the account's IAM directly: assuming a role there needs the role first
+        role = iam_backends[account]["aws"].create_role(
+            TARGET_ROLE_NAME, json.dumps(trust), "/", None, "replicator target (local)", [], None
+        )
+        self.role_arns[account] = role.arn
 
     def _database(self, db: DatabaseSpec) -> None:
         rds = boto3.client("rds", region_name=db.region)

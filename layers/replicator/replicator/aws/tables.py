@@ -93,8 +93,7 @@ def get_record(table_name: str, rid: str) -> ReplicationRecord | None:
     return ReplicationRecord.model_validate(item) if item else None
 
 
-def scan_records(table_name: str) -> list[ReplicationRecord]:
-    """Every record (small tables; the CLI's status command filters)."""
+def _scan(table_name: str) -> list[dict[str, Any]]:
     table = _table(table_name)
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {}
@@ -102,6 +101,31 @@ def scan_records(table_name: str) -> list[ReplicationRecord]:
         page = table.scan(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
-            break
+            return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return [ReplicationRecord.model_validate(item) for item in items]
+
+
+def scan_records(table_name: str) -> list[ReplicationRecord]:
+    """Every record (the CLI's status command filters them)."""
+    return [ReplicationRecord.model_validate(item) for item in _scan(table_name)]
+
+
+# --- writing mappings (the CLI; the Lambdas only read) -----------------------------------------------------------------
+
+
+def mapping_items(table_name: str) -> list[dict[str, Any]]:
+    """Every raw mapping item, sorted by source region ("*" first); not validated, so that invalid ones can be shown."""
+    return sorted(_scan(table_name), key=lambda item: str(item.get("source_region")))
+
+
+def mapping_item(table_name: str, source_region: str) -> dict[str, Any] | None:
+    return _table(table_name).get_item(Key={"source_region": source_region}, ConsistentRead=True).get("Item")
+
+
+def put_mapping(table_name: str, mapping: RegionMapping) -> None:
+    """Write a mapping item; only a validated RegionMapping can be written."""
+    _table(table_name).put_item(Item=mapping.model_dump(mode="json", exclude_none=True))
+
+
+def delete_mapping(table_name: str, source_region: str) -> None:
+    _table(table_name).delete_item(Key={"source_region": source_region})
