@@ -49,9 +49,15 @@ class LocalCloud:
     """Start with `with LocalCloud() as cloud:`; `cloud.stack` is the provisioned application."""
 
     def __init__(
-        self, root: Path | None = None, copy_seconds: float = 2.0, poll_seconds: int = 1, log_level: str = "WARNING"
+        self,
+        root: Path | None = None,
+        copy_seconds: float = 2.0,
+        poll_seconds: int = 1,
+        log_level: str = "WARNING",
+        mapping_cache_seconds: int = 60,
     ):
         self.root = root or find_root()
+        self.mapping_cache_seconds = mapping_cache_seconds
         self.log_level = log_level
         self.copy_seconds = copy_seconds
         self.poll_seconds = poll_seconds
@@ -82,6 +88,7 @@ class LocalCloud:
             "PollFloorSeconds": str(self.poll_seconds),
             "PollCeilingSeconds": str(max(self.poll_seconds, 2)),
             "LogLevel": self.log_level,
+            "MappingCacheSeconds": str(self.mapping_cache_seconds),
         }
         self.stack = provision(self.root, region=HOME_REGION, parameters=parameters)
         env: dict[str, str] = {}
