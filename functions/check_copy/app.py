@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from replicator.execution import ReplicationState
 from replicator.observability import logger, metrics, tracer
 from replicator.service import check_copy

@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import boto3
-import click
 import typer
+
+# typer (0.26 and newer, pinned in pyproject.toml) vendors click and shows only its own ClickException as a message;
+# it exports no public name for it
+from typer._click.exceptions import ClickException
 
 DEFAULT_STACK = "rds-snapshot-replicator"
 
 
-class CliError(click.ClickException):
+class CliError(ClickException):
     """A refusal or failure shown to the user as one clear message (exit status 1)."""
 
 

@@ -16,11 +16,12 @@ import boto3
 import typer
 import yaml
 from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
 from replicator.aws import tables
 from replicator.history import utc_now
 from replicator.mapping import ALL_REGIONS, KeyUsage, RegionMapping, account_of, describe_validation_error
-from rich.console import Console
-from rich.table import Table
 
 from .context import CliError, get_context
 
@@ -65,9 +66,12 @@ def validate(item: dict[str, Any]) -> RegionMapping:
         raise CliError(_refusal(error)) from error
 
 
-def _same_destination(target: dict[str, Any], role_arn: str | None, target_region: str) -> bool:
+def _same_destination(
+    target: dict[str, Any], role_arn: str | None, target_region: str, own_account: str | None = None
+) -> bool:
+    """Whether `target` replicates to the same account and region (no role = `own_account`, as the Lambda reads it)."""
     role = target.get("role_arn")
-    same_account = (account_of(role) if role else None) == (account_of(role_arn) if role_arn else None)
+    same_account = (account_of(role) if role else own_account) == (account_of(role_arn) if role_arn else own_account)
     return same_account and target.get("target_region") == target_region
 
 
@@ -98,7 +102,9 @@ def _put(
     if share_kms_key_arn:
         target["share_kms_key_arn"] = share_kms_key_arn
     others = [] if replace else list(existing.get("targets", []))
-    kept = [t for t in others if not _same_destination(t, role_arn, target_region)]
+    # a role in this account and no role are the same account: such a target is replaced, not added beside
+    own_account = boto3.client("sts").get_caller_identity()["Account"] if others else None
+    kept = [t for t in others if not _same_destination(t, role_arn, target_region, own_account)]
     item: dict[str, Any] = {
         "source_region": source_region,
         "targets": [*kept, target],

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
 from replicator.aws import kms, rds
 from replicator.aws.sessions import RoleNotAssumable, client
 from replicator.mapping import MappingTarget, RegionMapping

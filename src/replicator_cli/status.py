@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
-from replicator.aws.tables import scan_records
-from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+
+from replicator.aws.tables import scan_records
+from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
 from .context import CliError, get_context
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from replicator.history import ReplicationRecord
 
+from replicator.history import ReplicationRecord
 from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
 from replicator_cli.local.scenario import Scenario, ScenarioResult, ScenarioRunner
 

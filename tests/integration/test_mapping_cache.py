@@ -41,7 +41,8 @@ def test_mapping_change_takes_effect_within_the_cache_time():
         assert _target_of(cloud, "billing-a") == "us-west-2"  # the Lambda has read (and cached) the mapping
         changed_at = time.monotonic()
         result = CliRunner().invoke(
-            app, ["--stack-name", "replicator", "mappings", "put", "us-east-1", "--target-region", "us-east-2", "--replace"]
+            app,
+            ["--stack-name", "replicator", "mappings", "put", "us-east-1", "--target-region", "us-east-2", "--replace"],
         )
         assert result.exit_code == 0, result.output
 

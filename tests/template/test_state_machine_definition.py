@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-from replicator.execution import Phase, ReplicationState
 
+from replicator.execution import Phase, ReplicationState
 from replicator_cli.local.provision import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
+
 from replicator.events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
 from replicator.snapshots import SnapshotKind, parse_snapshot_arn
 

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from replicator.execution import Phase, ReplicationState, TaskError, WaitPolicy, observe_copy
 from replicator.history import utc_now
 from replicator.mapping import Encryption, MappingTarget

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from replicator.mapping import Encryption, KeyUsage, MappingTarget
 from replicator.planning import ReplicationPlan, StepAction, plan_replication
 from replicator.rules import ReplicationRefused

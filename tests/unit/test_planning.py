@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from replicator.mapping import Encryption, KeyUsage, MappingTarget
 from replicator.planning import PlanStep, ReplicationPlan, StepAction, plan_replication
 from replicator.rules import ReplicationRefused

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from replicator.mapping import Encryption, KeyUsage
 from replicator.rules import EncryptionDecision, ReplicationRefused, decide_encryption
 from replicator.snapshots import SnapshotKind

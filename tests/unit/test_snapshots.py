@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from replicator.snapshots import (
     REPLICA_PREFIX,
     TAG_MANAGED_BY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from replicator.waiting import next_wait_seconds
 
 FLOOR, CEILING = 30, 900

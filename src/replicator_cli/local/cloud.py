@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
+
 from replicator.aws import sessions
 
 from . import doubles

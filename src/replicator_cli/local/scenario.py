@@ -19,6 +19,7 @@ import yaml
 from moto.iam.models import iam_backends
 from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
+
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn

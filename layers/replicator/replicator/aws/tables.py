@@ -110,7 +110,7 @@ def scan_records(table_name: str) -> list[ReplicationRecord]:
     return [ReplicationRecord.model_validate(item) for item in _scan(table_name)]
 
 
-# --- writing mappings (the CLI; the Lambdas only read) -----------------------------------------------------------------
+# --- writing mappings (the CLI; the Lambdas only read) ----------------------------------------------------------------
 
 
 def mapping_items(table_name: str) -> list[dict[str, Any]]:

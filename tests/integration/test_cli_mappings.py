@@ -1,0 +1,792 @@
+"""`replicator mappings ...` against the provisioned stack on the embedded emulation, driven through typer's runner.
+
+Every command finds the mapping table from the stack's outputs (`--stack-name replicator`), as it would on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT
+from typer.testing import CliRunner
+
+from replicator.aws import tables
+from replicator.mapping import KeyUsage, RegionMapping
+from replicator_cli.local.cloud import LocalCloud
+from replicator_cli.local.scenario import Scenario, ScenarioRunner
+from replicator_cli.main import app
+
+runner = CliRunner()
+
+WEST_KEY = f"arn:aws:kms:us-west-2:{SOURCE_ACCOUNT}:key/1111aaaa-2222-3333-4444-555566667777"
+EU_KEY = f"arn:aws:kms:eu-west-1:{TARGET_ACCOUNT}:key/4444cccc-5555-6666-7777-888899990000"
+SHARE_KEY = f"arn:aws:kms:us-east-1:{SOURCE_ACCOUNT}:key/8888bbbb-9999-aaaa-bbbb-ccccddddeeee"
+TARGET_ROLE = f"arn:aws:iam::{TARGET_ACCOUNT}:role/rds-snapshot-replicator-target"
+OWN_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/rds-snapshot-replicator-self"
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(ROOT) as local:
+        yield local
+
+
+def cli(*args: str, input: str | None = None) -> Any:
+    """Run `replicator --stack-name replicator ARGS` with a wide terminal (no ARN folded across lines)."""
+    return runner.invoke(app, ["--stack-name", "replicator", *args], input=input, env={"COLUMNS": "300"})
+
+
+def flat(result: Any) -> str:
+    """stdout and stderr as one line of words: without rich's boxes and line breaks."""
+    return " ".join(re.sub(r"[│╭╮╰╯─┃┏┓┗┛━┡┩╇┳┻╋└┘┴┬┼┌┐├┤]", " ", result.output).split())
+
+
+def item(cloud: LocalCloud, region: str) -> dict[str, Any] | None:
+    return tables.mapping_item(cloud.stack.mapping_table, region)
+
+
+def all_items(cloud: LocalCloud) -> list[dict[str, Any]]:
+    return tables.mapping_items(cloud.stack.mapping_table)
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def put(*args: str) -> Any:
+    return ok(cli("mappings", "put", *args))
+
+
+def raw_put(cloud: LocalCloud, raw: dict[str, Any]) -> None:
+    """An item written around the CLI's validation, as a hand edit in the console would."""
+    boto3.resource("dynamodb").Table(cloud.stack.mapping_table).put_item(Item=raw)
+
+
+def empty_table(cloud: LocalCloud) -> None:
+    for existing in all_items(cloud):
+        tables.delete_mapping(cloud.stack.mapping_table, existing["source_region"])
+    assert all_items(cloud) == []
+
+
+# --- put / put-all -------------------------------------------------------------------------------------------------
+
+
+def test_put_writes_an_item_that_the_mapping_model_reads_back(cloud):
+    result = put(
+        "us-east-1",
+        "--target-region",
+        "us-west-2",
+        "--encrypt",
+        "--kms-key-arn",
+        WEST_KEY,
+        "--no-copy-tags",
+        "--description",
+        "disaster recovery",
+    )
+    assert "added target this account / us-west-2 for us-east-1 (1 target(s) now)" in flat(result)
+    raw = item(cloud, "us-east-1")
+    mapping = RegionMapping.model_validate(raw)
+    (target,) = mapping.targets
+    assert target.target_region == "us-west-2"
+    assert target.role_arn is None
+    assert target.encryption.enabled is True
+    assert target.encryption.kms_key_arn == WEST_KEY
+    assert target.encryption.key_usage is KeyUsage.ALL
+    assert target.copy_tags is False
+    assert mapping.description == "disaster recovery"
+    assert mapping.updated_at  # stamped by put
+    # the item is exactly the model's dump: the Lambdas read what the CLI wrote
+    assert raw == mapping.model_dump(mode="json", exclude_none=True)
+
+
+def test_a_second_put_with_another_target_region_adds_a_target(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    result = put(
+        "us-east-1",
+        "--target-region",
+        "eu-west-1",
+        "--role-arn",
+        TARGET_ROLE,
+        "--encrypt",
+        "--kms-key-arn",
+        EU_KEY,
+        "--share-kms-key-arn",
+        SHARE_KEY,
+    )
+    assert f"added target {TARGET_ACCOUNT} / eu-west-1" in flat(result)
+    assert "(2 target(s) now)" in flat(result)
+    mapping = RegionMapping.model_validate(item(cloud, "us-east-1"))
+    assert [(t.target_region, t.role_arn) for t in mapping.targets] == [
+        ("us-west-2", None),
+        ("eu-west-1", TARGET_ROLE),
+    ]
+    assert mapping.targets[1].share_kms_key_arn == SHARE_KEY
+    assert mapping.targets[1].encryption.kms_key_arn == EU_KEY
+
+
+def test_a_put_with_the_same_account_and_region_replaces_that_target(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+    result = put(
+        "us-east-1",
+        "--target-region",
+        "eu-west-1",
+        "--role-arn",
+        TARGET_ROLE.replace("rds-snapshot-replicator-target", "another-role"),  # same account, another role
+        "--no-copy-tags",
+    )
+    assert f"replaced target {TARGET_ACCOUNT} / eu-west-1" in flat(result)
+    mapping = RegionMapping.model_validate(item(cloud, "us-east-1"))
+    assert [(t.target_region, t.copy_tags) for t in mapping.targets] == [("us-west-2", True), ("eu-west-1", False)]
+    assert mapping.targets[1].role_arn.endswith(":role/another-role")
+
+
+def test_a_put_duplicating_a_role_less_target_replaces_it_instead_of_refusing(cloud):
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    put("us-east-1", "--target-region", "eu-west-1")
+
+    # no role again, same region: the role-less target is replaced
+    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--no-copy-tags")
+    assert result.exit_code == 0, result.output
+    assert "replaced target this account / us-west-2" in flat(result)
+    targets = RegionMapping.model_validate(item(cloud, "us-east-1")).targets
+    assert [(t.target_region, t.encryption.enabled, t.copy_tags) for t in targets] == [
+        ("eu-west-1", False, True),
+        ("us-west-2", False, False),
+    ]
+
+    # a role in this very account is the same account as no role (as the Lambda reads it): replaced too, so that
+    # the mapping never holds two targets the Lambda would refuse as duplicates
+    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--role-arn", OWN_ROLE)
+    assert result.exit_code == 0, result.output
+    assert f"replaced target {SOURCE_ACCOUNT} / us-west-2" in flat(result)
+    targets = RegionMapping.model_validate(item(cloud, "us-east-1")).targets
+    assert [(t.target_region, t.role_arn) for t in targets] == [("eu-west-1", None), ("us-west-2", OWN_ROLE)]
+
+
+def test_put_replace_drops_the_other_targets(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE, "--description", "kept")
+    result = put("us-east-1", "--target-region", "ap-south-1", "--replace")
+    assert "(1 target(s) now)" in flat(result)
+    mapping = RegionMapping.model_validate(item(cloud, "us-east-1"))
+    assert [t.target_region for t in mapping.targets] == ["ap-south-1"]
+    assert mapping.description == "kept"
+
+
+def test_key_usage_encrypted_only_is_stored_as_encrypted_only(cloud):
+    put(
+        "us-east-1",
+        "--target-region",
+        "us-west-2",
+        "--encrypt",
+        "--kms-key-arn",
+        WEST_KEY,
+        "--key-usage",
+        "encrypted-only",
+    )
+    raw = item(cloud, "us-east-1")
+    assert raw["targets"][0]["encryption"]["key_usage"] == "encrypted_only"
+    assert RegionMapping.model_validate(raw).targets[0].encryption.key_usage is KeyUsage.ENCRYPTED_ONLY
+
+
+def test_put_all_writes_the_mapping_of_every_region(cloud):
+    result = ok(cli("mappings", "put-all", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY))
+    assert "for all regions without their own mapping" in flat(result)
+    (raw,) = all_items(cloud)
+    assert raw["source_region"] == "*"
+    mapping = RegionMapping.model_validate(raw)
+    assert mapping.targets[0].encryption.kms_key_arn == WEST_KEY
+    assert item(cloud, "us-east-1") is None
+
+
+# --- refusals: the field, the option, and nothing written ----------------------------------------------------------
+
+REFUSALS = {
+    "encryption without a key": (
+        ["us-east-1", "--target-region", "eu-west-1", "--encrypt"],
+        ["targets.1.encryption", "kms_key_arn is required when encryption is enabled"],
+        "--encrypt / --kms-key-arn",
+    ),
+    "key in another region than the target": (
+        ["us-east-1", "--target-region", "eu-west-1", "--encrypt", "--kms-key-arn", WEST_KEY],
+        ["encryption.kms_key_arn is in us-west-2 but target_region is eu-west-1"],
+        "--kms-key-arn",
+    ),
+    "alias instead of a key ARN": (
+        [
+            "us-east-1",
+            "--target-region",
+            "us-west-2",
+            "--encrypt",
+            "--kms-key-arn",
+            f"arn:aws:kms:us-west-2:{SOURCE_ACCOUNT}:alias/dr-west",
+        ],
+        ["targets.1.encryption.kms_key_arn", "aliases are not accepted"],
+        "--kms-key-arn",
+    ),
+    "malformed role ARN": (
+        ["us-east-1", "--target-region", "eu-west-1", "--role-arn", "arn:aws:iam::2109876:role/replication"],
+        ["targets.1.role_arn", "is not an IAM role ARN"],
+        "--role-arn",
+    ),
+    "bad source region": (
+        ["us-east", "--target-region", "eu-west-1"],
+        ["source_region", "'us-east' is not an AWS region name"],
+        "SOURCE_REGION",
+    ),
+    "bad target region": (
+        ["us-east-1", "--target-region", "Europe"],
+        ["targets.1.target_region", "'Europe' is not an AWS region name"],
+        "--target-region",
+    ),
+    "bad share key": (
+        ["us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE, "--share-kms-key-arn", "alias/share"],
+        ["targets.1.share_kms_key_arn", "'alias/share' is not a KMS key ARN"],
+        "--share-kms-key-arn",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_an_invalid_put_is_refused_naming_the_field_and_the_option_and_writes_nothing(cloud, case):
+    put("us-east-1", "--target-region", "ap-south-1")
+    before = all_items(cloud)
+    args, fragments, option = REFUSALS[case]
+
+    result = cli("mappings", "put", *args)
+
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "invalid mapping, nothing written" in text
+    for fragment in fragments:
+        assert fragment in text
+    assert f"(option {option})" in text
+    assert "Traceback" not in result.output
+    assert all_items(cloud) == before  # the existing item is unchanged, and no other item appeared
+
+
+def test_an_invalid_put_all_is_refused_and_writes_no_star_mapping(cloud):
+    result = cli("mappings", "put-all", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", EU_KEY)
+    assert result.exit_code == 1, result.output
+    assert "encryption.kms_key_arn is in eu-west-1 but target_region is us-west-2" in flat(result)
+    assert "(option --kms-key-arn)" in flat(result)
+    assert all_items(cloud) == []
+
+
+def test_an_unknown_key_usage_is_refused_by_the_option_parser(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    before = item(cloud, "us-east-1")
+    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--key-usage", "sometimes")
+    assert result.exit_code == 2, result.output
+    text = flat(result)
+    assert "Invalid value for '--key-usage'" in text
+    assert "'all', 'encrypted-only'" in text
+    assert item(cloud, "us-east-1") == before
+
+
+def test_show_and_delete_of_a_region_without_mapping_fail(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    before = all_items(cloud)
+    for args in (["show", "eu-central-1"], ["delete", "eu-central-1", "--yes"]):
+        result = cli("mappings", *args)
+        assert result.exit_code == 1, result.output
+        assert "no mapping for eu-central-1" in flat(result)
+    assert all_items(cloud) == before
+
+
+def test_delete_of_a_target_the_mapping_does_not_have_fails_and_keeps_it(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+    before = item(cloud, "us-east-1")
+
+    result = cli("mappings", "delete", "us-east-1", "--target-region", "ap-south-1")
+    assert result.exit_code == 1, result.output
+    assert "the mapping of us-east-1 has no target this account / ap-south-1" in flat(result)
+
+    # eu-west-1 exists, but in the target account, not in this one
+    result = cli("mappings", "delete", "us-east-1", "--target-region", "eu-west-1")
+    assert result.exit_code == 1, result.output
+    assert "has no target this account / eu-west-1" in flat(result)
+    assert item(cloud, "us-east-1") == before
+
+
+# --- list, show, delete --------------------------------------------------------------------------------------------
+
+
+def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud):
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    put(
+        "us-east-1",
+        "--target-region",
+        "eu-west-1",
+        "--role-arn",
+        TARGET_ROLE,
+        "--share-kms-key-arn",
+        SHARE_KEY,
+        "--no-copy-tags",
+    )
+    ok(cli("mappings", "put-all", "--target-region", "us-west-2", "--key-usage", "encrypted-only"))
+    raw_put(
+        cloud,
+        {"source_region": "eu-west-1", "targets": [{"target_region": "us-west-2", "encryption": {"enabled": True}}]},
+    )
+
+    result = cli("mappings", "list")
+
+    assert result.exit_code == 0, result.output
+    rows = [flat_line(line) for line in result.output.splitlines()]
+    assert f"us-east-1 this account us-west-2 {WEST_KEY} (all) yes" in rows
+    assert f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off no {SHARE_KEY}" in rows
+    assert "* this account us-west-2 off yes" in rows
+    (invalid,) = [r for r in rows if r.startswith("eu-west-1 ")]
+    assert "invalid" in invalid
+    assert "targets.0.encryption: kms_key_arn is required when encryption is enabled" in invalid
+    assert "Region mappings (" + cloud.stack.mapping_table + ")" in flat(result)
+
+
+def flat_line(line: str) -> str:
+    return " ".join(re.sub(r"[│┃]", " ", line).split())
+
+
+def test_show_prints_yaml_and_json(cloud):
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+    stored = item(cloud, "us-east-1")
+
+    as_yaml = ok(cli("mappings", "show", "us-east-1"))
+    assert as_yaml.output.startswith("source_region: us-east-1\n")
+    assert yaml.safe_load(as_yaml.output) == stored
+
+    as_json = ok(cli("mappings", "show", "us-east-1", "--json"))
+    document = json.loads(as_json.output)
+    assert document == stored
+    assert [t["target_region"] for t in document["targets"]] == ["us-west-2", "eu-west-1"]
+
+
+def test_delete_with_yes_removes_the_whole_mapping(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("eu-west-1", "--target-region", "us-west-2")
+    result = ok(cli("mappings", "delete", "us-east-1", "--yes"))
+    assert "deleted the mapping of us-east-1" in flat(result)
+    assert item(cloud, "us-east-1") is None
+    assert item(cloud, "eu-west-1") is not None
+
+
+def test_delete_one_target_then_the_last_one_removes_the_item(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+
+    result = ok(cli("mappings", "delete", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE))
+    assert "deleted target eu-west-1 from us-east-1 (1 target(s) left)" in flat(result)
+    mapping = RegionMapping.model_validate(item(cloud, "us-east-1"))
+    assert [(t.target_region, t.role_arn) for t in mapping.targets] == [("us-west-2", None)]
+
+    result = ok(cli("mappings", "delete", "us-east-1", "--target-region", "us-west-2"))
+    assert "deleted the last target, and so the mapping of us-east-1" in flat(result)
+    assert item(cloud, "us-east-1") is None
+
+
+def test_delete_without_yes_asks_and_aborts_on_no(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    before = item(cloud, "us-east-1")
+
+    result = cli("mappings", "delete", "us-east-1", input="n\n")
+    assert result.exit_code == 1
+    assert "Delete the whole mapping of us-east-1?" in result.output
+    assert "Aborted" in result.output
+    assert item(cloud, "us-east-1") == before
+
+    result = ok(cli("mappings", "delete", "us-east-1", input="y\n"))
+    assert item(cloud, "us-east-1") is None
+
+
+# --- export / import -----------------------------------------------------------------------------------------------
+
+
+def _seed_for_export() -> None:
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY, "--description", "dr")
+    put(
+        "us-east-1",
+        "--target-region",
+        "eu-west-1",
+        "--role-arn",
+        TARGET_ROLE,
+        "--encrypt",
+        "--kms-key-arn",
+        EU_KEY,
+        "--share-kms-key-arn",
+        SHARE_KEY,
+        "--key-usage",
+        "encrypted-only",
+    )
+    ok(cli("mappings", "put-all", "--target-region", "us-west-2", "--no-copy-tags"))
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_export_then_import_into_an_emptied_table_restores_the_same_items(cloud, tmp_path, suffix):
+    _seed_for_export()
+    exported = all_items(cloud)
+    assert len(exported) == 2
+    file = tmp_path / f"mappings{suffix}"
+
+    result = ok(cli("mappings", "export", str(file)))
+    assert "exported 2 mapping(s)" in flat(result)
+    text = file.read_text()
+    document = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    assert [m["source_region"] for m in document["mappings"]] == ["*", "us-east-1"]
+    if suffix == ".yaml":
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(text)  # really YAML, chosen by the extension
+
+    empty_table(cloud)
+    result = ok(cli("mappings", "import", str(file)))
+    assert "+ *" in flat(result)
+    assert "+ us-east-1" in flat(result)
+    assert "2 change(s)" in flat(result)
+    assert all_items(cloud) == exported
+
+    # importing the same file again changes nothing
+    result = ok(cli("mappings", "import", str(file)))
+    assert "0 change(s)" in flat(result)
+    assert all_items(cloud) == exported
+
+
+def _write_mappings(path: Path, mappings: Any) -> Path:
+    path.write_text(yaml.safe_dump({"mappings": mappings}, sort_keys=False))
+    return path
+
+
+def test_import_with_one_invalid_item_writes_nothing_and_names_it(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2")
+    before = all_items(cloud)
+    file = _write_mappings(
+        tmp_path / "mappings.yaml",
+        [
+            {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1"}]},
+            {"source_region": "ap-south-1", "targets": [{"target_region": "us-west-2"}]},
+            {
+                "source_region": "eu-west-1",
+                "targets": [{"target_region": "us-west-2", "encryption": {"enabled": True}}],
+            },
+            {"source_region": "sa-east-1", "targets": [{"target_region": "us-west-2"}]},
+        ],
+    )
+
+    result = cli("mappings", "import", str(file))
+
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "is invalid, nothing written" in text
+    assert "mappings[2] (eu-west-1): targets.0.encryption: kms_key_arn is required when encryption is enabled" in text
+    assert "mappings[0]" not in text
+    assert all_items(cloud) == before
+
+
+def test_import_refuses_two_mappings_of_the_same_region(cloud, tmp_path):
+    file = _write_mappings(
+        tmp_path / "mappings.yaml",
+        [
+            {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1"}]},
+            {"source_region": "us-east-1", "targets": [{"target_region": "us-west-2"}]},
+        ],
+    )
+    result = cli("mappings", "import", str(file))
+    assert result.exit_code == 1, result.output
+    assert "two mappings for the same source region: us-east-1" in flat(result)
+    assert all_items(cloud) == []
+
+
+def diff_lines(result: Any, sign: str) -> list[str]:
+    """The removed ('-') or added ('+') lines of import's diffs, without YAML's indentation and list dashes."""
+    prefix = "    " + sign  # import indents the unified diff's lines under their "~ region" line
+    return [
+        line.removeprefix(prefix).strip().removeprefix("- ")
+        for line in result.output.splitlines()
+        if line.startswith(prefix)
+    ]
+
+
+def test_import_dry_run_shows_new_and_changed_mappings_and_writes_nothing(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    before = all_items(cloud)
+    changed = {
+        "source_region": "us-east-1",
+        "targets": [
+            {"target_region": "us-west-2", "encryption": {"enabled": True, "kms_key_arn": WEST_KEY}, "copy_tags": False}
+        ],
+    }
+    new = {"source_region": "eu-west-1", "targets": [{"target_region": "us-west-2"}, {"target_region": "us-east-2"}]}
+    file = _write_mappings(tmp_path / "mappings.yaml", [changed, new])
+
+    result = ok(cli("mappings", "import", str(file), "--dry-run"))
+
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert "+ eu-west-1 (new, 2 target(s))" in lines
+    assert "~ us-east-1" in lines
+    assert diff_lines(result, "-") == ["copy_tags: true"]
+    assert diff_lines(result, "+") == ["copy_tags: false"]
+    assert "dry run: 2 change(s), nothing written" in lines
+    assert all_items(cloud) == before
+
+
+def test_import_of_a_changed_mapping_prints_the_changed_value_and_writes_it(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    other_key = WEST_KEY.replace("1111aaaa", "9999ffff")
+    file = _write_mappings(
+        tmp_path / "mappings.yaml",
+        [
+            {
+                "source_region": "us-east-1",
+                "targets": [{"target_region": "us-west-2", "encryption": {"enabled": True, "kms_key_arn": other_key}}],
+            }
+        ],
+    )
+
+    result = ok(cli("mappings", "import", str(file)))
+
+    assert "~ us-east-1" in [line.strip() for line in result.output.splitlines()]
+    assert diff_lines(result, "-") == [f"kms_key_arn: {WEST_KEY}"]
+    assert diff_lines(result, "+") == [f"kms_key_arn: {other_key}"]
+    assert "1 change(s)" in flat(result)
+    stored = RegionMapping.model_validate(item(cloud, "us-east-1"))
+    assert stored.targets[0].encryption.kms_key_arn == other_key
+
+
+def test_import_keeps_mappings_missing_from_the_file_unless_pruned(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("ap-south-1", "--target-region", "us-west-2")
+    file = _write_mappings(
+        tmp_path / "mappings.yaml", [{"source_region": "us-east-1", "targets": [{"target_region": "us-west-2"}]}]
+    )
+
+    result = ok(cli("mappings", "import", str(file)))
+    assert f"ap-south-1 (not in {file}, kept; --prune deletes it)" in flat(result)
+    assert item(cloud, "ap-south-1") is not None
+
+    result = ok(cli("mappings", "import", str(file), "--prune", "--dry-run"))
+    assert "- ap-south-1" in [line.strip() for line in result.output.splitlines()]
+    assert item(cloud, "ap-south-1") is not None
+
+    result = ok(cli("mappings", "import", str(file), "--prune"))
+    assert "- ap-south-1" in [line.strip() for line in result.output.splitlines()]
+    assert "1 change(s)" in flat(result)
+    assert item(cloud, "ap-south-1") is None
+    assert [i["source_region"] for i in all_items(cloud)] == ["us-east-1"]
+
+
+@pytest.mark.parametrize("content", ["targets: []\n", "mappings: {us-east-1: x}\n", "- a\n- b\n", ""])
+def test_import_of_a_file_without_a_mappings_list_is_refused(cloud, tmp_path, content):
+    put("us-east-1", "--target-region", "us-west-2")
+    before = all_items(cloud)
+    file = tmp_path / "other.yaml"
+    file.write_text(content)
+    result = cli("mappings", "import", str(file), "--prune")
+    assert result.exit_code == 1, result.output
+    assert "expected a 'mappings' list, as written by `replicator mappings export`" in flat(result)
+    assert all_items(cloud) == before
+
+
+# --- check ---------------------------------------------------------------------------------------------------------
+
+
+def seed(cloud: LocalCloud, **spec: Any) -> ScenarioRunner:
+    """Keys, databases and a target account's role, as a scenario declares them (mapping placeholders resolved)."""
+    scenario: dict[str, Any] = {
+        "name": "check",
+        "target_accounts": [TARGET_ACCOUNT],
+        "keys": [
+            {"name": "dr-west", "region": "us-west-2"},
+            {"name": "share-east", "region": "us-east-1"},
+            {"name": "vault-eu", "region": "eu-west-1", "account": TARGET_ACCOUNT},
+        ],
+        "databases": [{"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True}],
+    }
+    scenario.update(spec)
+    runner = ScenarioRunner(Scenario.model_validate(scenario), cloud, ROOT)
+    runner.seed()
+    return runner
+
+
+def _dr_west(key: str = "{{key:dr-west}}", usage: str = "all") -> dict[str, Any]:
+    return {"target_region": "us-west-2", "encryption": {"enabled": True, "kms_key_arn": key, "key_usage": usage}}
+
+
+def _vault_eu(**extra: Any) -> dict[str, Any]:
+    target = {
+        "target_region": "eu-west-1",
+        "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
+        "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
+    }
+    target.update(extra)
+    return target
+
+
+def test_check_passes_when_every_target_would_work(cloud):
+    runner = seed(
+        cloud,
+        databases=[
+            {"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True},
+            {
+                "id": "reports",
+                "kind": "cluster",
+                "engine": "aurora-postgresql",
+                "engine_version": "15.4",
+                "encrypted": True,
+                "kms_key": "share-east",
+            },
+        ],
+        mappings=[
+            {
+                "source_region": "us-east-1",
+                "targets": [_dr_west(), _vault_eu(share_kms_key_arn="{{key:share-east}}")],
+            },
+        ],
+    )
+
+    result = cli("mappings", "check")
+
+    assert result.exit_code == 0, result.output
+    text = flat(result)
+    assert "every check passed" in text
+    assert "FAIL" not in text
+    assert f"us-east-1 -> {SOURCE_ACCOUNT} / us-west-2" in text
+    assert f"us-east-1 -> {TARGET_ACCOUNT} / eu-west-1" in text
+    assert f"{runner.role_arns[TARGET_ACCOUNT]} can be assumed" in text
+    assert f"{runner.key_arns['vault-eu']} is enabled in eu-west-1" in text
+    assert f"{runner.key_arns['share-east']} is enabled in us-east-1" in text
+    assert "instance orders (postgres 16.3) ok would replicate (encrypted, 1 step(s))" in text
+    assert "cluster reports (aurora-postgresql 15.4) ok would replicate (encrypted" in text
+
+
+def _failed_check(result: Any) -> str:
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "1 check(s) would fail" in text  # exactly the failure the test is about
+    assert "every check passed" not in text
+    return text
+
+
+def test_check_fails_when_the_target_role_cannot_be_assumed(cloud):
+    missing_role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/not-created-yet"
+    seed(
+        cloud,
+        databases=[],
+        mappings=[
+            {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1", "role_arn": missing_role}]}
+        ],
+    )
+    text = _failed_check(cli("mappings", "check"))
+    assert f"role FAIL cannot assume role {missing_role}" in text
+    assert "no such role" in text
+    assert "create it from target-account-role.yaml" in text
+
+
+def test_check_fails_when_the_kms_key_does_not_exist_in_the_target_region(cloud):
+    runner = seed(cloud, databases=[])
+    # the id of a key that exists, but in us-east-1: there is no such key in us-west-2
+    elsewhere = runner.key_arns["share-east"].replace(":us-east-1:", ":us-west-2:")
+    raw_put(cloud, {"source_region": "us-east-1", "targets": [_dr_west(elsewhere)]})
+    text = _failed_check(cli("mappings", "check"))
+    assert f"kms key FAIL KMS key {elsewhere} does not exist in us-west-2" in text
+
+
+def test_check_fails_when_the_engine_version_is_not_offered_in_the_target_region(cloud):
+    seed(cloud, mappings=[{"source_region": "us-east-1", "targets": [_dr_west()]}])
+    cloud.doubles.engine_catalog.unavailable.add(("us-west-2", "postgres", "16.3"))
+    text = _failed_check(cli("mappings", "check"))
+    assert "instance orders (postgres 16.3) FAIL postgres 16.3 is not offered in us-west-2" in text
+
+
+def test_check_fails_for_an_unencrypted_aurora_cluster_with_key_usage_all(cloud):
+    seed(
+        cloud,
+        databases=[{"id": "reports", "kind": "cluster", "engine": "aurora-postgresql", "engine_version": "15.4"}],
+        mappings=[{"source_region": "us-east-1", "targets": [_dr_west(usage="all")]}],
+    )
+    text = _failed_check(cli("mappings", "check"))
+    assert "cluster reports (aurora-postgresql 15.4) FAIL would be refused" in text
+    assert "cannot encrypt a cluster snapshot by copying it" in text
+    assert "set encryption.key_usage to encrypted_only" in text
+
+    # the fix the message names makes the check pass
+    key = RegionMapping.model_validate(item(cloud, "us-east-1")).targets[0].encryption.kms_key_arn
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", key, "--key-usage", "encrypted-only")
+    result = cli("mappings", "check")
+    assert result.exit_code == 0, result.output
+    assert "would replicate (unencrypted, 1 step(s))" in flat(result)
+
+
+def test_check_fails_for_an_encrypted_database_cross_account_without_a_share_key(cloud):
+    seed(cloud, mappings=[{"source_region": "us-east-1", "targets": [_vault_eu()]}])
+    text = _failed_check(cli("mappings", "check"))
+    assert "instance orders (postgres 16.3) FAIL would be refused" in text
+    assert "set share_kms_key_arn to a customer managed KMS key" in text
+
+
+def test_check_of_a_source_region_resolves_through_the_star_mapping(cloud):
+    seed(cloud, mappings=[{"source_region": "*", "targets": [_dr_west()]}])
+
+    result = cli("mappings", "check", "us-east-1")
+    assert result.exit_code == 0, result.output
+    text = flat(result)
+    assert f"us-east-1 -> {SOURCE_ACCOUNT} / us-west-2" in text
+    assert "instance orders (postgres 16.3) ok would replicate" in text
+    assert "every check passed" in text
+
+    result = ok(cli("mappings", "check", "eu-central-1"))
+    assert f"eu-central-1 -> {SOURCE_ACCOUNT} / us-west-2" in flat(result)
+    assert "no databases in eu-central-1 yet" in flat(result)
+
+
+def test_check_of_a_region_without_mapping_and_without_star_fails(cloud):
+    seed(cloud, mappings=[{"source_region": "us-east-1", "targets": [_dr_west()]}])
+    result = cli("mappings", "check", "eu-central-1")
+    assert result.exit_code == 1, result.output
+    assert "no mapping for eu-central-1 and no '*' mapping" in flat(result)
+
+
+def test_check_without_any_mapping_fails(cloud):
+    result = cli("mappings", "check")
+    assert result.exit_code == 1, result.output
+    assert "no mappings to check" in flat(result)
+    assert "Traceback" not in result.output
+
+
+# --- where the tables are, and help --------------------------------------------------------------------------------
+
+
+def test_a_stack_that_does_not_exist_fails_suggesting_the_table_flags(cloud):
+    result = runner.invoke(app, ["--stack-name", "nope", "mappings", "list"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "cannot read the outputs of stack nope" in text
+    assert "--mapping-table / --history-table" in text
+    assert "Traceback" not in result.output
+
+
+def test_the_mapping_table_flag_works_without_the_stack(cloud):
+    table = cloud.stack.mapping_table
+    args = ["--stack-name", "nope", "--mapping-table", table, "mappings"]
+    result = runner.invoke(app, [*args, "put", "us-east-1", "--target-region", "us-west-2"])
+    assert result.exit_code == 0, result.output
+    assert item(cloud, "us-east-1") is not None
+    result = runner.invoke(app, [*args, "list"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert f"Region mappings ({table})" in flat(result)
+    assert "us-east-1 this account us-west-2 off yes" in [flat_line(line) for line in result.output.splitlines()]
+
+
+def test_mappings_help_lists_every_subcommand():
+    result = runner.invoke(app, ["mappings", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    commands = re.findall(r"^│ (\S+)\s", result.output.split("Commands")[1], flags=re.MULTILINE)
+    assert sorted(commands) == sorted(["put", "put-all", "list", "show", "delete", "check", "export", "import"])
