@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,9 +45,15 @@ def main(
     history_table: Annotated[
         str | None, typer.Option("--history-table", envvar="REPLICATOR_HISTORY_TABLE", help="History table name")
     ] = None,
+    external_id: Annotated[
+        str | None,
+        typer.Option("--external-id", envvar="REPLICATOR_EXTERNAL_ID", help="The stack's ExternalId (mappings check)"),
+    ] = None,
 ) -> None:
     ctx.obj = CliContext(profile, region, stack_name, mapping_table, history_table)
     ctx.obj.configure()
+    if external_id:
+        os.environ["EXTERNAL_ID"] = external_id  # what the target roles require, as the Lambdas give it
 
 
 def _print_table(result: object, title: str) -> None:

@@ -19,6 +19,7 @@ from .provision import LocalStack, provision
 
 SOURCE_ACCOUNT = "123456789012"  # moto's default account: the replicator's own
 HOME_REGION = "us-east-1"
+LOCAL_EXTERNAL_ID = "replicator-local"  # the stack's ExternalId parameter in local runs
 
 _LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -90,6 +91,7 @@ class LocalCloud:
             "PollCeilingSeconds": str(max(self.poll_seconds, 2)),
             "LogLevel": self.log_level,
             "MappingCacheSeconds": str(self.mapping_cache_seconds),
+            "ExternalId": LOCAL_EXTERNAL_ID,
         }
         self.stack = provision(self.root, region=HOME_REGION, parameters=parameters)
         env: dict[str, str] = {}

@@ -12,7 +12,8 @@
   snapshot by copy, an encrypted cross-region or cross-account copy without KmsKeyId, and sharing automated,
   AWS Backup or aws/rds-encrypted snapshots.
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
-  that does not exist or whose trust policy names no principal of the caller's account.
+  that does not exist, whose trust policy names no principal of the caller's account, or whose trust policy
+  requires an sts:ExternalId other than the one given.
 - CopyClock: moto's copies are available at once; this keeps each copy `creating` (cluster: `copying`) with a rising
   PercentProgress for a few seconds, first queued at 0 %, and can make chosen copies end `failed`.
 """
@@ -219,6 +220,16 @@ def _trusts_account(policy: str | dict, account: str) -> bool:
     return False
 
 
+def _required_external_id(policy: str | dict) -> str | None:
+    document = json.loads(policy) if isinstance(policy, str) else policy
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        value = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if value is not None:
+            return str(value)
+    return None
+
+
 def _identifier(snapshot: Any) -> str:
     return getattr(snapshot, "db_cluster_snapshot_identifier", None) or snapshot.db_snapshot_identifier
 
@@ -282,6 +293,10 @@ class Doubles:
                 raise STSClientError("AccessDenied", f"{denied} (no such role)")
             if not _trusts_account(role.assume_role_policy_document, backend.account_id):
                 raise STSClientError("AccessDenied", f"{denied} (its trust policy does not name this account)")
+            required = _required_external_id(role.assume_role_policy_document)
+            given = kwargs.get("external_id") if "external_id" in kwargs else (args[2] if len(args) > 2 else None)
+            if required is not None and given != required:
+                raise STSClientError("AccessDenied", f"{denied} (wrong or missing external id)")
             return original(backend, region_name, role_session_name, role_arn, *args, **kwargs)
 
         self._patch(STSBackend, "assume_role", assume_role)

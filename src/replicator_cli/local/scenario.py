@@ -24,7 +24,7 @@ from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
 
-from .cloud import HOME_REGION, SOURCE_ACCOUNT, LocalCloud
+from .cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, LocalCloud
 
 TARGET_ROLE_NAME = "rds-snapshot-replicator-target"
 
@@ -134,7 +134,9 @@ def _session(account: str) -> boto3.Session:
     if account == SOURCE_ACCOUNT:
         return boto3.Session()
     role_arn = f"arn:aws:iam::{account}:role/{TARGET_ROLE_NAME}"
-    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="scenario-setup")["Credentials"]
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=role_arn, RoleSessionName="scenario-setup", ExternalId=LOCAL_EXTERNAL_ID
+    )["Credentials"]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -182,6 +184,7 @@ class ScenarioRunner:
                     "Effect": "Allow",
                     "Principal": {"AWS": self.cloud.stack.outputs["ReplicatorRoleArn"]},
                     "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": LOCAL_EXTERNAL_ID}},
                 }
             ],
         }

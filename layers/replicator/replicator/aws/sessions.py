@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,8 +26,11 @@ def _credentials_for(role_arn: str) -> dict[str, Any]:
         cached = _role_credentials.get(role_arn)
         if cached and cached["Expiration"] - datetime.now(UTC) > timedelta(minutes=5):
             return cached
+    kwargs = {"ExternalId": os.environ["EXTERNAL_ID"]} if os.environ.get("EXTERNAL_ID") else {}
     try:
-        response = boto3.client("sts", config=_CONFIG).assume_role(RoleArn=role_arn, RoleSessionName=_SESSION_NAME)
+        response = boto3.client("sts", config=_CONFIG).assume_role(
+            RoleArn=role_arn, RoleSessionName=_SESSION_NAME, **kwargs
+        )
     except Exception as error:  # botocore's ClientError and connection errors alike
         raise RoleNotAssumable(f"cannot assume role {role_arn}: {error}") from error
     credentials = response["Credentials"]
