@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 export AWS_DEFAULT_REGION ?= us-east-1
 # sam build needs the Lambda runtime's Python (3.12) on PATH; pyenv provides it on these machines.
 export PYENV_VERSION ?= 3.11.7:3.12.1
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: demo test lint unit integration validate build bench clean
+.PHONY: demo test lint security unit integration validate build bench clean
 
 $(BIN)/replicator: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,12 @@ $(SAM): requirements/sam-cli.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam-cli.txt
 	@touch $@
 
+# checkov too pins its own dependencies: its own virtual environment, run offline (--skip-download).
+$(CHECKOV): requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	@touch $@
+
 demo: $(BIN)/replicator
 	$(BIN)/replicator local demo
 
@@ -30,6 +38,10 @@ lint: $(BIN)/replicator
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
 	$(BIN)/cfn-lint template.yaml target-account-role.yaml
+
+security: $(BIN)/replicator $(CHECKOV)
+	$(BIN)/bandit -q -r layers/replicator/replicator src functions
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation -f template.yaml -f target-account-role.yaml
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
@@ -40,7 +52,7 @@ unit: $(BIN)/replicator
 integration: $(BIN)/replicator
 	$(BIN)/pytest tests/integration
 
-test: lint validate build $(BIN)/replicator
+test: lint security validate build $(BIN)/replicator
 	$(BIN)/pytest
 
 build: $(SAM)

@@ -59,7 +59,8 @@ def main(
 def _print_table(result: object, title: str) -> None:
     from .local.scenario import ScenarioResult
 
-    assert isinstance(result, ScenarioResult)
+    if not isinstance(result, ScenarioResult):
+        raise TypeError(f"expected a ScenarioResult, not {type(result).__name__}")
     table = Table(title=title, show_lines=False)
     for column in ("snapshot", "kind", "target", "status", "expected", "replica / reason"):
         table.add_column(column, overflow="fold")

@@ -81,7 +81,8 @@ class ReplicationState(BaseModel):
 def observe_copy(state: ReplicationState, status: str | None, percent: int, policy: WaitPolicy) -> ReplicationState:
     """The state after one check of the current copy (`status` None = the copy no longer exists)."""
     step = state.current_step
-    assert step is not None, "a check needs a step in progress"
+    if step is None:
+        raise ValueError("observe_copy needs a step in progress")
     now = utc_now()
     changes: dict = {"checks": state.checks + 1, "percent_progress": percent}
     if status == "available":

@@ -221,7 +221,8 @@ def run_next_steps(state: ReplicationState, settings: Settings) -> ReplicationSt
 def check_copy(state: ReplicationState, settings: Settings) -> ReplicationState:
     """Check the copy in progress (in its account and region) and record its progress."""
     step = state.current_step
-    assert step is not None, "check_copy needs a step in progress"
+    if step is None:
+        raise ValueError("check_copy needs a step in progress: every step of the plan is done")
     status, percent = rds.copy_status(step)
     state = observe_copy(state, status, percent, settings.wait_policy)
     tables.put_record(settings.history_table, _progress_record(state, settings))

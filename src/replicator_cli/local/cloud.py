@@ -23,8 +23,8 @@ LOCAL_EXTERNAL_ID = "replicator-local"  # the stack's ExternalId parameter in lo
 
 _LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's fake credentials, for the local emulation only
+    "AWS_SESSION_TOKEN": "testing",  # nosec B105 - as above
     "AWS_DEFAULT_REGION": HOME_REGION,
     "AWS_REGION": HOME_REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -127,5 +127,6 @@ class LocalCloud:
         request = urllib.request.Request(  # noqa: S310 (loopback only)
             self.endpoint + path, data=json.dumps(body).encode(), method="POST"
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        # nosec B310 - the emulation's own http endpoint on 127.0.0.1, never a user-given URL
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  # nosec B310
             response.read()

@@ -95,8 +95,8 @@ class LambdaDispatcher:
                 module_file, _handler_name = function.handler.rsplit(".", 1)
                 unique = f"_replicator_fn_{function.logical_id}"
                 spec = importlib.util.spec_from_file_location(unique, function.code_dir / f"{module_file}.py")
-                assert spec
-                assert spec.loader
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load the handler of {function.name} from {function.code_dir}")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[unique] = module
                 spec.loader.exec_module(module)

@@ -410,7 +410,8 @@ def snapshot_event(arn: str, snapshot_type: str, region: str, account: str) -> d
 
 def _replica_encrypted(record: ReplicationRecord) -> bool | None:
     """Read the replica itself (in its account and region): is it really there, and encrypted?"""
-    assert record.replica_arn
+    if record.replica_arn is None:
+        return None
     kind, region, account, identifier = parse_snapshot_arn(record.replica_arn)
     backend = rds_backends[account][region]
     if kind.value == "cluster":
