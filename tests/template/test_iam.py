@@ -50,7 +50,7 @@ def test_kms_use_is_only_through_rds():
 
 def test_deletes_only_the_replicators_own_snapshots():
     for where, statement in STATEMENTS:
-        if any("Delete" in a for a in _as_list(statement["Action"])):
+        if any(a.startswith("rds:Delete") for a in _as_list(statement["Action"])):
             for resource in _as_list(statement["Resource"]):
                 assert "snaprep-*" in str(resource), where
 

@@ -19,6 +19,7 @@ COPY_IN_PROGRESS = {"creating", "copying", "pending", "queued"}
 class Phase(StrEnum):
     """What the state machine does next (its Choice state reads this)."""
 
+    QUEUED = "queued"  # the next copy needs a slot first: AcquireSlot (waits in the pool's queue if it is full)
     WAITING = "waiting"  # a copy is in progress: Wait, then check it
     STEP_DONE = "step_done"  # the current copy is available: run the next step
     FINISHED = "finished"  # every step done: clean up and record SUCCEEDED
@@ -61,6 +62,8 @@ class ReplicationState(BaseModel):
     step_started_at: datetime = Field(default_factory=utc_now)
     failure_reason: str | None = None
     error: TaskError | None = None
+    slot_pool: str | None = None  # the copy-slot pool this replication holds a slot of
+    queued_at_ms: int | None = None  # when it first waited for a slot: its place in the queue
 
     @property
     def current_step(self) -> PlanStep | None:

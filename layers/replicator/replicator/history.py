@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class ReplicationStatus(StrEnum):
     PENDING = "PENDING"  # planned and checked, first copy being started
+    QUEUED = "QUEUED"  # waiting for a copy slot (the RDS copy quota of the destination is in use)
     COPYING = "COPYING"  # a copy step is in progress
     CLEANING_UP = "CLEANING_UP"  # removing intermediate copies and shares
     SUCCEEDED = "SUCCEEDED"

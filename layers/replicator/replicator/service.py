@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
-from .aws import kms, notify, rds, tables
+from .aws import kms, notify, rds, slots, tables
 from .aws.sessions import RoleNotAssumable, error_code
 from .events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
 from .execution import Phase, ReplicationState, observe_copy
@@ -21,8 +21,9 @@ from .mapping import MappingTarget, describe_validation_error
 from .observability import MetricUnit, logger, metrics
 from .planning import PlanStep, ReplicationPlan, StepAction, plan_replication
 from .rules import ReplicationRefused
+from .scheduling import next_copy, pool_of, waiter_entry
 from .settings import Settings
-from .snapshots import SourceSnapshot, parse_snapshot_arn, replication_id, sanitize_identifier, short_hash
+from .snapshots import SnapshotKind, SourceSnapshot, parse_snapshot_arn, replication_id, sanitize_identifier, short_hash
 
 _METRIC_BY_STATUS = {
     ReplicationStatus.SUCCEEDED: "ReplicationsSucceeded",
@@ -161,7 +162,17 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
     try:
         plan = plan_replication(source, target)
         preflight(plan)
-        state = run_next_steps(ReplicationState(plan=plan, event_id=event_id, started_at=record.started_at), settings)
+        state = ReplicationState(plan=plan, event_id=event_id, started_at=record.started_at)
+        state, acquired = take_slot(state, settings)
+        if acquired:
+            try:
+                state = run_next_steps(state, settings)
+            except rds.SnapshotQuotaExceeded:
+                # RDS's quota is used by copies made outside the replicator: the state machine retries with backoff
+                logger.info("copy quota exceeded at start: queued", extra={"replication_id": plan.replication_id})
+                state = state.model_copy(update={"phase": Phase.QUEUED})
+        else:
+            state = state.model_copy(update={"phase": Phase.QUEUED})
         started = notify.start_execution(settings.state_machine_arn, plan.replication_id, state.to_payload())
         if not started:
             logger.info("execution already running: repeated event", extra={"replication_id": plan.replication_id})
@@ -197,6 +208,70 @@ def preflight(plan: ReplicationPlan) -> None:
         raise ReplicationRefused(problem, field="encryption.kms_key_arn")
 
 
+# --- copy slots (the RDS copy quota) --------------------------------------------------------------------------------
+
+
+def take_slot(state: ReplicationState, settings: Settings) -> tuple[ReplicationState, bool]:
+    """Take a slot for the plan's next copy; (state, False) when its pool is full."""
+    step = next_copy(state.plan.steps, state.step_index)
+    if step is None:
+        return state, True
+    pool = pool_of(step)
+    if state.slot_pool == pool:
+        return state, True
+    if state.slot_pool is not None:
+        state = release_slot(state, settings)
+    limit = settings.quotas.limit(step.kind)
+    if slots.try_acquire(settings.slots_table, pool, state.plan.replication_id, limit):
+        return state.model_copy(update={"slot_pool": pool}), True
+    return state, False
+
+
+def release_slot(state: ReplicationState, settings: Settings) -> ReplicationState:
+    """Give back the slot held (if any) and hand it to the oldest waiter of its pool."""
+    if state.slot_pool is None:
+        return state
+    slots.release(settings.slots_table, state.slot_pool, state.plan.replication_id)
+    wake_waiters(state.slot_pool, settings)
+    return state.model_copy(update={"slot_pool": None})
+
+
+def wake_waiters(pool: str, settings: Settings) -> None:
+    """Hand free slots of `pool` to its waiters, oldest first, until the pool is full or nobody waits."""
+    limit = settings.quotas.limit(SnapshotKind(pool.rsplit("#", 1)[1]))
+    while (waiter := slots.oldest_waiter(settings.slots_table, pool)) is not None:
+        rid = waiter["replication_id"]
+        if not slots.try_acquire(settings.slots_table, pool, rid, limit):
+            return
+        claimed = slots.claim(settings.slots_table, pool, waiter["entry"])
+        if claimed is None:
+            continue  # another release handed it the slot first
+        state = ReplicationState.model_validate_json(claimed["state"]).model_copy(update={"slot_pool": pool})
+        if not notify.send_task_success(claimed["task_token"], state.to_payload()):
+            logger.warning("waiter gone: its slot is freed", extra={"replication_id": rid})
+            slots.release(settings.slots_table, pool, rid)
+
+
+def acquire_slot(state: ReplicationState, task_token: str, settings: Settings) -> bool:
+    """The state machine's AcquireSlot task: resume at once with a slot, or wait in the pool's queue (no polling)."""
+    state, acquired = take_slot(state, settings)
+    if acquired:
+        notify.send_task_success(task_token, state.to_payload())
+        return True
+    step = next_copy(state.plan.steps, state.step_index)
+    if step is None:  # take_slot always succeeds when no copy is left
+        raise ValueError("a replication without a copy left cannot wait for a slot")
+    pool = pool_of(step)
+    queued_at = state.queued_at_ms or int(utc_now().timestamp() * 1000)
+    state = state.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED})
+    entry = waiter_entry(queued_at, state.plan.replication_id)
+    slots.enqueue(settings.slots_table, pool, entry, state.plan.replication_id, task_token, state.to_payload())
+    queued = _progress_record(state, settings).model_copy(update={"status": ReplicationStatus.QUEUED})
+    tables.put_record(settings.history_table, queued)
+    wake_waiters(pool, settings)  # a slot freed between the full pool and the enqueue is not lost
+    return False
+
+
 # --- the state machine's tasks ---------------------------------------------------------------------------------------
 
 
@@ -224,16 +299,18 @@ def check_copy(state: ReplicationState, settings: Settings) -> ReplicationState:
     if step is None:
         raise ValueError("check_copy needs a step in progress: every step of the plan is done")
     status, percent = rds.copy_status(step)
-    state = observe_copy(state, status, percent, settings.wait_policy)
-    tables.put_record(settings.history_table, _progress_record(state, settings))
-    return state
+    observed = observe_copy(state, status, percent, settings.wait_policy)
+    if observed.step_index != state.step_index or observed.phase is Phase.FAILED:
+        observed = release_slot(observed, settings)  # the copy ended: its slot goes to the next waiter
+    tables.put_record(settings.history_table, _progress_record(observed, settings))
+    return observed
 
 
 def _progress_record(state: ReplicationState, settings: Settings) -> ReplicationRecord:
     plan = state.plan
     return ReplicationRecord(
         replication_id=plan.replication_id,
-        status=ReplicationStatus.COPYING,
+        status=ReplicationStatus.QUEUED if state.phase is Phase.QUEUED else ReplicationStatus.COPYING,
         reason="",
         source_arn=plan.source.arn,
         source_region=plan.source.region,
@@ -259,6 +336,7 @@ def _overall_percent(state: ReplicationState) -> int:
 
 def finish_replication(state: ReplicationState, settings: Settings) -> ReplicationRecord:
     """Clean up intermediate copies and shares, then record SUCCEEDED or FAILED (with the reason)."""
+    state = release_slot(state, settings)
     plan = state.plan
     succeeded = state.phase is Phase.FINISHED and state.error is None and state.current_step is None
     cleanup = list(plan.cleanup)

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict
 
 from .execution import WaitPolicy
+from .scheduling import CopyQuotas
 
 
 class Settings(BaseModel):
@@ -20,6 +21,8 @@ class Settings(BaseModel):
     mapping_cache_seconds: int = 60
     poll_floor_seconds: int = 30
     poll_ceiling_seconds: int = 900
+    slots_table: str = ""
+    quotas: CopyQuotas = CopyQuotas()
 
     @property
     def wait_policy(self) -> WaitPolicy:
@@ -37,4 +40,8 @@ def get_settings() -> Settings:
         mapping_cache_seconds=int(env.get("MAPPING_CACHE_SECONDS", "60")),
         poll_floor_seconds=int(env.get("POLL_FLOOR_SECONDS", "30")),
         poll_ceiling_seconds=int(env.get("POLL_CEILING_SECONDS", "900")),
+        slots_table=env.get("SLOTS_TABLE_NAME", ""),
+        quotas=CopyQuotas(
+            instance=int(env.get("INSTANCE_COPY_QUOTA", "20")), cluster=int(env.get("CLUSTER_COPY_QUOTA", "5"))
+        ),
     )

@@ -14,8 +14,10 @@
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
   that does not exist, whose trust policy names no principal of the caller's account, or whose trust policy
   requires an sts:ExternalId other than the one given.
-- CopyClock: moto's copies are available at once; this keeps each copy `creating` (cluster: `copying`) with a rising
-  PercentProgress for a few seconds, first queued at 0 %, and can make chosen copies end `failed`.
+- CopyClock: moto's copies are available at once and unlimited; this keeps each copy `creating` (cluster:
+  `copying`) with a rising PercentProgress for a few seconds, first queued at 0 %; refuses a copy beyond the RDS
+  quota of copies in flight per destination account and region (20 DB / 5 cluster: SnapshotQuotaExceeded); fails a
+  copy whose source is deleted before it completes; and can make chosen copies end `failed`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from moto.rds.exceptions import (
     DBSnapshotNotFoundFault,
     InvalidParameterCombination,
     InvalidParameterValue,
+    SnapshotQuotaExceededFault,
 )
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
@@ -156,6 +159,8 @@ class _CopyInFlight:
     duration: float
     fails: bool
     in_progress_status: str
+    pool: tuple[str, str, bool]  # (account, destination region, cluster?)
+    source_exists: Callable[[], bool]
 
 
 class CopyClock:
@@ -166,27 +171,49 @@ class CopyClock:
         self.fail_identifiers: set[str] = set()  # copies whose source or target identifier is here end `failed`
         self.in_flight: dict[int, _CopyInFlight] = {}
         self.started: list[str] = []  # ARN of every copy started, in order (a copy made twice shows twice)
-        self.max_in_flight_seen = 0
+        self.quota = {False: 20, True: 5}  # copies in flight per destination account and region: DB, cluster
+        self.quota_refusals = 0
+        self.max_in_flight: dict[tuple[str, str, bool], int] = {}  # per (account, region, cluster?)
         self._lock = threading.Lock()
 
-    def start(self, snapshot: Any, source_identifier: str, cluster: bool) -> None:
+    @property
+    def max_in_flight_seen(self) -> int:
+        return max(self.max_in_flight.values(), default=0)
+
+    def admit(self, account: str, region: str, cluster: bool) -> None:
+        """Refuse a copy as RDS does when the destination's copies in flight are at the quota."""
+        self.tick()
+        pool = (account, region, cluster)
+        with self._lock:
+            if sum(1 for c in self.in_flight.values() if c.pool == pool) >= self.quota[cluster]:
+                self.quota_refusals += 1
+                raise SnapshotQuotaExceededFault()
+
+    def start(self, snapshot: Any, source_identifier: str, cluster: bool, source_exists: Callable[[], bool]) -> None:
         identifier = _identifier(snapshot)
         arn = snapshot.db_cluster_snapshot_arn if cluster else snapshot.db_snapshot_arn
         fails = bool({identifier, source_identifier} & self.fail_identifiers)
         status = "copying" if cluster else "creating"
         snapshot.status = status
         snapshot.percent_progress = 0
+        pool = (arn.split(":")[4], arn.split(":")[3], cluster)
         with self._lock:
-            self.in_flight[id(snapshot)] = _CopyInFlight(snapshot, time.monotonic(), self.copy_seconds, fails, status)
+            self.in_flight[id(snapshot)] = _CopyInFlight(
+                snapshot, time.monotonic(), self.copy_seconds, fails, status, pool, source_exists
+            )
             self.started.append(arn)
-            self.max_in_flight_seen = max(self.max_in_flight_seen, len(self.in_flight))
+            count = sum(1 for c in self.in_flight.values() if c.pool == pool)
+            self.max_in_flight[pool] = max(self.max_in_flight.get(pool, 0), count)
 
     def tick(self) -> None:
         now = time.monotonic()
         with self._lock:
             for key, copy in list(self.in_flight.items()):
                 elapsed = now - copy.started
-                if elapsed >= copy.duration:
+                if not copy.source_exists():  # AWS: deleting the source of a copy in progress fails the copy
+                    copy.snapshot.status = "failed"
+                    del self.in_flight[key]
+                elif elapsed >= copy.duration:
                     copy.snapshot.status = "failed" if copy.fails else "available"
                     copy.snapshot.percent_progress = 0 if copy.fails else 100
                     del self.in_flight[key]
@@ -395,6 +422,7 @@ class Doubles:
             check_copy_rules(owner, backend, source, kms_key_id, cluster=False)
             if target_db_snapshot_identifier in backend.database_snapshots:
                 raise DBSnapshotAlreadyExistsError(target_db_snapshot_identifier)
+            clock.admit(backend.account_id, backend.region_name, cluster=False)
             if kms_key_id is not None:
                 kms_key_id = backend._validate_kms_key(kms_key_id)
             if copy_tags and not tags:
@@ -409,7 +437,8 @@ class Doubles:
             )
             copy.encrypted = copy.storage_encrypted = bool(kms_key_id) or source.encrypted
             backend.database_snapshots[target_db_snapshot_identifier] = copy
-            clock.start(copy, _identifier(source), cluster=False)
+            source_id = _identifier(source)
+            clock.start(copy, source_id, cluster=False, source_exists=lambda: source_id in owner.database_snapshots)
             return copy
 
         def copy_db_cluster_snapshot(
@@ -425,6 +454,7 @@ class Doubles:
             check_copy_rules(owner, backend, source, kms_key_id, cluster=True)
             if target_db_cluster_snapshot_identifier in backend.cluster_snapshots:
                 raise DBClusterSnapshotAlreadyExistsError(target_db_cluster_snapshot_identifier)
+            clock.admit(backend.account_id, backend.region_name, cluster=True)
             if kms_key_id is not None:
                 kms_key_id = backend._validate_kms_key(kms_key_id)
             if copy_tags and not tags:
@@ -438,7 +468,8 @@ class Doubles:
                 copy.kms_key_id = source.kms_key_id
                 copy.encrypted = copy.storage_encrypted = source.storage_encrypted
             backend.cluster_snapshots[target_db_cluster_snapshot_identifier] = copy
-            clock.start(copy, _identifier(source), cluster=True)
+            source_id = _identifier(source)
+            clock.start(copy, source_id, cluster=True, source_exists=lambda: source_id in owner.cluster_snapshots)
             return copy
 
         def ticking(original: Callable) -> Callable:

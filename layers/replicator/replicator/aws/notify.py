@@ -35,6 +35,17 @@ def execution_exists(state_machine_arn: str, name: str) -> bool:
     return True
 
 
+def send_task_success(task_token: str, output: dict) -> bool:
+    """Resume a waiting execution; False when it is no longer waiting (stopped, timed out, already resumed)."""
+    try:
+        boto3.client("stepfunctions").send_task_success(taskToken=task_token, output=json.dumps(output))
+    except Exception as error:
+        if error_code(error) in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            return False
+        raise
+    return True
+
+
 def publish_outcome(event_bus_name: str, record: ReplicationRecord) -> None:
     """A `Snapshot Replication Succeeded` / `Failed` event, for alerting rules (skipped outcomes publish nothing)."""
     if record.status is ReplicationStatus.SKIPPED:

@@ -17,6 +17,10 @@ class SnapshotNotFound(Exception):
     pass
 
 
+class SnapshotQuotaExceeded(Exception):
+    """RDS refused a copy: too many in flight. Its name is the error the state machine retries with backoff."""
+
+
 def _describe(kind: SnapshotKind, region: str, identifier: str, role_arn: str | None = None) -> dict[str, Any] | None:
     rds = client("rds", region, role_arn)
     # without a SnapshotType, RDS lists only automated and manual snapshots: AWS Backup's need it named
@@ -110,7 +114,10 @@ def _copy(rds: Any, step: PlanStep, instance: bool) -> None:
                 **args,
             )
     except Exception as error:
-        if error_code(error) not in _ALREADY_EXISTS:
+        code = error_code(error)
+        if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
+            raise SnapshotQuotaExceeded(f"{step.describe()}: {error}") from error
+        if code not in _ALREADY_EXISTS:
             raise
 
 
