@@ -1,7 +1,12 @@
 """Small, named test doubles for the AWS behaviours moto 5.2.5 lacks. Each closes one gap and nothing more.
 
 - LambdaDispatcher: moto without Docker echoes Lambda invocations; this runs the real handler of the function,
-  in-process, with Lambda's error contract (FunctionError + errorType), synchronously or asynchronously.
+  in-process, with Lambda's error contract (FunctionError + errorType), synchronously or asynchronously (an
+  asynchronous invocation that fails is retried twice, as Lambda does). For fault tests it can make an invocation
+  time out after the handler ran (Sandbox.Timedout: the work is done, the result lost), or crash the function
+  just before a chosen AWS call (Runtime.ExitError: the calls before it happened, the ones after did not).
+- FaultInjector: moto always answers; this makes chosen API actions fail the next N times with a chosen AWS error
+  (Throttling, SnapshotQuotaExceeded, KMSKeyNotAccessibleFault...).
 - EventBridgeLambdaTargets: moto's EventBridge cannot deliver to Lambda targets; this invokes the target function
   asynchronously, as EventBridge does, with the event the rule matched.
 - EngineVersionCatalog: DescribeDBEngineVersions is not implemented; this answers from a catalog in which every
@@ -34,8 +39,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.core.responses import ActionResult
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse
+from moto.core.utils import camelcase_to_underscores
 from moto.events.models import Rule
 from moto.rds import models as rds_models
 from moto.rds.exceptions import (
@@ -76,6 +84,10 @@ class LocalContext:
         return 60_000
 
 
+class LambdaProcessCrash(BaseException):
+    """The emulated Lambda process died (raised from a botocore hook, so no `except Exception` in a handler sees it)."""
+
+
 class LambdaDispatcher:
     """Runs the real handler of a provisioned function when moto is asked to invoke it."""
 
@@ -86,6 +98,11 @@ class LambdaDispatcher:
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, str]] = []  # (function logical id, "ok" | error type)
         self.async_errors: list[str] = []
+        self.timeouts: dict[str, int] = {}  # function logical id -> how many invocations time out after running
+        self.crashes: dict[str, int] = {}  # botocore event (e.g. before-call.sfn.StartExecution) -> how many crashes
+        self._in_lambda = threading.local()
+        self.async_retries = 2
+        self.async_retry_delay = 0.5  # Lambda waits minutes; the emulation half a second
 
     def register(self, functions: Iterable[LocalFunction]) -> None:
         for function in functions:
@@ -110,8 +127,12 @@ class LambdaDispatcher:
         """(result, error type) of one invocation; an exception becomes Lambda's error payload."""
         function = self.functions[function_name.split(":function:")[-1].split(":")[0]]
         context = LocalContext(function.name, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}")
+        self._in_lambda.active = True
         try:
             result = self._handler(function)(payload, context)
+        except LambdaProcessCrash as crash:
+            self.invocations.append((function.logical_id, "Runtime.ExitError"))
+            return {"errorType": "Runtime.ExitError", "errorMessage": f"process exited: {crash}"}, "Runtime.ExitError"
         except Exception as error:
             self.invocations.append((function.logical_id, type(error).__name__))
             return {
@@ -119,19 +140,50 @@ class LambdaDispatcher:
                 "errorMessage": str(error),
                 "stackTrace": traceback.format_exception(error),
             }, type(error).__name__
+        finally:
+            self._in_lambda.active = False
+        with self._lock:
+            timed_out = self.timeouts.get(function.logical_id, 0) > 0
+            if timed_out:
+                self.timeouts[function.logical_id] -= 1
+        if timed_out:
+            self.invocations.append((function.logical_id, "Sandbox.Timedout"))
+            message = f"{context.aws_request_id} Task timed out after 60.00 seconds"
+            return {"errorType": "Sandbox.Timedout", "errorMessage": message}, "Sandbox.Timedout"
         self.invocations.append((function.logical_id, "ok"))
         return result, None
 
     def invoke_async(self, function_name: str, payload: Any) -> None:
         def run() -> None:
-            _, error = self.invoke(function_name, payload)
-            if error:
-                self.async_errors.append(f"{function_name}: {error}")
+            for attempt in range(1 + self.async_retries):
+                _, error = self.invoke(function_name, payload)
+                if not error:
+                    return
+                if attempt < self.async_retries:
+                    time.sleep(self.async_retry_delay)
+            self.async_errors.append(f"{function_name}: {error}")
 
         thread = threading.Thread(target=run, name=f"lambda-{function_name}", daemon=True)
         with self._lock:
             self._threads.append(thread)
         thread.start()
+
+    def crash_before(self, event_name: str, times: int = 1) -> None:
+        """Crash a function the next `times` times it is about to make this AWS call."""
+        with self._lock:
+            self.crashes[event_name] = times
+        # the hook is on boto3's default session, whose clients the handlers create: it fires inside them only
+        session = boto3._get_default_session()
+        session._session.register(event_name, self._maybe_crash, unique_id=f"crash-{event_name}")
+
+    def _maybe_crash(self, event_name: str, **_: Any) -> None:
+        if not getattr(self._in_lambda, "active", False):
+            return
+        with self._lock:
+            if self.crashes.get(event_name, 0) <= 0:
+                return
+            self.crashes[event_name] -= 1
+        raise LambdaProcessCrash(f"crashed before {event_name}")
 
     def knows(self, function_name: str) -> bool:
         return function_name.split(":function:")[-1].split(":")[0] in self.functions
@@ -270,10 +322,48 @@ def _snapshot_kind_of(source_arn_or_id: str) -> tuple[str | None, str | None, st
     return None, None, source_arn_or_id
 
 
+class InjectedFault(ServiceException):
+    """An AWS error made by the FaultInjector (defined outside moto, so that moto serializes it for any service)."""
+
+
+@dataclass
+class _Fault:
+    code: str
+    message: str
+    remaining: int
+    skip: int
+
+
+class FaultInjector:
+    """Makes (service, action) fail: `fail("rds", "copy_db_snapshot", "Throttling", times=2, skip=1)`."""
+
+    def __init__(self) -> None:
+        self.faults: dict[tuple[str, str], _Fault] = {}
+        self.injected: list[tuple[str, str, str]] = []  # (service, action, code) of every failure made
+        self._lock = threading.Lock()
+
+    def fail(self, service: str, action: str, code: str, times: int = 1, skip: int = 0, message: str = "") -> None:
+        with self._lock:
+            self.faults[(service, action)] = _Fault(code, message or f"injected {code}", times, skip)
+
+    def take(self, service: str, action: str) -> _Fault | None:
+        with self._lock:
+            fault = self.faults.get((service, action))
+            if fault is None or fault.remaining <= 0:
+                return None
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
+            fault.remaining -= 1
+            self.injected.append((service, action, fault.code))
+            return fault
+
+
 class Doubles:
     """Installs and removes every double; holds their state for tests and the demo."""
 
     def __init__(self, copy_seconds: float) -> None:
+        self.faults = FaultInjector()
         self.lambda_dispatcher = LambdaDispatcher()
         self.copy_clock = CopyClock(copy_seconds)
         self.engine_catalog = EngineVersionCatalog()
@@ -297,6 +387,7 @@ class Doubles:
     # ---- installation ----
 
     def install(self) -> Doubles:
+        self._install_faults()
         self._install_role_trust()
         self._install_lambda()
         self._install_eventbridge()
@@ -304,6 +395,23 @@ class Doubles:
         self._install_copies()
         self._install_sharing_rules()
         return self
+
+    def _install_faults(self) -> None:
+        faults = self.faults
+        original = BaseResponse.call_action
+
+        def call_action(response: BaseResponse) -> Any:
+            action = camelcase_to_underscores(response._get_action())
+            fault = faults.take(response.service_name or "", action)
+            if fault is not None:
+
+                def failing() -> None:
+                    raise InjectedFault(fault.code, fault.message)
+
+                setattr(response, action, failing)  # this request only: the instance shadows the class's method
+            return original(response)
+
+        self._patch(BaseResponse, "call_action", call_action)
 
     def _install_role_trust(self) -> None:
         original = STSBackend.assume_role

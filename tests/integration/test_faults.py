@@ -1,0 +1,215 @@
+"""Fault injection: each fault ends in a recorded outcome with a reason, and never in a second copy."""
+
+import threading
+import time
+
+import boto3
+from moto.rds.models import rds_backends
+from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
+
+ORDERS = "rds:orders-2026-11-24-03-10"
+
+CROSS_ACCOUNT = {
+    "source_region": "us-east-1",
+    "targets": [
+        {
+            "target_region": "eu-west-1",
+            "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
+            "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
+            "share_kms_key_arn": "{{key:share-east}}",
+        }
+    ],
+}
+
+# every AWS call the replicator makes on the way of a cross-account replication
+CALLS = [
+    ("rds", "describe_db_snapshots"),
+    ("rds", "list_tags_for_resource"),
+    ("rds", "describe_db_engine_versions"),
+    ("rds", "copy_db_snapshot"),
+    ("rds", "modify_db_snapshot_attribute"),
+    ("rds", "delete_db_snapshot"),
+    ("kms", "describe_key"),
+    ("sts", "assume_role"),
+    ("dynamodb", "get_item"),
+    ("dynamodb", "put_item"),
+    ("dynamodb", "update_item"),
+    ("dynamodb", "query"),
+    ("stepfunctions", "start_execution"),
+    ("events", "put_events"),
+]
+
+
+def _no_copy_twice(run) -> None:
+    started = run.cloud.doubles.copy_clock.started
+    assert len(started) == len(set(started)), f"a copy was made twice: {started}"
+
+
+def test_throttling_on_every_aws_call_is_survived(run_scenario):
+    def throttle_everything(cloud, runner):
+        for service, action in CALLS:
+            code = "ThrottlingException" if service in ("dynamodb", "stepfunctions", "events", "kms") else "Throttling"
+            cloud.doubles.faults.fail(service, action, code, times=2)
+
+    run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=throttle_everything)
+    record = run.record(ORDERS, "eu-west-1")
+    assert record.status.value == "SUCCEEDED", record.reason
+    throttled = {(s, a) for s, a, _ in run.cloud.doubles.faults.injected}
+    assert throttled == set(CALLS), f"calls never made (so never throttled): {set(CALLS) - throttled}"
+    _no_copy_twice(run)
+    assert run.result.leftovers == []
+
+
+def test_persistent_throttling_ends_in_a_failed_outcome_with_the_reason(run_scenario):
+    def throttle_copies(cloud, runner):
+        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "Throttling", times=1000)
+
+    run = run_scenario(base_scenario(), before_events=throttle_copies)
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "FAILED"
+    assert "Throttling" in record.reason
+    assert run.cloud.doubles.copy_clock.started == []
+
+
+def test_snapshot_quota_exceeded_is_retried_with_backoff_never_failed(run_scenario):
+    def quota_full(cloud, runner):
+        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "SnapshotQuotaExceeded", times=2)
+
+    run = run_scenario(base_scenario(timeout_seconds=90), before_events=quota_full)
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert [c for _, _, c in run.cloud.doubles.faults.injected] == ["SnapshotQuotaExceeded"] * 2
+    (execution,) = run.executions()
+    history = run.history(execution["executionArn"])
+    names = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert names[:3] == ["Begin", "AcquireSlot", "RunNextStep"]  # the start found the quota full: queued
+    assert len(run.cloud.doubles.copy_clock.started) == 1
+
+
+def test_kms_key_not_accessible_mid_plan_fails_and_cleans_up(run_scenario):
+    def second_copy_refused(cloud, runner):
+        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "KMSKeyNotAccessibleFault", times=1, skip=1)
+
+    run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=second_copy_refused)
+    record = run.record(ORDERS, "eu-west-1")
+    assert record.status.value == "FAILED"
+    assert "KMSKeyNotAccessibleFault" in record.reason
+    assert "2/4" in record.reason  # names the step that failed
+    assert run.result.leftovers == []  # the intermediate copy (and its share) are gone
+    (execution,) = run.executions()
+    assert execution["status"] == "FAILED"
+
+
+def test_target_role_that_cannot_be_assumed_fails_before_any_copy(run_scenario):
+    mapping = {
+        "source_region": "us-east-1",
+        "targets": [
+            {
+                "target_region": "eu-west-1",
+                "role_arn": "arn:aws:iam::333333333333:role/rds-snapshot-replicator-target",
+                "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
+                "share_kms_key_arn": "{{key:share-east}}",
+            }
+        ],
+    }
+    spec = base_scenario(mappings=[mapping])
+    spec["keys"] = [*spec["keys"], {"name": "other", "region": "eu-west-1", "account": TARGET_ACCOUNT}]
+    run = run_scenario(spec)
+    record = run.record(ORDERS, "eu-west-1")
+    assert record.status.value == "FAILED"
+    assert "cannot assume role arn:aws:iam::333333333333:role/rds-snapshot-replicator-target" in record.reason
+    assert run.cloud.doubles.copy_clock.started == []
+
+
+def test_source_deleted_while_being_copied_fails_the_replication(run_scenario):
+    def delete_source_when_copying(cloud, runner):
+        def watch():
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not cloud.doubles.copy_clock.started:
+                time.sleep(0.05)
+            rds_backends[SOURCE_ACCOUNT]["us-east-1"].database_snapshots.pop(ORDERS, None)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    run = run_scenario(base_scenario(copy_seconds=3.0), before_events=delete_source_when_copying)
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "FAILED"
+    assert "ended in status 'failed'" in record.reason
+    _no_copy_twice(run)
+
+
+def test_event_of_a_kind_not_handled_is_skipped_with_the_reason(run_scenario):
+    import json
+
+    event = json.loads((ROOT / "events" / "rds-db-snapshot-manual.json").read_text())
+    event["detail"]["EventID"] = "RDS-EVENT-0040"  # creation started: delivered by hand (sam local invoke)
+
+    def invoke_directly(cloud, runner):
+        name = cloud.stack.function("StartReplicationFunction").name
+        boto3.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
+
+    run = run_scenario(base_scenario(events=[]), before_events=invoke_directly)
+    (record,) = run.records
+    assert record.status.value == "SKIPPED"
+    assert "RDS-EVENT-0040 is not a snapshot-completed event" in record.reason
+
+
+def test_lambda_timeout_in_the_middle_of_a_step_is_retried_without_a_second_copy(run_scenario):
+    def time_out_once(cloud, runner):
+        # the run-step function starts the staging copy, then times out before returning: Step Functions retries
+        cloud.doubles.lambda_dispatcher.timeouts["RunStepFunction"] = 1
+
+    run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=time_out_once)
+    record = run.record(ORDERS, "eu-west-1")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert ("RunStepFunction", "Sandbox.Timedout") in run.cloud.doubles.lambda_dispatcher.invocations
+    assert len(run.cloud.doubles.copy_clock.started) == 3
+    _no_copy_twice(run)
+
+
+def test_crash_between_starting_the_copy_and_the_execution_adopts_the_copy(run_scenario):
+    def crash_before_execution_start(cloud, runner):
+        # the start function dies after starting the copy, before starting the execution: Lambda retries the event,
+        # and the retry adopts the copy already under way
+        cloud.doubles.lambda_dispatcher.crash_before("before-call.sfn.StartExecution", times=1)
+
+    run = run_scenario(base_scenario(), before_events=crash_before_execution_start)
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert len(run.cloud.doubles.copy_clock.started) == 1
+    assert len(run.executions()) == 1
+    start_attempts = [r for f, r in run.cloud.doubles.lambda_dispatcher.invocations if f == "StartReplicationFunction"]
+    assert start_attempts == ["Runtime.ExitError", "ok"]
+
+
+def test_rds_and_backup_events_for_the_same_snapshot_make_one_copy(run_scenario):
+    spec = base_scenario(
+        snapshots=[{"id": "awsbackup:job-0001", "database": "orders", "type": "awsbackup"}],
+        events=[{"snapshot": "awsbackup:job-0001"}],
+    )
+
+    def also_rds_event(cloud, runner):
+        arn = f"arn:aws:rds:us-east-1:{SOURCE_ACCOUNT}:snapshot:awsbackup:job-0001"
+        detail = {
+            "EventCategories": ["creation"],
+            "SourceType": "SNAPSHOT",
+            "SourceArn": arn,
+            "SourceIdentifier": "awsbackup:job-0001",
+            "EventID": "RDS-EVENT-0042",
+        }
+        runner.send(
+            [
+                {
+                    "source": "aws.rds",
+                    "detail-type": "RDS DB Snapshot Event",
+                    "detail": detail,
+                    "resources": [arn],
+                }
+            ]
+        )
+
+    run = run_scenario(spec, before_events=also_rds_event)
+    record = run.record("awsbackup:job-0001", "us-west-2")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert len(run.cloud.doubles.copy_clock.started) == 1
+    assert len(run.executions()) == 1
