@@ -12,7 +12,7 @@ import boto3
 
 from replicator.history import ReplicationRecord
 from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioResult, ScenarioRunner
+from replicator_cli.local.scenario import Scenario, ScenarioResult, ScenarioRunner, stack_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_ACCOUNT = "210987654321"
@@ -103,7 +103,12 @@ def base_scenario(**overrides: Any) -> dict[str, Any]:
 
 def run_in_cloud(spec: dict[str, Any], clouds: list[LocalCloud], before_events: Any = None) -> Run:
     scenario = Scenario.model_validate(spec)
-    cloud = LocalCloud(ROOT, copy_seconds=scenario.copy_seconds, poll_seconds=scenario.poll_seconds)
+    cloud = LocalCloud(
+        ROOT,
+        copy_seconds=scenario.copy_seconds,
+        poll_seconds=scenario.poll_seconds,
+        parameters=stack_parameters(scenario),
+    )
     cloud.__enter__()
     clouds.append(cloud)
     capture_outcome_events()

@@ -221,8 +221,12 @@ def take_slot(state: ReplicationState, settings: Settings) -> tuple[ReplicationS
         return state, True
     if state.slot_pool is not None:
         state = release_slot(state, settings)
+    rid = state.plan.replication_id
+    waiter = slots.oldest_waiter(settings.slots_table, pool)
+    if waiter is not None and waiter["replication_id"] != rid:
+        return state, False  # others wait for this pool: no barging in, the queue is served in arrival order
     limit = settings.quotas.limit(step.kind)
-    if slots.try_acquire(settings.slots_table, pool, state.plan.replication_id, limit):
+    if slots.try_acquire(settings.slots_table, pool, rid, limit):
         return state.model_copy(update={"slot_pool": pool}), True
     return state, False
 

@@ -57,9 +57,11 @@ class LocalCloud:
         poll_seconds: int = 1,
         log_level: str = "WARNING",
         mapping_cache_seconds: int = 60,
+        parameters: dict[str, str] | None = None,
     ):
         self.root = root or find_root()
         self.mapping_cache_seconds = mapping_cache_seconds
+        self.parameters = parameters or {}  # more stack parameter overrides
         self.log_level = log_level
         self.copy_seconds = copy_seconds
         self.poll_seconds = poll_seconds
@@ -92,6 +94,7 @@ class LocalCloud:
             "LogLevel": self.log_level,
             "MappingCacheSeconds": str(self.mapping_cache_seconds),
             "ExternalId": LOCAL_EXTERNAL_ID,
+            **self.parameters,
         }
         self.stack = provision(self.root, region=HOME_REGION, parameters=parameters)
         env: dict[str, str] = {}

@@ -82,6 +82,8 @@ class Scenario(_Spec):
     copy_seconds: float = 2.0
     poll_seconds: int = 1
     timeout_seconds: float = 60.0
+    instance_copy_quota: int = 20  # the stack's InstanceCopyQuota (copy slots per destination account and region)
+    cluster_copy_quota: int = 5  # the stack's ClusterCopyQuota
     target_accounts: list[str] = Field(default_factory=list)
     keys: list[KeySpec] = Field(default_factory=list)
     databases: list[DatabaseSpec] = Field(default_factory=list)
@@ -436,11 +438,21 @@ def _leftover_intermediates() -> list[str]:
     return found
 
 
+def stack_parameters(scenario: Scenario) -> dict[str, str]:
+    return {
+        "InstanceCopyQuota": str(scenario.instance_copy_quota),
+        "ClusterCopyQuota": str(scenario.cluster_copy_quota),
+    }
+
+
 def run_scenario(path: Path, log_level: str = "WARNING") -> ScenarioResult:
     """Start the emulation, provision the stack, seed the scenario, send its events and collect the outcomes."""
     scenario = Scenario.load(path)
     with LocalCloud(
-        copy_seconds=scenario.copy_seconds, poll_seconds=scenario.poll_seconds, log_level=log_level
+        copy_seconds=scenario.copy_seconds,
+        poll_seconds=scenario.poll_seconds,
+        log_level=log_level,
+        parameters=stack_parameters(scenario),
     ) as cloud:
         runner = ScenarioRunner(scenario, cloud, path.parent)
         runner.seed()
