@@ -175,7 +175,7 @@ def test_copy_that_fails_or_disappears(status: str | None, fragment: str, step_i
 
 
 def test_a_check_needs_a_step_in_progress() -> None:
-    with pytest.raises(AssertionError, match="needs a step in progress"):
+    with pytest.raises(ValueError, match="needs a step in progress"):
         observe_copy(_state(ONE_STEP, 1), "available", 100, POLICY)
 
 
