@@ -7,6 +7,8 @@ import boto3
 from moto.rds.models import rds_backends
 from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 
+from replicator.aws import slots
+
 ORDERS = "rds:orders-2026-11-24-03-10"
 
 CROSS_ACCOUNT = {
@@ -69,6 +71,9 @@ def test_persistent_throttling_ends_in_a_failed_outcome_with_the_reason(run_scen
     assert record.status.value == "FAILED"
     assert "Throttling" in record.reason
     assert run.cloud.doubles.copy_clock.started == []
+    # the copy slot taken for the copy that never started is given back
+    pool = f"{SOURCE_ACCOUNT}#us-west-2#instance"
+    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], pool) == {}
 
 
 def test_snapshot_quota_exceeded_is_retried_with_backoff_never_failed(run_scenario):

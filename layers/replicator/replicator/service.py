@@ -159,6 +159,7 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
             return existing
         # recorded but never handed to the state machine (a crash between the two): resume, adopting any copy made
         record = record.model_copy(update={"started_at": existing.started_at})
+    state: ReplicationState | None = None
     try:
         plan = plan_replication(source, target)
         preflight(plan)
@@ -188,6 +189,9 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
         if not code:
             raise  # a bug, not an AWS refusal: let Lambda report and retry it
         reason = f"could not start the replication: {code}: {error}"
+    if state is not None:
+        # something was set in motion (a slot, a copy, a share): the finishing path gives back and cleans up
+        return finish_replication(state.model_copy(update={"phase": Phase.FAILED, "failure_reason": reason}), settings)
     failed = record.model_copy(update={"status": ReplicationStatus.FAILED, "reason": reason})
     return record_outcome(settings, failed)
 
