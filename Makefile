@@ -55,6 +55,9 @@ integration: $(BIN)/replicator
 test: lint security validate build $(BIN)/replicator
 	$(BIN)/pytest
 
+bench: $(BIN)/replicator
+	$(BIN)/python bench/wait_bench.py
+
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml
 

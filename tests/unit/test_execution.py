@@ -12,7 +12,7 @@ from replicator.history import utc_now
 from replicator.mapping import Encryption, MappingTarget
 from replicator.planning import ReplicationPlan, StepAction, plan_replication
 from replicator.snapshots import SnapshotKind, SourceSnapshot, snapshot_arn
-from replicator.waiting import next_wait_seconds
+from replicator.waiting import CopyProgress, next_wait_seconds
 
 SRC, TGT = "123456789012", "210987654321"
 POLICY = WaitPolicy()  # 30 .. 900 seconds
@@ -114,10 +114,10 @@ def test_finished_state_is_labelled_done() -> None:
     ("status", "percent", "elapsed", "policy", "expected_wait"),
     [
         pytest.param("creating", 0, 10, POLICY, 30, id="creating-just-started-floor"),
-        pytest.param("copying", 0, 2000, POLICY, 500, id="copying-queued-backs-off"),
+        pytest.param("copying", 0, 2000, POLICY, 900, id="copying-queued-backs-off"),
         pytest.param("queued", 0, 36000, POLICY, 900, id="queued-long-ceiling"),
-        pytest.param("pending", 10, 100, POLICY, 450, id="pending-10-percent"),
-        pytest.param("copying", 50, 600, POLICY, 300, id="copying-half-done"),
+        pytest.param("pending", 10, 100, POLICY, 675, id="pending-10-percent"),
+        pytest.param("copying", 50, 600, POLICY, 450, id="copying-half-done"),
         pytest.param("copying", 99, 99, POLICY, 30, id="copying-almost-done-floor"),
         pytest.param("copying", 50, 600, WaitPolicy(floor_seconds=5, ceiling_seconds=60), 60, id="custom-ceiling"),
         pytest.param("creating", 0, 1, WaitPolicy(floor_seconds=5, ceiling_seconds=60), 5, id="custom-floor"),
@@ -138,7 +138,7 @@ def test_copy_in_progress_waits(
     assert policy.floor_seconds <= after.wait_seconds <= policy.ceiling_seconds
     assert after.wait_seconds == expected_wait
     assert after.wait_seconds == next_wait_seconds(
-        elapsed, percent, floor=policy.floor_seconds, ceiling=policy.ceiling_seconds
+        CopyProgress(elapsed, percent), floor=policy.floor_seconds, ceiling=policy.ceiling_seconds
     )
     assert after.failure_reason is None
 

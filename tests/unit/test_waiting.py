@@ -1,81 +1,62 @@
-"""How long to wait before checking a copy again."""
-
-from __future__ import annotations
+"""next_wait_seconds: the wait before the next check of a copy, as a table."""
 
 import pytest
 
-from replicator.waiting import next_wait_seconds
+from replicator.waiting import EXPECTED_SECONDS_PER_GB, CopyProgress, expected_copy_seconds, next_wait_seconds
 
-FLOOR, CEILING = 30, 900
+FLOOR, CEILING = 30, 3600
+P = CopyProgress
+
+CASES = [
+    # nothing known: the size's expectation, half of it first
+    pytest.param(P(0, 0, size_gb=400), 1500, id="first-check-half-the-expected-3000s"),
+    pytest.param(P(0, 0, size_gb=2), 30, id="first-check-small-snapshot-floor"),
+    pytest.param(P(0, 0), 30, id="first-check-size-unknown-floor"),
+    pytest.param(P(0, 0, size_gb=10_000), 3600, id="first-check-huge-snapshot-ceiling"),
+    # still queued at 0 %: back off with the time waited, capped by the expectation
+    pytest.param(P(1500, 0, 0, 0, size_gb=400), 1500, id="queued-expected-left-1500"),
+    pytest.param(P(2900, 0, 1500, 0, size_gb=400), 1450, id="queued-past-expectation-half-elapsed"),
+    pytest.param(P(5000, 0, 2900, 0, size_gb=400), 2500, id="queued-long-half-elapsed"),
+    pytest.param(P(9000, 0, 5000, 0, size_gb=400), 3600, id="queued-very-long-ceiling"),
+    pytest.param(P(600, 0, 300, 0), 600, id="queued-size-unknown-doubles"),
+    # progress seen once: 3/4 of the rate since the start (queue included), capped by the expectation
+    pytest.param(P(1500, 50, size_gb=400), 1125, id="first-progress-rate-and-expectation-agree"),
+    pytest.param(P(1500, 20, size_gb=400), 1125, id="first-progress-slow-capped-by-expectation"),
+    pytest.param(P(2000, 20, size_gb=400), 1500, id="first-progress-past-expectation-quarter-of-rate"),
+    pytest.param(P(1000, 50), 750, id="first-progress-size-unknown-rate"),
+    # progress seen twice: the rate between the checks predicts the end
+    pytest.param(P(1500, 50, 1000, 25, size_gb=400), 1000, id="two-points-linear"),
+    pytest.param(P(1500, 90, 1000, 60, size_gb=400), 166, id="two-points-fast"),
+    pytest.param(P(1500, 99, 1400, 90, size_gb=400), 30, id="two-points-almost-done-floor"),
+    pytest.param(P(1500, 50, 1000, 50, size_gb=400), 1125, id="two-points-stalled-falls-back-to-one-point"),
+    pytest.param(P(100, 100), 30, id="done-floor"),
+]
+
+
+@pytest.mark.parametrize(("progress", "expected"), CASES)
+def test_next_wait_seconds(progress: CopyProgress, expected: int) -> None:
+    assert next_wait_seconds(progress, floor=FLOOR, ceiling=CEILING) == expected
+
+
+@pytest.mark.parametrize("progress", [c.values[0] for c in CASES], ids=[c.id for c in CASES])
+def test_waits_stay_within_floor_and_ceiling(progress: CopyProgress) -> None:
+    for floor, ceiling in [(1, 2), (30, 30), (60, 900)]:
+        assert floor <= next_wait_seconds(progress, floor=floor, ceiling=ceiling) <= ceiling
+
+
+def test_floor_above_ceiling_is_refused() -> None:
+    with pytest.raises(ValueError, match="floor 60 is above ceiling 30"):
+        next_wait_seconds(P(0, 0), floor=60, ceiling=30)
 
 
 @pytest.mark.parametrize(
-    ("elapsed", "percent", "floor", "ceiling", "expected"),
-    [
-        # queued (no progress yet): a quarter of the time already spent, within [floor, ceiling]
-        pytest.param(0, 0, FLOOR, CEILING, FLOOR, id="queued-just-started-floor"),
-        pytest.param(60, 0, FLOOR, CEILING, FLOOR, id="queued-1-minute-floor"),
-        pytest.param(120, 0, FLOOR, CEILING, 30, id="queued-2-minutes-exactly-floor"),
-        pytest.param(400, 0, FLOOR, CEILING, 100, id="queued-400s-backs-off"),
-        pytest.param(2000, 0, FLOOR, CEILING, 500, id="queued-2000s-backs-off-more"),
-        pytest.param(3600, 0, FLOOR, CEILING, CEILING, id="queued-1-hour-ceiling"),
-        pytest.param(36000, 0, FLOOR, CEILING, CEILING, id="queued-10-hours-ceiling"),
-        pytest.param(400, -5, FLOOR, CEILING, 100, id="negative-percent-is-queued"),
-        pytest.param(-10, 50, FLOOR, CEILING, FLOOR, id="negative-elapsed-floor"),
-        pytest.param(0, 50, FLOOR, CEILING, FLOOR, id="progress-but-no-time-yet-floor"),
-        # progress: half the estimated remaining time
-        pytest.param(600, 50, FLOOR, CEILING, 300, id="half-done-after-10-min"),
-        pytest.param(100, 10, FLOOR, CEILING, 450, id="10-percent-after-100s"),
-        pytest.param(300, 25, FLOOR, CEILING, 450, id="25-percent-after-300s"),
-        pytest.param(900, 90, FLOOR, CEILING, 50, id="90-percent-after-15-min"),
-        pytest.param(99, 99, FLOOR, CEILING, FLOOR, id="almost-done-floor"),
-        pytest.param(600, 1, FLOOR, CEILING, CEILING, id="slow-copy-ceiling"),
-        pytest.param(123.9, 50, 5, CEILING, 61, id="fractional-seconds-truncated"),
-        # done (or beyond): floor
-        pytest.param(5000, 100, FLOOR, CEILING, FLOOR, id="100-percent-floor"),
-        pytest.param(5000, 101, FLOOR, CEILING, FLOOR, id="over-100-percent-floor"),
-        # other bounds
-        pytest.param(600, 50, 5, 60, 60, id="custom-ceiling"),
-        pytest.param(10, 0, 5, 60, 5, id="custom-floor"),
-        pytest.param(2000, 0, 120, 120, 120, id="floor-equals-ceiling"),
-        pytest.param(2000, 40, 120, 120, 120, id="floor-equals-ceiling-with-progress"),
-    ],
+    ("size_gb", "expected"),
+    [(None, None), (0, None), (1, 60.0), (100, 100 * EXPECTED_SECONDS_PER_GB), (3840, 3840 * EXPECTED_SECONDS_PER_GB)],
 )
-def test_next_wait_seconds(elapsed: float, percent: int, floor: int, ceiling: int, expected: int) -> None:
-    wait = next_wait_seconds(elapsed, percent, floor=floor, ceiling=ceiling)
-
-    assert wait == expected
-    assert isinstance(wait, int)
+def test_expected_copy_seconds(size_gb: int | None, expected: float | None) -> None:
+    assert expected_copy_seconds(size_gb) == expected
 
 
-@pytest.mark.parametrize(
-    ("floor", "ceiling"),
-    [pytest.param(60, 30, id="floor-above-ceiling"), pytest.param(1, 0, id="zero-ceiling")],
-)
-def test_floor_above_ceiling_is_rejected(floor: int, ceiling: int) -> None:
-    with pytest.raises(ValueError, match=f"floor {floor} is above ceiling {ceiling}"):
-        next_wait_seconds(100, 50, floor=floor, ceiling=ceiling)
-
-
-ELAPSED = [0, 1, 30, 59.5, 120, 600, 1800, 3600, 86400]
-PERCENTS = [-1, 0, 1, 5, 33, 50, 75, 99, 100, 150]
-
-
-@pytest.mark.parametrize("percent", PERCENTS)
-def test_always_within_bounds(percent: int) -> None:
-    for elapsed in ELAPSED:
-        assert FLOOR <= next_wait_seconds(elapsed, percent, floor=FLOOR, ceiling=CEILING) <= CEILING
-
-
-@pytest.mark.parametrize("percent", [0, 10, 50, 90])
-def test_longer_elapsed_never_waits_less(percent: int) -> None:
-    waits = [next_wait_seconds(e, percent, floor=FLOOR, ceiling=CEILING) for e in ELAPSED]
-
-    assert waits == sorted(waits)
-
-
-@pytest.mark.parametrize("elapsed", [60, 600, 3600])
-def test_more_progress_never_waits_longer(elapsed: int) -> None:
-    waits = [next_wait_seconds(elapsed, p, floor=FLOOR, ceiling=CEILING) for p in range(1, 101)]
-
-    assert waits == sorted(waits, reverse=True)
+def test_a_linear_copy_is_checked_at_its_predicted_end() -> None:
+    # 20 % done at 600 s and 60 % at 1400 s: 0.05 %/s, so 800 s more
+    assert next_wait_seconds(P(1400, 60, 600, 20), floor=FLOOR, ceiling=CEILING) == 800

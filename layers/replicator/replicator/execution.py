@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .history import utc_now
 from .planning import PlanStep, ReplicationPlan
-from .waiting import next_wait_seconds
+from .snapshots import SnapshotKind
+from .waiting import CopyProgress, next_wait_seconds
 
 COPY_IN_PROGRESS = {"creating", "copying", "pending", "queued"}
 
@@ -62,6 +63,7 @@ class ReplicationState(BaseModel):
     step_started_at: datetime = Field(default_factory=utc_now)
     failure_reason: str | None = None
     error: TaskError | None = None
+    last_check_seconds: float | None = None  # seconds into the current copy at the last check
     slot_pool: str | None = None  # the copy-slot pool this replication holds a slot of
     queued_at_ms: int | None = None  # when it first waited for a slot: its place in the queue
 
@@ -81,22 +83,49 @@ class ReplicationState(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def observe_copy(state: ReplicationState, status: str | None, percent: int, policy: WaitPolicy) -> ReplicationState:
+def first_wait_seconds(state: ReplicationState, policy: WaitPolicy) -> int:
+    """The wait before the first check of a copy just started."""
+    return _wait(state, CopyProgress(0.0, 0), policy)
+
+
+def _wait(state: ReplicationState, progress: CopyProgress, policy: WaitPolicy) -> int:
+    source = state.plan.source
+    sized = CopyProgress(
+        progress.elapsed_seconds,
+        progress.percent,
+        progress.previous_elapsed_seconds,
+        progress.previous_percent,
+        size_gb=source.allocated_storage_gb,
+        cluster=source.kind is SnapshotKind.CLUSTER,
+    )
+    return next_wait_seconds(sized, floor=policy.floor_seconds, ceiling=policy.ceiling_seconds)
+
+
+def observe_copy(
+    state: ReplicationState, status: str | None, percent: int, policy: WaitPolicy, now: datetime | None = None
+) -> ReplicationState:
     """The state after one check of the current copy (`status` None = the copy no longer exists)."""
     step = state.current_step
     if step is None:
         raise ValueError("observe_copy needs a step in progress")
-    now = utc_now()
+    now = now or utc_now()
     changes: dict = {"checks": state.checks + 1, "percent_progress": percent}
     if status == "available":
         changes.update(step_index=state.step_index + 1, percent_progress=100, step_started_at=now)
+        changes.update(last_check_seconds=None)
         changes["phase"] = Phase.STEP_DONE if state.step_index + 1 < len(state.plan.steps) else Phase.FINISHED
     elif status in COPY_IN_PROGRESS:
         elapsed = (now - state.step_started_at).total_seconds()
-        changes["phase"] = Phase.WAITING
-        changes["wait_seconds"] = next_wait_seconds(
-            elapsed, percent, floor=policy.floor_seconds, ceiling=policy.ceiling_seconds
+        seen_before = state.last_check_seconds is not None
+        progress = CopyProgress(
+            elapsed,
+            percent,
+            state.last_check_seconds,
+            state.percent_progress if seen_before else None,
         )
+        changes["phase"] = Phase.WAITING
+        changes["wait_seconds"] = _wait(state, progress, policy)
+        changes["last_check_seconds"] = elapsed
     elif status is None:
         changes.update(phase=Phase.FAILED, failure_reason=f"{step.describe()}: {step.snapshot_identifier} disappeared")
     else:

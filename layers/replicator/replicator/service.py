@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from .aws import kms, notify, rds, slots, tables
 from .aws.sessions import RoleNotAssumable, error_code
 from .events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
-from .execution import Phase, ReplicationState, observe_copy
+from .execution import Phase, ReplicationState, first_wait_seconds, observe_copy
 from .history import ReplicationRecord, ReplicationStatus, utc_now
 from .mapping import MappingTarget, describe_validation_error
 from .observability import MetricUnit, logger, metrics
@@ -294,7 +294,8 @@ def run_next_steps(state: ReplicationState, settings: Settings) -> ReplicationSt
                     "phase": Phase.WAITING,
                     "step_started_at": utc_now(),
                     "percent_progress": 0,
-                    "wait_seconds": settings.wait_policy.floor_seconds,
+                    "last_check_seconds": None,
+                    "wait_seconds": first_wait_seconds(state, settings.wait_policy),
                 }
             )
         state = state.model_copy(update={"step_index": state.step_index + 1})
