@@ -90,7 +90,7 @@ class LocalCloud:
         # the emulated copies take seconds, not hours: the stack's parameters make it poll accordingly
         parameters = {
             "PollFloorSeconds": str(self.poll_seconds),
-            "PollCeilingSeconds": str(max(self.poll_seconds, 2)),
+            "PollCeilingSeconds": str(self.poll_seconds),
             "LogLevel": self.log_level,
             "MappingCacheSeconds": str(self.mapping_cache_seconds),
             "ExternalId": LOCAL_EXTERNAL_ID,
