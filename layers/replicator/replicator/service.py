@@ -7,6 +7,7 @@ Every path ends in a recorded outcome with a reason; nothing fails silently.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -255,7 +256,16 @@ def wake_waiters(pool: str, settings: Settings) -> None:
         if claimed is None:
             continue  # another release handed it the slot first
         state = ReplicationState.model_validate_json(claimed["state"]).model_copy(update={"slot_pool": pool})
-        if not notify.send_task_success(claimed["task_token"], state.to_payload()):
+        try:
+            handed_over = notify.send_task_success(claimed["task_token"], state.to_payload())
+        except Exception:
+            # not handed over: the waiter goes back to its place in the queue and the slot is freed
+            slots.release(settings.slots_table, pool, rid)
+            slots.enqueue(
+                settings.slots_table, pool, waiter["entry"], rid, claimed["task_token"], json.loads(claimed["state"])
+            )
+            raise
+        if not handed_over:
             logger.warning("waiter gone: its slot is freed", extra={"replication_id": rid})
             slots.release(settings.slots_table, pool, rid)
 

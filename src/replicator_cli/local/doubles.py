@@ -16,6 +16,8 @@
 - AwsCopyRules: moto is more lenient than AWS; this refuses what AWS refuses: encrypting an unencrypted cluster
   snapshot by copy, an encrypted cross-region or cross-account copy without KmsKeyId, and sharing automated,
   AWS Backup or aws/rds-encrypted snapshots.
+- AtomicDynamoDBWrites: moto checks a write's condition and then writes, with no lock, so two concurrent conditional
+  writes can both succeed; DynamoDB's are atomic. This serializes moto's DynamoDB writes (the copy slots rely on it).
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
   that does not exist, whose trust policy names no principal of the caller's account, or whose trust policy
   requires an sts:ExternalId other than the one given.
@@ -387,6 +389,7 @@ class Doubles:
     # ---- installation ----
 
     def install(self) -> Doubles:
+        self._install_atomic_dynamodb_writes()
         self._install_faults()
         self._install_role_trust()
         self._install_lambda()
@@ -395,6 +398,21 @@ class Doubles:
         self._install_copies()
         self._install_sharing_rules()
         return self
+
+    def _install_atomic_dynamodb_writes(self) -> None:
+        from moto.dynamodb.models import DynamoDBBackend
+
+        lock = threading.RLock()
+
+        def atomic(original: Callable) -> Callable:
+            def write(*args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return original(*args, **kwargs)
+
+            return write
+
+        for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+            self._patch(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
 
     def _install_faults(self) -> None:
         faults = self.faults
