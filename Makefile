@@ -58,6 +58,7 @@ test: lint security validate build $(BIN)/replicator
 bench: $(BIN)/replicator
 	$(BIN)/python bench/wait_bench.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/burst_makespan.py
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml
