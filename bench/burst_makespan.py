@@ -25,11 +25,9 @@ from moto import mock_aws
 
 from replicator import service
 from replicator.execution import Phase, ReplicationState, WaitPolicy
-from replicator.mapping import MappingTarget
-from replicator.planning import plan_replication
 from replicator.scheduling import CopyQuotas
 from replicator.settings import Settings
-from replicator.snapshots import SnapshotKind, SourceSnapshot
+from replicator.snapshots import SnapshotKind
 from replicator.waiting import EXPECTED_SECONDS_PER_GB
 
 ACQUIRE_TIMEOUT = 3600  # AcquireSlot's TimeoutSeconds in statemachine/replication.asl.json
@@ -54,26 +52,6 @@ def _tables() -> Settings:
         BillingMode="PAY_PER_REQUEST",
     )
     return Settings(mapping_table="mappings", history_table="history", slots_table="slots", quotas=CopyQuotas())
-
-
-def _state(n: int, kind: SnapshotKind, size_gb: int) -> ReplicationState:
-    resource = "snapshot" if kind is SnapshotKind.INSTANCE else "cluster-snapshot"
-    identifier = f"orders-nightly-{n:04d}"
-    source = SourceSnapshot(
-        arn=f"arn:aws:rds:us-east-1:123456789012:{resource}:{identifier}",
-        identifier=identifier,
-        kind=kind,
-        snapshot_type="manual",
-        account_id="123456789012",
-        region="us-east-1",
-        status="available",
-        encrypted=False,
-        engine="postgres",
-        engine_version="16.3",
-        allocated_storage_gb=size_gb,
-    )
-    plan = plan_replication(source, MappingTarget(target_region="us-west-2"))
-    return ReplicationState(plan=plan, event_id=f"event-{n}")
 
 
 def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int) -> dict[str, Any]:
@@ -103,7 +81,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
 
         size_gb = max(1, round(copy_seconds / EXPECTED_SECONDS_PER_GB))
         for n in range(snapshots):  # a nightly window: every event at once, in this order
-            state = _state(n, kind, size_gb)
+            state = wait_bench.replication_state(size_gb, n, kind)
             rid = state.plan.replication_id
             arrival[rid] = 0.0
             state, acquired = service.take_slot(state, settings)

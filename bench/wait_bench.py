@@ -74,12 +74,15 @@ class Result:
     delay: float
 
 
-def _state(size_gb: int) -> ReplicationState:
+def replication_state(size_gb: int, number: int = 0, kind: SnapshotKind = SnapshotKind.INSTANCE) -> ReplicationState:
+    """A one-copy replication (same account, another region) of a manual snapshot of this size."""
+    resource = "snapshot" if kind is SnapshotKind.INSTANCE else "cluster-snapshot"
+    identifier = f"orders-nightly-{number:04d}"
     source = SourceSnapshot(
-        arn="arn:aws:rds:us-east-1:123456789012:snapshot:rds:orders-2026-11-24-03-00",
-        identifier="rds:orders-2026-11-24-03-00",
-        kind=SnapshotKind.INSTANCE,
-        snapshot_type="automated",
+        arn=f"arn:aws:rds:us-east-1:123456789012:{resource}:{identifier}",
+        identifier=identifier,
+        kind=kind,
+        snapshot_type="manual",
         account_id="123456789012",
         region="us-east-1",
         status="available",
@@ -89,11 +92,11 @@ def _state(size_gb: int) -> ReplicationState:
         allocated_storage_gb=size_gb,
     )
     plan = plan_replication(source, MappingTarget(target_region="us-west-2"))
-    return ReplicationState(plan=plan, event_id="bench", started_at=T0, step_started_at=T0)
+    return ReplicationState(plan=plan, event_id=f"event-{number}", started_at=T0, step_started_at=T0)
 
 
 def replay(copy: SimulatedCopy, size_gb: int, policy: WaitPolicy) -> Result:
-    state = _state(size_gb)
+    state = replication_state(size_gb)
     state = state.model_copy(update={"wait_seconds": first_wait_seconds(state, policy)})
     t, checks = 0.0, 0
     while True:
