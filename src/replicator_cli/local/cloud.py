@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -119,12 +120,19 @@ class LocalCloud:
                 os.environ[key] = value
         sessions.reset_cache()
 
-    def stop_executions(self) -> None:
-        """Stop executions still running, so that none outlives the emulation."""
-        sfn = boto3.client("stepfunctions")
-        running = sfn.list_executions(stateMachineArn=self.stack.state_machine_arn, statusFilter="RUNNING")
-        for execution in running["executions"]:
-            sfn.stop_execution(executionArn=execution["executionArn"], cause="local emulation stopped")
+    def stop_executions(self, timeout: float = 10.0) -> None:
+        """Stop executions still running, so that none outlives the emulation (moto may block stopping one that
+        waits for a task token: give up after `timeout` seconds rather than hang)."""
+
+        def stop() -> None:
+            sfn = boto3.client("stepfunctions")
+            running = sfn.list_executions(stateMachineArn=self.stack.state_machine_arn, statusFilter="RUNNING")
+            for execution in running["executions"]:
+                sfn.stop_execution(executionArn=execution["executionArn"], cause="local emulation stopped")
+
+        stopper = threading.Thread(target=stop, name="stop-executions", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
 
     def _post(self, path: str, body: dict) -> None:
         request = urllib.request.Request(  # noqa: S310 (loopback only)
