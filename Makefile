@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export PYENV_VERSION ?= 3.11.7:3.12.1
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: demo test lint security unit integration validate build bench burst clean
+.PHONY: demo test lint security unit integration validate build bench clean
 
 $(BIN)/replicator: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,9 +59,6 @@ bench: $(BIN)/replicator
 	$(BIN)/python bench/wait_bench.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/burst_makespan.py
-
-burst: $(BIN)/replicator
-	$(BIN)/pytest -p no:cacheprovider bench/burst_200.py
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml

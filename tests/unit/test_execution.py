@@ -96,6 +96,8 @@ def test_available_copy_moves_on(plan: ReplicationPlan, step_index: int, phase: 
     assert after.step_started_at > state.step_started_at
     assert after.failure_reason is None
     assert (after.current_step is None) is (phase is Phase.FINISHED)
+    # a next copy needs a slot: its place in the queue is taken now, so that a re-entered wait keeps it
+    assert (after.queued_at_ms is not None) is (phase is Phase.STEP_DONE)
     # the input state is not changed
     assert state.step_index == step_index
     assert state.checks == 3

@@ -65,7 +65,7 @@ class ReplicationState(BaseModel):
     error: TaskError | None = None
     last_check_seconds: float | None = None  # seconds into the current copy at the last check
     slot_pool: str | None = None  # the copy-slot pool this replication holds a slot of
-    queued_at_ms: int | None = None  # when it first waited for a slot: its place in the queue
+    queued_at_ms: int | None = None  # when it started to need a slot (epoch ms): its place in the pool's queue
 
     @property
     def current_step(self) -> PlanStep | None:
@@ -81,6 +81,10 @@ class ReplicationState(BaseModel):
 
     def to_payload(self) -> dict:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def first_wait_seconds(state: ReplicationState, policy: WaitPolicy) -> int:
@@ -114,6 +118,8 @@ def observe_copy(
         changes.update(step_index=state.step_index + 1, percent_progress=100, step_started_at=now)
         changes.update(last_check_seconds=None)
         changes["phase"] = Phase.STEP_DONE if state.step_index + 1 < len(state.plan.steps) else Phase.FINISHED
+        if changes["phase"] is Phase.STEP_DONE:
+            changes["queued_at_ms"] = epoch_ms(now)  # the next copy needs a slot: its place in the queue from now
     elif status in COPY_IN_PROGRESS:
         elapsed = (now - state.step_started_at).total_seconds()
         seen_before = state.last_check_seconds is not None

@@ -35,3 +35,18 @@ def next_copy(steps: list[PlanStep], index: int) -> PlanStep | None:
 def waiter_entry(queued_at_ms: int, replication_id: str) -> str:
     """Sort key of a waiting replication: its arrival time first, so the queue is served in arrival order."""
     return f"wait#{queued_at_ms:015d}#{replication_id}"
+
+
+class SlotWaitExpired(Exception):
+    """A replication waited longer than the settings allow for a copy slot (recorded as FAILED with this reason)."""
+
+
+def slot_wait_problem(pool: str, queued_at_ms: int, now_ms: int, max_hours: int) -> str | None:
+    """Why a replication must stop waiting for a slot of `pool`, or None while it may wait on."""
+    waited_hours = (now_ms - queued_at_ms) / 3_600_000
+    if waited_hours <= max_hours:
+        return None
+    return (
+        f"waited {waited_hours:.0f} h for a copy slot in {pool} (limit: {max_hours} h, MAX_SLOT_WAIT_HOURS): "
+        "copies there do not end, or copies made outside the replicator use the RDS copy quota"
+    )

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from .aws import kms, notify, rds, slots, tables
 from .aws.sessions import RoleNotAssumable, error_code
 from .events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
-from .execution import Phase, ReplicationState, first_wait_seconds, observe_copy
+from .execution import Phase, ReplicationState, epoch_ms, first_wait_seconds, observe_copy
 from .history import ReplicationRecord, ReplicationStatus, utc_now
 from .mapping import MappingTarget, describe_validation_error
 from .observability import MetricUnit, logger, metrics
 from .planning import PlanStep, ReplicationPlan, StepAction, plan_replication
 from .rules import ReplicationRefused
-from .scheduling import next_copy, pool_of, waiter_entry
+from .scheduling import SlotWaitExpired, next_copy, pool_of, slot_wait_problem, waiter_entry
 from .settings import Settings
 from .snapshots import SnapshotKind, SourceSnapshot, parse_snapshot_arn, replication_id, sanitize_identifier, short_hash
 
@@ -172,9 +172,9 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
             except rds.SnapshotQuotaExceeded:
                 # RDS's quota is used by copies made outside the replicator: the state machine retries with backoff
                 logger.info("copy quota exceeded at start: queued", extra={"replication_id": plan.replication_id})
-                state = state.model_copy(update={"phase": Phase.QUEUED})
+                state = state.model_copy(update={"phase": Phase.QUEUED, "queued_at_ms": epoch_ms(utc_now())})
         else:
-            state = state.model_copy(update={"phase": Phase.QUEUED})
+            state = state.model_copy(update={"phase": Phase.QUEUED, "queued_at_ms": epoch_ms(utc_now())})
         started = notify.start_execution(settings.state_machine_arn, plan.replication_id, state.to_payload())
         if not started:
             logger.info("execution already running: repeated event", extra={"replication_id": plan.replication_id})
@@ -217,7 +217,7 @@ def preflight(plan: ReplicationPlan) -> None:
 
 
 def take_slot(state: ReplicationState, settings: Settings) -> tuple[ReplicationState, bool]:
-    """Take a slot for the plan's next copy; (state, False) when its pool is full."""
+    """Take a slot for the plan's next copy; (state, False) when its pool is full or others wait for it."""
     step = next_copy(state.plan.steps, state.step_index)
     if step is None:
         return state, True
@@ -227,13 +227,17 @@ def take_slot(state: ReplicationState, settings: Settings) -> tuple[ReplicationS
     if state.slot_pool is not None:
         state = release_slot(state, settings)
     rid = state.plan.replication_id
-    waiter = slots.oldest_waiter(settings.slots_table, pool)
-    if waiter is not None and waiter["replication_id"] != rid:
+    table = settings.slots_table
+    waiter = slots.oldest_waiter(table, pool)
+    if waiter is not None and waiter["replication_id"] != rid and rid not in slots.holders(table, pool):
         return state, False  # others wait for this pool: no barging in, the queue is served in arrival order
-    limit = settings.quotas.limit(step.kind)
-    if slots.try_acquire(settings.slots_table, pool, rid, limit):
-        return state.model_copy(update={"slot_pool": pool}), True
-    return state, False
+    # (a replication may already hold a slot it was handed while its task was being retried: it takes that one)
+    if not slots.try_acquire(table, pool, rid, settings.quotas.limit(step.kind)):
+        return state, False
+    if state.queued_at_ms is not None:
+        # its place in the queue goes: left there, it would be handed a second slot
+        slots.leave_queue(table, pool, waiter_entry(state.queued_at_ms, rid))
+    return state.model_copy(update={"slot_pool": pool, "queued_at_ms": None}), True
 
 
 def release_slot(state: ReplicationState, settings: Settings) -> ReplicationState:
@@ -247,27 +251,31 @@ def release_slot(state: ReplicationState, settings: Settings) -> ReplicationStat
 
 def wake_waiters(pool: str, settings: Settings) -> None:
     """Hand free slots of `pool` to its waiters, oldest first, until the pool is full or nobody waits."""
+    table = settings.slots_table
     limit = settings.quotas.limit(SnapshotKind(pool.rsplit("#", 1)[1]))
-    while (waiter := slots.oldest_waiter(settings.slots_table, pool)) is not None:
-        rid = waiter["replication_id"]
-        if not slots.try_acquire(settings.slots_table, pool, rid, limit):
+    while (waiter := slots.oldest_waiter(table, pool)) is not None:
+        outcome, lease = slots.hand_over(table, pool, waiter, limit)
+        if outcome is slots.HandOver.FULL:
             return
-        claimed = slots.claim(settings.slots_table, pool, waiter["entry"])
-        if claimed is None:
-            continue  # another release handed it the slot first
-        state = ReplicationState.model_validate_json(claimed["state"]).model_copy(update={"slot_pool": pool})
+        if outcome is slots.HandOver.TAKEN:
+            continue  # another release woke it first, or it queued again: look at the queue again
+        rid = waiter["replication_id"]
+        state = ReplicationState.model_validate_json(waiter["state"]).model_copy(
+            update={"slot_pool": pool, "queued_at_ms": None}
+        )
         try:
-            handed_over = notify.send_task_success(claimed["task_token"], state.to_payload())
+            handed_over = notify.send_task_success(waiter["task_token"], state.to_payload())
         except Exception:
             # not handed over: the waiter goes back to its place in the queue and the slot is freed
-            slots.release(settings.slots_table, pool, rid)
+            slots.release(table, pool, rid, lease)
             slots.enqueue(
-                settings.slots_table, pool, waiter["entry"], rid, claimed["task_token"], json.loads(claimed["state"])
+                table, pool, waiter["entry"], rid, waiter["task_token"], json.loads(waiter["state"]), keep_newer=True
             )
             raise
         if not handed_over:
+            # its task ended (timed out and re-checking, or stopped): a re-check queues it again with a new token
             logger.warning("waiter gone: its slot is freed", extra={"replication_id": rid})
-            slots.release(settings.slots_table, pool, rid)
+            slots.release(table, pool, rid, lease)
 
 
 def acquire_slot(state: ReplicationState, task_token: str, settings: Settings) -> bool:
@@ -280,7 +288,10 @@ def acquire_slot(state: ReplicationState, task_token: str, settings: Settings) -
     if step is None:  # take_slot always succeeds when no copy is left
         raise ValueError("a replication without a copy left cannot wait for a slot")
     pool = pool_of(step)
-    queued_at = state.queued_at_ms or int(utc_now().timestamp() * 1000)
+    now_ms = epoch_ms(utc_now())
+    queued_at = state.queued_at_ms or now_ms
+    if problem := slot_wait_problem(pool, queued_at, now_ms, settings.max_slot_wait_hours):
+        raise SlotWaitExpired(problem)
     state = state.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED})
     entry = waiter_entry(queued_at, state.plan.replication_id)
     slots.enqueue(settings.slots_table, pool, entry, state.plan.replication_id, task_token, state.to_payload())

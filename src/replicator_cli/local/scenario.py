@@ -303,7 +303,7 @@ class ScenarioRunner:
                 done = idle and all(r.status.final for r in records)
             if (done and idle and not self._executions_running()) or time.monotonic() > deadline:
                 return records
-            time.sleep(0.2)
+            time.sleep(0.5)  # each look scans the history table: not more often, the emulation shares one CPU
 
     def _executions_running(self) -> bool:
         sfn = boto3.client("stepfunctions")

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 
-import boto3
-
 from ..events import DETAIL_TYPE_FAILED, DETAIL_TYPE_SUCCEEDED, EVENT_SOURCE
 from ..history import ReplicationRecord, ReplicationStatus
-from .sessions import error_code
+from .sessions import error_code, home_client
 
 
 def start_execution(state_machine_arn: str, name: str, payload: dict) -> bool:
     """Start the replication's execution; False when one with this name already exists (a repeated event)."""
     try:
-        boto3.client("stepfunctions").start_execution(
+        home_client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
         )
     except Exception as error:
@@ -27,7 +25,7 @@ def start_execution(state_machine_arn: str, name: str, payload: dict) -> bool:
 def execution_exists(state_machine_arn: str, name: str) -> bool:
     execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
     try:
-        boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        home_client("stepfunctions").describe_execution(executionArn=execution_arn)
     except Exception as error:
         if error_code(error) == "ExecutionDoesNotExist":
             return False
@@ -38,7 +36,7 @@ def execution_exists(state_machine_arn: str, name: str) -> bool:
 def send_task_success(task_token: str, output: dict) -> bool:
     """Resume a waiting execution; False when it is no longer waiting (stopped, timed out, already resumed)."""
     try:
-        boto3.client("stepfunctions").send_task_success(taskToken=task_token, output=json.dumps(output))
+        home_client("stepfunctions").send_task_success(taskToken=task_token, output=json.dumps(output))
     except Exception as error:
         if error_code(error) in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
             return False
@@ -51,7 +49,7 @@ def publish_outcome(event_bus_name: str, record: ReplicationRecord) -> None:
     if record.status is ReplicationStatus.SKIPPED:
         return
     detail_type = DETAIL_TYPE_SUCCEEDED if record.status is ReplicationStatus.SUCCEEDED else DETAIL_TYPE_FAILED
-    response = boto3.client("events").put_events(
+    response = home_client("events").put_events(
         Entries=[
             {
                 "Source": EVENT_SOURCE,

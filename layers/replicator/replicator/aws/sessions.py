@@ -15,6 +15,8 @@ _SESSION_NAME = "rds-snapshot-replicator"
 _lock = threading.Lock()
 _role_credentials: dict[str, dict[str, Any]] = {}
 _clients: dict[tuple[str, str, str | None], Any] = {}
+_generation = 0  # bumped by reset_cache, so that every thread drops its cached DynamoDB resource
+_per_thread = threading.local()
 
 
 class RoleNotAssumable(Exception):
@@ -63,11 +65,31 @@ def client(service: str, region: str, role_arn: str | None = None) -> Any:
     return new_client
 
 
+def home_client(service: str) -> Any:
+    """A client of the replicator's own account and region (cached, like every client here)."""
+    return client(service, os.environ.get("AWS_REGION") or os.environ["AWS_DEFAULT_REGION"])
+
+
+def dynamodb_table(table_name: str) -> Any:
+    """A DynamoDB Table of the replicator's own account and region.
+
+    boto3 resources are not thread-safe, so the resource is cached per thread: a Lambda runs one invocation at a
+    time, so each execution environment creates it once instead of on every call.
+    """
+    cached = getattr(_per_thread, "dynamodb", None)
+    if cached is None or cached[0] != _generation:
+        cached = (_generation, boto3.resource("dynamodb", config=_CONFIG))
+        _per_thread.dynamodb = cached
+    return cached[1].Table(table_name)
+
+
 def reset_cache() -> None:
     """Forget cached clients and credentials (used when the endpoint or account changes, e.g. in local runs)."""
+    global _generation
     with _lock:
         _clients.clear()
         _role_credentials.clear()
+        _generation += 1
 
 
 def error_code(error: Exception) -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 
 from ..history import ReplicationRecord, ReplicationStatus, utc_now
 from ..mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
-from .sessions import error_code
+from .sessions import dynamodb_table, error_code
 
 _FINAL = [s.value for s in ReplicationStatus if s.final]
 
@@ -49,7 +48,7 @@ def resolve_mapping(table_name: str, source_region: str, max_age: int) -> Region
 
 
 def _table(table_name: str) -> Any:
-    return boto3.resource("dynamodb").Table(table_name)
+    return dynamodb_table(table_name)
 
 
 def create_record(table_name: str, record: ReplicationRecord) -> ReplicationRecord | None:
