@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import mappings, status
+from . import backfill, mappings, retention, status
 from .context import DEFAULT_STACK, CliContext
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ local_app = typer.Typer(
 app.add_typer(local_app, name="local")
 app.add_typer(mappings.app, name="mappings")
 app.command("status")(status.status)
+app.command("prune")(retention.prune)
+app.command("backfill")(backfill.backfill)
 
 
 @app.callback()

@@ -10,8 +10,13 @@ from moto.events.models import EventPattern
 from replicator_cli.local.provision import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-# events/ also holds env.json, the functions' environment for `sam local invoke`
-EVENT_FILES = sorted(p for p in (ROOT / "events").glob("*.json") if "detail-type" in json.loads(p.read_text()))
+# events/ also holds env.json, the functions' environment for `sam local invoke`, and the prune function's
+# scheduled event (no pattern rule: a Schedule)
+EVENT_FILES = sorted(
+    p
+    for p in (ROOT / "events").glob("*.json")
+    if "detail-type" in json.loads(p.read_text()) and json.loads(p.read_text())["source"] != "aws.events"
+)
 
 
 def _rules() -> dict[str, EventPattern]:
@@ -32,7 +37,7 @@ def _event(name: str) -> dict:
 
 
 def test_every_trigger_kind_has_an_event_file():
-    assert len(EVENT_FILES) == 5
+    assert len(EVENT_FILES) == 6
     ids = {json.loads(p.read_text())["detail"].get("EventID") for p in EVENT_FILES}
     assert ids >= {"RDS-EVENT-0042", "RDS-EVENT-0091", "RDS-EVENT-0075", "RDS-EVENT-0169"}
     assert any(json.loads(p.read_text())["source"] == "aws.backup" for p in EVENT_FILES)
@@ -85,6 +90,16 @@ NOT_TRIGGERS = {
         **_event("rds-db-snapshot-manual.json"),
         "source": "rds-snapshot-replicator",
         "detail-type": "Snapshot Replication Succeeded",
+    },
+    "the replicator's own failure event": {
+        **_event("rds-db-snapshot-manual.json"),
+        "source": "rds-snapshot-replicator",
+        "detail-type": "Snapshot Replication Failed",
+    },
+    "the prune function's schedule": _event("scheduled-prune.json"),
+    "a replication request from another source": {
+        **_event("replication-requested.json"),
+        "source": "someone-else",
     },
 }
 

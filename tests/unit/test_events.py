@@ -12,7 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
-from replicator.events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
+from replicator.events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
 from replicator.snapshots import SnapshotKind, parse_snapshot_arn
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
@@ -96,12 +96,24 @@ SAMPLE_EVENTS = [
         SnapshotKind.INSTANCE,
         id="rds-db-snapshot-manual",
     ),
+    pytest.param(
+        "replication-requested.json",
+        ReplicationRequestEvent,
+        "arn:aws:rds:us-east-1:123456789012:snapshot:ledger-final-2026-11-20",
+        SnapshotKind.INSTANCE,
+        id="replication-requested-by-backfill",
+    ),
 ]
 
 
 def test_every_sample_event_is_in_the_table() -> None:
-    # events/ also holds other JSON (env.json for `sam local invoke`): only EventBridge events are samples
-    events = [p.name for p in EVENTS_DIR.glob("*.json") if "detail-type" in json.loads(p.read_text())]
+    # events/ also holds other JSON (env.json for `sam local invoke`, the prune function's scheduled event): only
+    # events that start a replication are samples here
+    events = [
+        p.name
+        for p in EVENTS_DIR.glob("*.json")
+        if "detail-type" in json.loads(p.read_text()) and json.loads(p.read_text())["source"] != "aws.events"
+    ]
 
     assert sorted(events) == sorted(p.values[0] for p in SAMPLE_EVENTS)
 

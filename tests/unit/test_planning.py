@@ -14,6 +14,7 @@ from replicator.snapshots import (
     TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
     TAG_SOURCE_ARN,
+    TAG_SOURCE_DATABASE,
     SnapshotKind,
     SourceSnapshot,
     parse_snapshot_arn,
@@ -523,6 +524,8 @@ def test_copy_step_tags(
         TAG_REPLICATION_ID: plan.replication_id,
         TAG_MANAGED_BY: "rds-snapshot-replicator",
     }
+    if source.database_identifier:  # retention's keep_last counts replicas per source database
+        expected[TAG_SOURCE_DATABASE] = source.database_identifier
     copies = [s for s in plan.steps if s.action is COPY]
     assert copies
     for step in copies:

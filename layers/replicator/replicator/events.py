@@ -21,6 +21,7 @@ BACKUP_RESOURCE_TYPES = ("RDS", "Aurora")
 EVENT_SOURCE = "rds-snapshot-replicator"
 DETAIL_TYPE_SUCCEEDED = "Snapshot Replication Succeeded"
 DETAIL_TYPE_FAILED = "Snapshot Replication Failed"
+DETAIL_TYPE_REQUESTED = "Snapshot Replication Requested"  # sent by `replicator backfill` for existing snapshots
 
 
 class RdsEventDetail(BaseModel):
@@ -81,4 +82,25 @@ class BackupJobEvent(EventBridgeModel):
         return None
 
 
-SnapshotEvent = Annotated[RdsSnapshotEvent | BackupJobEvent, Field(discriminator="source")]
+class ReplicationRequestDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    SourceArn: str
+    requested_by: str = "backfill"
+
+
+class ReplicationRequestEvent(EventBridgeModel):
+    """A snapshot that exists already, sent for replication by `replicator backfill` (AWS reserves aws.* sources)."""
+
+    source: Literal["rds-snapshot-replicator"]
+    detail_type: Literal["Snapshot Replication Requested"] = Field(alias="detail-type")
+    detail: ReplicationRequestDetail
+
+    def snapshot_arn(self) -> str:
+        return self.detail.SourceArn
+
+    def not_handled_reason(self) -> str | None:
+        return None
+
+
+SnapshotEvent = Annotated[RdsSnapshotEvent | BackupJobEvent | ReplicationRequestEvent, Field(discriminator="source")]

@@ -48,6 +48,8 @@ class ReplicationRecord(BaseModel):
     updated_at: datetime = Field(default_factory=utc_now)
     finished_at: datetime | None = None
     cleanup_errors: list[str] = Field(default_factory=list)
+    replica_deleted_at: datetime | None = None  # the pruner deleted the replica (its mapping target's retention)
+    replica_deleted_reason: str | None = None
 
     @property
     def duration_seconds(self) -> float | None:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .retention import RetentionRule
+
 ALL_REGIONS = "*"
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -102,6 +104,13 @@ class MappingTarget(BaseModel):
         ),
     )
 
+    retention_days: int | None = Field(
+        default=None, ge=1, le=36500, description="Replicas older than this many days are deleted (by the pruner)"
+    )
+    keep_last: int | None = Field(
+        default=None, ge=1, le=10000, description="Only this many newest replicas per source database are kept"
+    )
+
     @model_validator(mode="after")
     def _key_in_target_region(self) -> MappingTarget:
         key = self.encryption.kms_key_arn
@@ -115,6 +124,11 @@ class MappingTarget(BaseModel):
     def account_id(self, default_account: str) -> str:
         """The account the replica lives in."""
         return account_of(self.role_arn) if self.role_arn else default_account
+
+    @property
+    def retention(self) -> RetentionRule:
+        """Replicas are kept while either rule keeps them (see retention.py); neither given: kept for ever."""
+        return RetentionRule(retention_days=self.retention_days, keep_last=self.keep_last)
 
 
 class RegionMapping(BaseModel):

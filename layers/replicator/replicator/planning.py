@@ -23,6 +23,7 @@ from .snapshots import (
     TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
     TAG_SOURCE_ARN,
+    TAG_SOURCE_DATABASE,
     SnapshotKind,
     SourceSnapshot,
     replica_identifier,
@@ -91,6 +92,8 @@ def replica_tags(source: SourceSnapshot, rid: str, copy_tags: bool) -> dict[str,
     if copy_tags:
         tags = {k: v for k, v in source.tags.items() if not k.startswith(("aws:", "replicator:"))}
     tags.update({TAG_SOURCE_ARN: source.arn, TAG_REPLICATION_ID: rid, TAG_MANAGED_BY: MANAGED_BY})
+    if source.database_identifier:
+        tags[TAG_SOURCE_DATABASE] = source.database_identifier
     return tags
 
 

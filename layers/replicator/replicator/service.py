@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from .aws import kms, notify, rds, slots, tables
 from .aws.sessions import RoleNotAssumable, error_code
-from .events import BackupJobEvent, RdsSnapshotEvent, SnapshotEvent
+from .events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
 from .execution import Phase, ReplicationState, epoch_ms, first_wait_seconds, observe_copy
 from .history import ReplicationRecord, ReplicationStatus, utc_now
 from .mapping import MappingTarget, describe_validation_error
@@ -67,7 +67,7 @@ def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[Re
     given_id = raw_event.get("id") if isinstance(raw_event, dict) else None
     event_id = str(given_id or f"unidentified-{short_hash(repr(raw_event))}")
     try:
-        event: RdsSnapshotEvent | BackupJobEvent = parse(event=raw_event, model=SnapshotEvent)  # type: ignore[call-overload]
+        event: RdsSnapshotEvent | BackupJobEvent | ReplicationRequestEvent = parse(event=raw_event, model=SnapshotEvent)  # type: ignore[call-overload]
     except (ValidationError, ValueError, TypeError) as error:
         reason = describe_validation_error(error) if isinstance(error, ValidationError) else str(error)
         return [

@@ -14,6 +14,7 @@ REPLICA_PREFIX = "snaprep-"
 TAG_SOURCE_ARN = "replicator:source-arn"
 TAG_REPLICATION_ID = "replicator:replication-id"
 TAG_MANAGED_BY = "replicator:managed-by"
+TAG_SOURCE_DATABASE = "replicator:source-database"  # the DB instance or cluster (retention's keep_last counts per it)
 MANAGED_BY = "rds-snapshot-replicator"
 
 

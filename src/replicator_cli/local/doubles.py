@@ -477,6 +477,8 @@ class Doubles:
         original = Rule.send_to_targets
 
         def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+            if rule.scheduled_expression:
+                return  # a schedule rule has no pattern, and moto would match every event to it; AWS sends it none
             lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
             if lambda_targets and rule.event_pattern.matches_event(original_event):
                 for target in lambda_targets:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backfill import ExistingSnapshot
 from ..planning import PlanStep, StepAction
-from ..snapshots import SnapshotKind, SourceSnapshot, parse_snapshot_arn
+from ..retention import Replica
+from ..snapshots import REPLICA_PREFIX, SnapshotKind, SourceSnapshot, parse_snapshot_arn
 from .kms import is_aws_managed_key
 from .sessions import client, error_code
 
@@ -134,3 +136,81 @@ def engine_version_offered(engine: str, version: str, region: str, role_arn: str
     rds = client("rds", region, role_arn)
     found = rds.describe_db_engine_versions(Engine=engine, EngineVersion=version)["DBEngineVersions"]
     return bool(found)
+
+
+def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
+    """Manual snapshots named like the replicator's copies in one account (through `role_arn`) and region."""
+    rds = client("rds", region, role_arn)
+    found: list[Replica] = []
+    for kind, operation, key, id_field, arn_field in (
+        (SnapshotKind.INSTANCE, "describe_db_snapshots", "DBSnapshots", "DBSnapshotIdentifier", "DBSnapshotArn"),
+        (
+            SnapshotKind.CLUSTER,
+            "describe_db_cluster_snapshots",
+            "DBClusterSnapshots",
+            "DBClusterSnapshotIdentifier",
+            "DBClusterSnapshotArn",
+        ),
+    ):
+        for page in rds.get_paginator(operation).paginate(SnapshotType="manual"):
+            for raw in page[key]:
+                if not raw[id_field].startswith(REPLICA_PREFIX):
+                    continue  # not named like a replica: never looked at further
+                tag_list = raw.get("TagList")
+                if tag_list is None:
+                    tag_list = rds.list_tags_for_resource(ResourceName=raw[arn_field]).get("TagList", [])
+                found.append(
+                    Replica(
+                        arn=raw[arn_field],
+                        identifier=raw[id_field],
+                        kind=kind,
+                        status=raw.get("Status", "unknown"),
+                        created_at=raw.get("SnapshotCreateTime") or raw.get("OriginalSnapshotCreateTime"),
+                        tags={t["Key"]: t["Value"] for t in tag_list},
+                    )
+                )
+    return found
+
+
+def delete_replica(replica: Replica, role_arn: str | None) -> bool:
+    """Delete a replica; False if it was already gone."""
+    _, region, _, _ = parse_snapshot_arn(replica.arn)
+    rds = client("rds", region, role_arn)
+    try:
+        if replica.kind is SnapshotKind.INSTANCE:
+            rds.delete_db_snapshot(DBSnapshotIdentifier=replica.identifier)
+        else:
+            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=replica.identifier)
+    except Exception as error:
+        if error_code(error) in _NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def list_source_snapshots(region: str) -> list[ExistingSnapshot]:
+    """Every DB and cluster snapshot of this account in `region`: automated, manual and AWS Backup's."""
+    rds = client("rds", region)
+    found: list[ExistingSnapshot] = []
+    for kind, operation, key, prefix in (
+        (SnapshotKind.INSTANCE, "describe_db_snapshots", "DBSnapshots", "DB"),
+        (SnapshotKind.CLUSTER, "describe_db_cluster_snapshots", "DBClusterSnapshots", "DBCluster"),
+    ):
+        # without a SnapshotType RDS lists automated and manual snapshots; AWS Backup's must be asked for
+        for extra in ({}, {"SnapshotType": "awsbackup"}):
+            for page in rds.get_paginator(operation).paginate(**extra):
+                for raw in page[key]:
+                    found.append(
+                        ExistingSnapshot(
+                            arn=raw[f"{prefix}SnapshotArn"],
+                            identifier=raw[f"{prefix}SnapshotIdentifier"],
+                            kind=kind,
+                            snapshot_type=raw.get("SnapshotType", "manual"),
+                            status=raw.get("Status", "unknown"),
+                            created_at=raw.get("SnapshotCreateTime"),
+                            database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
+                            tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
+                        )
+                    )
+    unique = {s.arn: s for s in found}  # an AWS Backup snapshot may be listed by both calls
+    return list(unique.values())

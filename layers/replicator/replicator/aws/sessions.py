@@ -65,9 +65,18 @@ def client(service: str, region: str, role_arn: str | None = None) -> Any:
     return new_client
 
 
+def home_region() -> str:
+    """The replicator's own region: the Lambda's, or the CLI's (--region, profile, environment)."""
+    default = boto3.DEFAULT_SESSION.region_name if boto3.DEFAULT_SESSION else None
+    region = os.environ.get("AWS_REGION") or default or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise RuntimeError("no AWS region: set AWS_REGION or pass --region")
+    return region
+
+
 def home_client(service: str) -> Any:
     """A client of the replicator's own account and region (cached, like every client here)."""
-    return client(service, os.environ.get("AWS_REGION") or os.environ["AWS_DEFAULT_REGION"])
+    return client(service, home_region())
 
 
 def dynamodb_table(table_name: str) -> Any:

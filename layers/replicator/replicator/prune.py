@@ -1,0 +1,149 @@
+"""Deleting replicas that fall outside their mapping target's retention (the scheduled prune function and the CLI).
+
+Which replicas go is decided by retention.replicas_to_delete (pure); this module lists the replicas where mapping
+targets with a retention put them, checks each against the history record that made it, deletes and records.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from pydantic import BaseModel, ValidationError
+
+from .aws import rds, tables
+from .aws.sessions import RoleNotAssumable, error_code, home_client
+from .history import ReplicationStatus, utc_now
+from .mapping import ALL_REGIONS, RegionMapping, describe_validation_error, parse_mapping_item
+from .observability import MetricUnit, logger, metrics
+from .retention import Replica, RetentionRule, replicas_to_delete
+from .settings import Settings
+
+Location = tuple[str, str]  # (account, region) where replicas are made
+
+
+class PruneIncomplete(Exception):
+    """Some replicas could not be considered (a mapping invalid, a location not listable); the rest was pruned."""
+
+
+class PruneResult(BaseModel):
+    """One replica the retention lets go: deleted, or to be deleted in a dry run, or that could not be."""
+
+    replica_arn: str
+    replication_id: str
+    source_arn: str
+    created_at: datetime
+    reason: str
+    deleted: bool = False
+    error: str | None = None
+
+
+class PruneReport(BaseModel):
+    results: list[PruneResult] = []
+    problems: list[str] = []  # locations that could not be listed, invalid mappings: said, never silently skipped
+
+    @property
+    def deleted(self) -> int:
+        return sum(1 for r in self.results if r.deleted)
+
+
+def _read_mappings(settings: Settings, report: PruneReport) -> tuple[dict[str, RegionMapping], set[str]]:
+    """(valid mappings by source region, source regions whose mapping item is invalid)."""
+    mappings, invalid = {}, set()
+    for item in tables.mapping_items(settings.mapping_table):
+        try:
+            mapping = parse_mapping_item(item)
+        except ValidationError as error:
+            region = str(item.get("source_region"))
+            invalid.add(region)
+            problem = describe_validation_error(error)
+            report.problems.append(f"the mapping for {region} is invalid, none of its replicas are pruned: {problem}")
+            continue
+        mappings[mapping.source_region] = mapping
+    return mappings, invalid
+
+
+def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> PruneReport:
+    """Delete (or, in a dry run, list) every replica outside its mapping target's retention."""
+    now = now or utc_now()
+    report = PruneReport()
+    mappings, invalid = _read_mappings(settings, report)
+    own_account = home_client("sts").get_caller_identity()["Account"]
+    rules: dict[tuple[str, Location], RetentionRule] = {}
+    roles: dict[Location, str | None] = {}
+    for mapping in mappings.values():
+        for target in mapping.targets:
+            location = (target.account_id(own_account), target.target_region)
+            rules[(mapping.source_region, location)] = target.retention
+            if target.retention.given:
+                roles[location] = target.role_arn
+    for location, role_arn in sorted(roles.items()):
+        try:
+            replicas = rds.list_replicas(location[1], role_arn)
+        except RoleNotAssumable as error:
+            report.problems.append(f"cannot list replicas in account {location[0]} {location[1]}: {error}")
+            continue
+        except Exception as error:
+            if not error_code(error):
+                raise  # a bug, not an AWS refusal
+            report.problems.append(f"cannot list replicas in account {location[0]} {location[1]}: {error}")
+            continue
+        by_rule: dict[RetentionRule, list[Replica]] = defaultdict(list)
+        for replica in replicas:
+            region = replica.source_region
+            if region is None or region in invalid or (region not in mappings and ALL_REGIONS in invalid):
+                continue
+            # the mapping that made it: its source region's own, else "*" (as when it was replicated)
+            mapping_region = region if region in mappings else ALL_REGIONS
+            rule = rules.get((mapping_region, location))
+            if rule is not None and rule.given and _recorded(settings, replica):
+                by_rule[rule].append(replica)
+        for rule, group in by_rule.items():
+            for decision in replicas_to_delete(group, rule, now):
+                report.results.append(_prune_one(settings, decision.replica, decision.reason, role_arn, dry_run, now))
+    if report.deleted:
+        metrics.add_metric(name="ReplicasDeleted", unit=MetricUnit.Count, value=report.deleted)
+    for problem in report.problems:
+        logger.warning("prune problem", extra={"problem": problem})
+    return report
+
+
+def _recorded(settings: Settings, replica: Replica) -> bool:
+    """Whether the history names this snapshot as the finished replica of its replication.
+
+    Tagged like a replica but not recorded (a copy still in the making, an intermediate copy, a snapshot tagged by
+    hand, history lost): kept, and not counted by keep_last either.
+    """
+    if not replica.made_by_replicator or replica.status != "available":
+        return False
+    record = tables.get_record(settings.history_table, replica.replication_id)
+    recorded = record is not None and record.status is ReplicationStatus.SUCCEEDED and record.replica_arn == replica.arn
+    if not recorded:
+        logger.info("tagged like a replica, but not a recorded one: kept", extra={"snapshot": replica.arn})
+    return recorded
+
+
+def _prune_one(
+    settings: Settings, replica: Replica, reason: str, role_arn: str | None, dry_run: bool, now: datetime
+) -> PruneResult:
+    result = PruneResult(
+        replica_arn=replica.arn,
+        replication_id=replica.replication_id,
+        source_arn=replica.source_arn,
+        created_at=replica.created_at,
+        reason=reason,
+    )
+    if dry_run:
+        return result
+    try:
+        rds.delete_replica(replica, role_arn)
+    except Exception as error:
+        if not error_code(error):
+            raise
+        return result.model_copy(update={"error": f"{error_code(error)}: {error}"})
+    record = tables.get_record(settings.history_table, replica.replication_id)
+    if record is not None:
+        update = {"replica_deleted_at": now, "replica_deleted_reason": reason}
+        tables.put_record(settings.history_table, record.model_copy(update=update))
+    logger.info("replica deleted", extra={"replica": replica.arn, "reason": reason})
+    return result.model_copy(update={"deleted": True})
