@@ -7,7 +7,10 @@ field, the option to change and the fix, and nothing is written.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,6 +42,8 @@ _OPTION_OF_FIELD = {
     "encryption": "--encrypt / --kms-key-arn",
     "share_kms_key_arn": "--share-kms-key-arn",
     "copy_tags": "--copy-tags / --no-copy-tags",
+    "retention_days": "--retention-days",
+    "keep_last": "--keep-last",
 }
 
 
@@ -75,43 +80,58 @@ def _same_destination(
     return same_account and target.get("target_region") == target_region
 
 
-def _put(
-    ctx: typer.Context,
-    source_region: str,
-    target_region: str,
-    role_arn: str | None,
-    encrypt: bool,
-    kms_key_arn: str | None,
-    key_usage: KeyUsageOption,
-    copy_tags: bool,
-    share_kms_key_arn: str | None,
-    description: str | None,
-    replace: bool,
-) -> None:
+@dataclass(frozen=True)
+class TargetOptions:
+    """The options of `mappings put` and `put-all` that describe one target."""
+
+    target_region: str
+    role_arn: str | None = None
+    encrypt: bool = False
+    kms_key_arn: str | None = None
+    key_usage: KeyUsageOption = KeyUsageOption.all
+    copy_tags: bool = True
+    share_kms_key_arn: str | None = None
+    retention_days: int | None = None
+    keep_last: int | None = None
+    description: str | None = None
+    replace: bool = False
+
+    def target(self) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "target_region": self.target_region,
+            "encryption": {
+                "enabled": self.encrypt,
+                "key_usage": KeyUsage(self.key_usage.value.replace("-", "_")).value,
+            },
+            "copy_tags": self.copy_tags,
+        }
+        if self.kms_key_arn:
+            target["encryption"]["kms_key_arn"] = self.kms_key_arn
+        optional = {
+            "role_arn": self.role_arn,
+            "share_kms_key_arn": self.share_kms_key_arn,
+            "retention_days": self.retention_days,
+            "keep_last": self.keep_last,
+        }
+        target.update({k: v for k, v in optional.items() if v is not None})
+        return target
+
+
+def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None:
     cli = get_context(ctx)
     existing = tables.mapping_item(cli.mapping_table, source_region) or {}
-    target: dict[str, Any] = {
-        "target_region": target_region,
-        "encryption": {"enabled": encrypt, "key_usage": KeyUsage(key_usage.value.replace("-", "_")).value},
-        "copy_tags": copy_tags,
-    }
-    if kms_key_arn:
-        target["encryption"]["kms_key_arn"] = kms_key_arn
-    if role_arn:
-        target["role_arn"] = role_arn
-    if share_kms_key_arn:
-        target["share_kms_key_arn"] = share_kms_key_arn
-    others = [] if replace else list(existing.get("targets", []))
+    target = options.target()
+    others = [] if options.replace else list(existing.get("targets", []))
     # a role in this account and no role are the same account: such a target is replaced, not added beside
     own_account = boto3.client("sts").get_caller_identity()["Account"] if others else None
-    kept = [t for t in others if not _same_destination(t, role_arn, target_region, own_account)]
+    kept = [t for t in others if not _same_destination(t, options.role_arn, options.target_region, own_account)]
     item: dict[str, Any] = {
         "source_region": source_region,
         "targets": [*kept, target],
         "updated_at": utc_now().isoformat(timespec="seconds"),
     }
-    if description or existing.get("description"):
-        item["description"] = description or existing["description"]
+    if options.description or existing.get("description"):
+        item["description"] = options.description or existing["description"]
     mapping = validate(item)
     tables.put_mapping(cli.mapping_table, mapping)
     verb = "replaced" if len(kept) < len(others) else "added"
@@ -124,67 +144,71 @@ def _describe_target(target: dict[str, Any]) -> str:
     return f"{account} / {target.get('target_region')}"
 
 
-RoleOpt = Annotated[
-    str | None, typer.Option("--role-arn", help="IAM role in the target account (absent: this account)")
-]
-RegionOpt = Annotated[str, typer.Option("--target-region", help="Region of the replicas")]
-EncryptOpt = Annotated[bool, typer.Option("--encrypt/--no-encrypt", help="Encrypt replicas with --kms-key-arn")]
-KeyOpt = Annotated[str | None, typer.Option("--kms-key-arn", help="KMS key ARN in the target region")]
-UsageOpt = Annotated[
-    KeyUsageOption,
-    typer.Option("--key-usage", help="all: encrypt every replica; encrypted-only: only replicas of encrypted sources"),
-]
-TagsOpt = Annotated[bool, typer.Option("--copy-tags/--no-copy-tags", help="Copy the source snapshot's tags")]
-ShareOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--share-kms-key-arn",
-        help="Cross-account: customer managed key in the source account and region, usable by the target account",
-    ),
-]
-DescriptionOpt = Annotated[str | None, typer.Option("--description", help="Free text")]
-ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Drop the mapping's other targets")]
+def _target_options_signature(
+    target_region: Annotated[str, typer.Option("--target-region", help="Region of the replicas")],
+    role_arn: Annotated[
+        str | None, typer.Option("--role-arn", help="IAM role in the target account (absent: this account)")
+    ] = None,
+    encrypt: Annotated[
+        bool, typer.Option("--encrypt/--no-encrypt", help="Encrypt replicas with --kms-key-arn")
+    ] = False,
+    kms_key_arn: Annotated[str | None, typer.Option("--kms-key-arn", help="KMS key ARN in the target region")] = None,
+    key_usage: Annotated[
+        KeyUsageOption,
+        typer.Option(
+            "--key-usage", help="all: encrypt every replica; encrypted-only: only replicas of encrypted sources"
+        ),
+    ] = KeyUsageOption.all,
+    copy_tags: Annotated[
+        bool, typer.Option("--copy-tags/--no-copy-tags", help="Copy the source snapshot's tags")
+    ] = True,
+    share_kms_key_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--share-kms-key-arn",
+            help="Cross-account: customer managed key in the source account and region, usable by the target account",
+        ),
+    ] = None,
+    retention_days: Annotated[
+        int | None, typer.Option("--retention-days", help="Delete replicas older than this (replicator prune)")
+    ] = None,
+    keep_last: Annotated[
+        int | None, typer.Option("--keep-last", help="Keep this many newest replicas per source database")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description", help="Free text")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Drop the mapping's other targets")] = False,
+) -> None:
+    """Only its signature is used: the target options `put` and `put-all` share (typer reads a command's options
+    from its signature)."""
+
+
+def _with_target_options(command: Callable[..., None]) -> Callable[..., None]:
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = list(inspect.signature(_target_options_signature, eval_str=True).parameters.values())
+    command.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]
+    return command
 
 
 @app.command("put")
+@_with_target_options
 def put(
     ctx: typer.Context,
     source_region: Annotated[str, typer.Argument(help="Source region, e.g. us-east-1")],
-    target_region: RegionOpt,
-    role_arn: RoleOpt = None,
-    encrypt: EncryptOpt = False,
-    kms_key_arn: KeyOpt = None,
-    key_usage: UsageOpt = KeyUsageOption.all,
-    copy_tags: TagsOpt = True,
-    share_kms_key_arn: ShareOpt = None,
-    description: DescriptionOpt = None,
-    replace: ReplaceOpt = False,
+    **options: Any,
 ) -> None:
     """Add a target to SOURCE_REGION's mapping, or replace its target with the same account and region.
 
     Example: replicator mappings put us-east-1 --target-region us-west-2 --encrypt
-    --kms-key-arn arn:aws:kms:us-west-2:123456789012:key/... --key-usage all
+    --kms-key-arn arn:aws:kms:us-west-2:123456789012:key/... --key-usage all --retention-days 35
     """
-    _put(ctx, source_region, target_region, role_arn, encrypt, kms_key_arn, key_usage, copy_tags,
-         share_kms_key_arn, description, replace)  # fmt: skip
+    _put(ctx, source_region, TargetOptions(**options))
 
 
 @app.command("put-all")
-def put_all(
-    ctx: typer.Context,
-    target_region: RegionOpt,
-    role_arn: RoleOpt = None,
-    encrypt: EncryptOpt = False,
-    kms_key_arn: KeyOpt = None,
-    key_usage: UsageOpt = KeyUsageOption.all,
-    copy_tags: TagsOpt = True,
-    share_kms_key_arn: ShareOpt = None,
-    description: DescriptionOpt = None,
-    replace: ReplaceOpt = False,
-) -> None:
+@_with_target_options
+def put_all(ctx: typer.Context, **options: Any) -> None:
     """Set the mapping for all regions without their own ("*", the product's Set Mapping for All Regions)."""
-    _put(ctx, ALL_REGIONS, target_region, role_arn, encrypt, kms_key_arn, key_usage, copy_tags,
-         share_kms_key_arn, description, replace)  # fmt: skip
+    _put(ctx, ALL_REGIONS, TargetOptions(**options))
 
 
 @app.command("list")
@@ -192,14 +216,15 @@ def list_mappings(ctx: typer.Context) -> None:
     """A table of every mapping, one row per target (invalid items are shown with their error)."""
     cli = get_context(ctx)
     table = Table(title=f"Region mappings ({cli.mapping_table})")
-    for column in ("source region", "target account", "target region", "encryption", "copy tags", "share key"):
+    columns = ("source region", "target account", "target region", "encryption", "copy tags", "share key", "retention")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for item in tables.mapping_items(cli.mapping_table):
         try:
             mapping = RegionMapping.model_validate(item)
         except ValidationError as error:
             table.add_row(
-                str(item.get("source_region")), "[red]invalid[/]", "", describe_validation_error(error), "", ""
+                str(item.get("source_region")), "[red]invalid[/]", "", describe_validation_error(error), "", "", ""
             )
             continue
         for target in mapping.targets:
@@ -213,6 +238,7 @@ def list_mappings(ctx: typer.Context) -> None:
                 encryption,
                 "yes" if target.copy_tags else "no",
                 target.share_kms_key_arn or "",
+                target.retention.describe() if target.retention.given else "kept",
             )
     console.print(table)
 

@@ -323,7 +323,7 @@ def test_delete_of_a_target_the_mapping_does_not_have_fails_and_keeps_it(cloud):
 
 
 def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud):
-    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY, "--retention-days", "35")
     put(
         "us-east-1",
         "--target-region",
@@ -333,6 +333,10 @@ def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud)
         "--share-kms-key-arn",
         SHARE_KEY,
         "--no-copy-tags",
+        "--retention-days",
+        "90",
+        "--keep-last",
+        "7",
     )
     ok(cli("mappings", "put-all", "--target-region", "us-west-2", "--key-usage", "encrypted-only"))
     raw_put(
@@ -344,9 +348,9 @@ def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud)
 
     assert result.exit_code == 0, result.output
     rows = [flat_line(line) for line in result.output.splitlines()]
-    assert f"us-east-1 this account us-west-2 {WEST_KEY} (all) yes" in rows
-    assert f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off no {SHARE_KEY}" in rows
-    assert "* this account us-west-2 off yes" in rows
+    assert f"us-east-1 this account us-west-2 {WEST_KEY} (all) yes retention_days 35" in rows
+    assert f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off no {SHARE_KEY} retention_days 90 and keep_last 7" in rows
+    assert "* this account us-west-2 off yes kept" in rows
     (invalid,) = [r for r in rows if r.startswith("eu-west-1 ")]
     assert "invalid" in invalid
     assert "targets.0.encryption: kms_key_arn is required when encryption is enabled" in invalid
@@ -782,7 +786,7 @@ def test_the_mapping_table_flag_works_without_the_stack(cloud):
     result = runner.invoke(app, [*args, "list"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     assert f"Region mappings ({table})" in flat(result)
-    assert "us-east-1 this account us-west-2 off yes" in [flat_line(line) for line in result.output.splitlines()]
+    assert "us-east-1 this account us-west-2 off yes kept" in [flat_line(line) for line in result.output.splitlines()]
 
 
 def test_mappings_help_lists_every_subcommand():
@@ -790,3 +794,10 @@ def test_mappings_help_lists_every_subcommand():
     assert result.exit_code == 0, result.output
     commands = re.findall(r"^│ (\S+)\s", result.output.split("Commands")[1], flags=re.MULTILINE)
     assert sorted(commands) == sorted(["put", "put-all", "list", "show", "delete", "check", "export", "import"])
+
+
+def test_put_refuses_a_retention_below_one_naming_the_option(cloud):
+    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--keep-last", "0")
+    assert result.exit_code == 1
+    assert "keep_last: Input should be greater than or equal to 1 (option --keep-last)" in flat(result)
+    assert tables.mapping_item(cloud.stack.mapping_table, "us-east-1") is None
