@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
 from .aws import kms, notify, rds, slots, tables
@@ -64,6 +63,9 @@ def _snapshot_outcome_id(source_arn: str) -> str:
 
 def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[ReplicationRecord]:
     """Handle one EventBridge event: replicate the snapshot it names to every target of its region's mapping."""
+    # imported here: only the start function parses events, the other handlers skip its cost (bench/cold_start.py)
+    from aws_lambda_powertools.utilities.parser import parse
+
     given_id = raw_event.get("id") if isinstance(raw_event, dict) else None
     event_id = str(given_id or f"unidentified-{short_hash(repr(raw_event))}")
     try:
