@@ -18,15 +18,13 @@ PROBE = (
 
 @pytest.mark.parametrize(
     ("disabled", "expected"),
-    [("true", "UntracedHandlers False"), ("false", "Tracer True"), ("", "Tracer True")],
+    [("true", "UntracedHandlers False"), ("false", "Tracer True"), (None, "Tracer True")],
 )
-def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(disabled: str, expected: str) -> None:
-    env = {
-        **os.environ,
-        "POWERTOOLS_TRACE_DISABLED": disabled,
-        "PYTHONPATH": str(LAYER),
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(disabled: str | None, expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    env.update(PYTHONPATH=str(LAYER), AWS_DEFAULT_REGION="us-east-1")
+    if disabled is not None:
+        env["POWERTOOLS_TRACE_DISABLED"] = disabled
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == expected
 
