@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export PYENV_VERSION ?= 3.11.7:3.12.1
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: demo test lint security unit integration validate build bench clean
+.PHONY: demo test lint security unit integration validate build bench clean deploy-forwarders
 
 $(BIN)/replicator: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,11 @@ lint: $(BIN)/replicator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
-	$(BIN)/cfn-lint template.yaml target-account-role.yaml
+	$(BIN)/cfn-lint template.yaml target-account-role.yaml forwarder.yaml
 
 security: $(BIN)/replicator $(CHECKOV)
 	$(BIN)/bandit -q -r layers/replicator/replicator src functions
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation -f template.yaml -f target-account-role.yaml
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation -f template.yaml -f target-account-role.yaml -f forwarder.yaml
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
@@ -62,6 +62,33 @@ bench: $(BIN)/replicator
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml
+
+# forwarder.yaml in each other source region (README, "Every source region"), e.g.
+#   make deploy-forwarders REGIONS="eu-west-1 ap-southeast-2"
+# The home bus is HOME_EVENT_BUS_ARN if given, else the HomeEventBusArn output of the replicator stack STACK_NAME in
+# HOME_REGION. The home region itself is skipped (its events need no forwarding), so REGIONS may list every region.
+# --config-env forwarder: samconfig.toml's default deploy settings are the replicator stack's, not the forwarders'.
+# STACK_NAME and HOME_REGION default to samconfig.toml's stack name and deploy region.
+STACK_NAME ?= rds-snapshot-replicator
+HOME_REGION ?= us-east-1
+FORWARDER_STACK_NAME ?= rds-snapshot-replicator-forwarder
+deploy-forwarders: $(SAM)
+	@test -n "$(REGIONS)" || { echo 'name the source regions: make deploy-forwarders REGIONS="eu-west-1 ap-southeast-2"' >&2; exit 2; }
+	@bus="$(HOME_EVENT_BUS_ARN)"; \
+	if [ -z "$$bus" ]; then \
+	  outputs=$$($(SAM) list stack-outputs --stack-name $(STACK_NAME) --region $(HOME_REGION) --output json) \
+	    || { echo "cannot read the outputs of stack $(STACK_NAME) in $(HOME_REGION): set STACK_NAME and HOME_REGION, or give HOME_EVENT_BUS_ARN" >&2; exit 1; }; \
+	  bus=$$(echo "$$outputs" | $(PYTHON) -c 'import json, sys; print(next((o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == "HomeEventBusArn"), ""))') || exit 1; \
+	  test -n "$$bus" || { echo "stack $(STACK_NAME) in $(HOME_REGION) has no HomeEventBusArn output: deploy the current template.yaml, or give HOME_EVENT_BUS_ARN" >&2; exit 1; }; \
+	fi; \
+	home=$$(echo "$$bus" | cut -d: -f4); \
+	for region in $(REGIONS); do \
+	  if [ "$$region" = "$$home" ]; then echo "$$region: the replicator's own region, skipped"; continue; fi; \
+	  echo "$$region: forwarding snapshot events to $$bus"; \
+	  $(SAM) deploy --config-env forwarder --template-file forwarder.yaml --region "$$region" \
+	    --stack-name $(FORWARDER_STACK_NAME) --parameter-overrides HomeEventBusArn="$$bus" \
+	    --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --no-confirm-changeset || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Least privilege in template.yaml and target-account-role.yaml: explicit actions, scoped resources."""
+"""Least privilege in template.yaml, target-account-role.yaml and forwarder.yaml: explicit actions, scoped resources."""
 
 from pathlib import Path
 
@@ -22,7 +22,7 @@ def _statements(path: str) -> list[tuple[str, dict]]:
     return found
 
 
-STATEMENTS = _statements("template.yaml") + _statements("target-account-role.yaml")
+STATEMENTS = _statements("template.yaml") + _statements("target-account-role.yaml") + _statements("forwarder.yaml")
 
 
 def _as_list(value):

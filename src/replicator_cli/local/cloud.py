@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from replicator.aws import sessions
 
 from . import doubles
-from .provision import LocalStack, provision
+from .provision import LocalForwarder, LocalStack, provision, provision_forwarder
 
 SOURCE_ACCOUNT = "123456789012"  # moto's default account: the replicator's own
 HOME_REGION = "us-east-1"
@@ -119,6 +119,11 @@ class LocalCloud:
             else:
                 os.environ[key] = value
         sessions.reset_cache()
+
+    def add_forwarder(self, region: str, home_event_bus_arn: str | None = None) -> LocalForwarder:
+        """forwarder.yaml in a source region, sending to the stack's HomeEventBusArn output (or the bus given)."""
+        bus = home_event_bus_arn or self.stack.outputs["HomeEventBusArn"]
+        return provision_forwarder(self.root, region, bus)
 
     def stop_executions(self, timeout: float = 10.0) -> None:
         """Stop executions still running, so that none outlives the emulation (moto may block stopping one that

@@ -9,6 +9,11 @@
   (Throttling, SnapshotQuotaExceeded, KMSKeyNotAccessibleFault...).
 - EventBridgeLambdaTargets: moto's EventBridge cannot deliver to Lambda targets; this invokes the target function
   asynchronously, as EventBridge does, with the event the rule matched.
+- EventBridgeBusTargets: moto delivers to an event bus in another region or account, but as a new event (new id,
+  its own region and account, no `resources`, where AWS Backup names the recovery point) and whatever the target's
+  role may do; this delivers the event unchanged, as AWS does, and only if the target's role trusts EventBridge for
+  this rule and allows events:PutEvents on that bus, which must exist; otherwise the event goes to the target's
+  dead-letter queue at once (AWS retries for up to the RetryPolicy's 24 h first).
 - EngineVersionCatalog: DescribeDBEngineVersions is not implemented; this answers from a catalog in which every
   engine version is offered except those declared unavailable in a region.
 - SharedSnapshotCopy: a target account cannot copy a snapshot shared from another account in moto; this finds the
@@ -29,6 +34,8 @@
 
 from __future__ import annotations
 
+import copy
+import fnmatch
 import importlib.util
 import json
 import sys
@@ -46,7 +53,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import camelcase_to_underscores
-from moto.events.models import Rule
+from moto.events.models import Rule, events_backends
 from moto.rds import models as rds_models
 from moto.rds.exceptions import (
     DBClusterSnapshotAlreadyExistsError,
@@ -201,6 +208,115 @@ class LambdaDispatcher:
             if time.monotonic() > deadline:
                 return False
             alive[0].join(timeout=0.05)
+
+
+# --- EventBridge -----------------------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    """The few condition operators the templates use; an operator not understood here never holds (fail closed)."""
+    for operator, keys in conditions.items():
+        for key, expected in keys.items():
+            given = context.get(key)
+            if given is None:
+                return False
+            if operator in ("StringEquals", "ArnEquals"):
+                matched = given in _as_list(expected)
+            elif operator in ("StringLike", "ArnLike"):
+                matched = any(fnmatch.fnmatchcase(given, pattern) for pattern in _as_list(expected))
+            else:
+                return False
+            if not matched:
+                return False
+    return True
+
+
+def _statements_allow(documents: Iterable[str | dict], action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether identity policy documents allow `action` on `resource` (an explicit Deny wins)."""
+    allowed = False
+    for policy in documents:
+        document = json.loads(policy) if isinstance(policy, str) else policy
+        for statement in _as_list(document.get("Statement", [])):
+            acts = any(fnmatch.fnmatch(action.lower(), a.lower()) for a in _as_list(statement.get("Action", [])))
+            on = any(fnmatch.fnmatchcase(resource, r) for r in _as_list(statement.get("Resource", [])))
+            if not (acts and on and _conditions_hold(statement.get("Condition", {}), context)):
+                continue
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _trusts_service(policy: str | dict, service: str, context: dict[str, str]) -> bool:
+    document = json.loads(policy) if isinstance(policy, str) else policy
+    for statement in _as_list(document.get("Statement", [])):
+        principal = statement.get("Principal", {})
+        services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        if (
+            statement.get("Effect") == "Allow"
+            and service in services
+            and "sts:AssumeRole" in _as_list(statement.get("Action", []))
+            and _conditions_hold(statement.get("Condition", {}), context)
+        ):
+            return True
+    return False
+
+
+class EventBridgeBusTargets:
+    """Delivers what a rule matched to an event bus in another region or account, unchanged, as AWS does."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str, str, str]] = []  # (rule ARN, bus ARN, event id)
+        self.undelivered: list[tuple[str, str, str]] = []  # (rule ARN, bus ARN, why)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def handles(rule: Rule, target_arn: str) -> bool:
+        parts = target_arn.split(":", 5)
+        if len(parts) < 6 or parts[2] != "events" or not parts[5].startswith("event-bus/"):
+            return False
+        return (parts[3], parts[4]) != (rule.region_name, rule.account_id)
+
+    def deliver(self, rule: Rule, target: dict[str, Any], event: Any) -> None:
+        bus_arn = target["Arn"]
+        _, _, _, region, account, resource = bus_arn.split(":", 5)
+        bus = events_backends[account][region].event_buses.get(resource.split("/", 1)[1])
+        problem = self._refusal(rule, target)
+        if bus is None or problem is not None:
+            problem = problem or f"event bus {bus_arn} does not exist"
+            with self._lock:
+                self.undelivered.append((rule.arn, bus_arn, problem))
+            dead_letter_arn = target.get("DeadLetterConfig", {}).get("Arn")
+            if dead_letter_arn:  # the DLQ is in the rule's account and region (AWS requires it)
+                rule._send_to_sqs_queue(dead_letter_arn.rsplit(":", 1)[1], copy.deepcopy(event))
+            return
+        with self._lock:
+            self.delivered.append((rule.arn, bus_arn, str(event.get("id"))))
+        for home_rule in list(bus.rules.values()):
+            home_rule.send_to_targets(copy.deepcopy(event))  # each rule its own copy: targets rewrite `time`
+
+    @staticmethod
+    def _refusal(rule: Rule, target: dict[str, Any]) -> str | None:
+        """Why EventBridge could not put the event on the bus with the target's role (None: it can)."""
+        from moto.iam.models import iam_backends
+
+        role_arn = target.get("RoleArn")
+        if not role_arn:
+            return "the target names no role (EventBridge needs one to reach a bus in another region or account)"
+        name = role_arn.rsplit("/", 1)[-1]
+        role = next((r for r in iam_backends[rule.account_id]["aws"].roles.values() if r.name == name), None)
+        if role is None:
+            return f"role {role_arn} does not exist"
+        context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id}
+        if not _trusts_service(role.assume_role_policy_document, "events.amazonaws.com", context):
+            return f"role {role_arn} does not let EventBridge assume it for rule {rule.arn}"
+        if not _statements_allow(role.policies.values(), "events:PutEvents", target["Arn"], {}):
+            return f"role {role_arn} may not events:PutEvents on {target['Arn']}"
+        return None
 
 
 # --- RDS -------------------------------------------------------------------------------------------------------------
@@ -369,6 +485,7 @@ class Doubles:
         self.lambda_dispatcher = LambdaDispatcher()
         self.copy_clock = CopyClock(copy_seconds)
         self.engine_catalog = EngineVersionCatalog()
+        self.event_bus_targets = EventBridgeBusTargets()
         self._originals: list[tuple[Any, str, Any]] = []
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
@@ -394,6 +511,7 @@ class Doubles:
         self._install_role_trust()
         self._install_lambda()
         self._install_eventbridge()
+        self._install_event_bus_targets()
         self._install_engine_versions()
         self._install_copies()
         self._install_sharing_rules()
@@ -488,6 +606,25 @@ class Doubles:
                 saved, rule.targets = rule.targets, others
                 try:
                     original(rule, original_event, transform_input)
+                finally:
+                    rule.targets = saved
+
+        self._patch(Rule, "send_to_targets", send_to_targets)
+
+    def _install_event_bus_targets(self) -> None:
+        buses = self.event_bus_targets
+        current = Rule.send_to_targets  # with the Lambda targets' double already in place
+
+        def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+            bus_targets = [t for t in rule.targets if buses.handles(rule, t["Arn"])]
+            if bus_targets and rule.event_pattern.matches_event(original_event):
+                for target in bus_targets:
+                    buses.deliver(rule, target, original_event)
+            others = [t for t in rule.targets if t not in bus_targets]
+            if others:
+                saved, rule.targets = rule.targets, others
+                try:
+                    current(rule, original_event, transform_input)
                 finally:
                     rule.targets = saved
 

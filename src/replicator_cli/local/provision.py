@@ -93,6 +93,48 @@ class LocalStack:
         return next(f for f in self.functions.values() if f.logical_id == logical_id)
 
 
+@dataclass
+class LocalForwarder:
+    """A forwarder stack (forwarder.yaml) in one source region."""
+
+    name: str
+    region: str
+    outputs: dict[str, str]
+    resources: dict[str, str]  # logical id -> physical id
+
+
+def _create_stack(
+    cfn_template: dict[str, Any], stack_name: str, region: str, parameters: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(outputs, logical id -> physical id) of a stack made on the emulation; an error if it was not made."""
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(cfn_template),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"stack {stack_name} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if "PhysicalResourceId" in r
+    }
+    return outputs, resources
+
+
+def provision_forwarder(
+    root: Path, region: str, home_event_bus_arn: str, stack_name: str = "rds-snapshot-replicator-forwarder"
+) -> LocalForwarder:
+    """Deploy forwarder.yaml itself (plain CloudFormation, no transform) to `region` of the emulation."""
+    template = load_template(root / "forwarder.yaml")
+    outputs, resources = _create_stack(template, stack_name, region, {"HomeEventBusArn": home_event_bus_arn})
+    return LocalForwarder(name=stack_name, region=region, outputs=outputs, resources=resources)
+
+
 def _zip_dir(directory: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -153,22 +195,7 @@ def provision(
     }
     cfn_template = to_cloudformation(root, json.loads(json.dumps(sam_template)), region)
 
-    cfn = boto3.client("cloudformation", region_name=region)
-    cfn.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(cfn_template),
-        Capabilities=["CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
-    )
-    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise RuntimeError(f"stack {stack_name} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    resources = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-        if "PhysicalResourceId" in r
-    }
+    outputs, resources = _create_stack(cfn_template, stack_name, region, parameters or {})
 
     lambda_client = boto3.client("lambda", region_name=region)
     functions: dict[str, LocalFunction] = {}

@@ -273,9 +273,12 @@ class ScenarioRunner:
         _kind, region, account, _ = parse_snapshot_arn(arn)
         return snapshot_event(arn, spec.type, region, account)
 
-    def send(self, events: list[dict[str, Any]]) -> None:
-        """Put the events on the default bus: the template's rules decide what reaches the start function."""
-        client = boto3.client("events", region_name=HOME_REGION)
+    def send(self, events: list[dict[str, Any]], region: str = HOME_REGION) -> list[str]:
+        """Put the events on the default bus of `region` (default: the stack's): the rules decide what reaches the
+        start function (from another region, only what a forwarder there sends to the stack's bus). Returns the ids
+        EventBridge gave them."""
+        client = boto3.client("events", region_name=region)
+        ids = []
         for event in events:
             entry = {
                 "Source": event["source"],
@@ -287,6 +290,8 @@ class ScenarioRunner:
             response = client.put_events(Entries=[{k: v for k, v in entry.items() if v is not None}])
             if response.get("FailedEntryCount"):
                 raise RuntimeError(f"EventBridge refused an event: {response['Entries']}")
+            ids.append(response["Entries"][0]["EventId"])
+        return ids
 
     # ---- results ----
 
