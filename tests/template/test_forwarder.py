@@ -30,9 +30,14 @@ def _replicator_rules(replicator: dict) -> list[dict]:
     return [e["Properties"] for e in events.values() if e["Type"] == "EventBridgeRule"]
 
 
+def _aws_rules(replicator: dict) -> list[dict]:
+    """The rules on events AWS raises in each region (not `replicator backfill`'s requests, sent to the home bus)."""
+    return [r for r in _replicator_rules(replicator) if r["Pattern"]["source"] != ["rds-snapshot-replicator"]]
+
+
 def test_forwards_exactly_the_events_the_replicator_starts_on(forwarder, replicator):
     forwarded = sorted((r["EventPattern"] for r in _rules(forwarder).values()), key=repr)
-    started_on = sorted((r["Pattern"] for r in _replicator_rules(replicator)), key=repr)
+    started_on = sorted((r["Pattern"] for r in _aws_rules(replicator)), key=repr)
     assert len(forwarded) == 2
     assert forwarded == started_on
 
