@@ -59,6 +59,7 @@ bench: $(BIN)/replicator
 	$(BIN)/python bench/wait_bench.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/burst_makespan.py
+	$(BIN)/python bench/replication_cost.py
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml

@@ -36,11 +36,12 @@ STRATEGIES = {
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 # Published prices (us-east-1): Step Functions Standard $0.025 per 1,000 transitions; Lambda $0.20 per million
-# requests and $0.0000166667 per GB-second; DynamoDB on-demand $1.25 per million write request units.
+# requests and $0.0000166667 per GB-second; DynamoDB on-demand $0.625 per million write request units (since the
+# November 2024 price cut).
 PRICE_TRANSITION = 0.025 / 1000
 PRICE_LAMBDA_REQUEST = 0.20 / 1_000_000
 PRICE_GB_SECOND = 0.0000166667
-PRICE_WRITE = 1.25 / 1_000_000
+PRICE_WRITE = 0.625 / 1_000_000
 LAMBDA_GB, LAMBDA_SECONDS = 0.25, 0.3  # 256 MB (template), assumed 300 ms billed per call
 WRITES_PER_CHECK = 1  # the history record's progress
 

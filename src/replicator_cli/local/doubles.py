@@ -43,6 +43,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -453,11 +454,15 @@ class _Fault:
 
 
 class FaultInjector:
-    """Makes (service, action) fail: `fail("rds", "copy_db_snapshot", "Throttling", times=2, skip=1)`."""
+    """Makes (service, action) fail: `fail("rds", "copy_db_snapshot", "Throttling", times=2, skip=1)`.
+
+    It sees every request made to the emulation, so it also counts them (`requests`, for bench/replication_cost.py).
+    """
 
     def __init__(self) -> None:
         self.faults: dict[tuple[str, str], _Fault] = {}
         self.injected: list[tuple[str, str, str]] = []  # (service, action, code) of every failure made
+        self.requests: Counter[tuple[str, str]] = Counter()  # (service, action) -> requests seen
         self._lock = threading.Lock()
 
     def fail(self, service: str, action: str, code: str, times: int = 1, skip: int = 0, message: str = "") -> None:
@@ -466,6 +471,7 @@ class FaultInjector:
 
     def take(self, service: str, action: str) -> _Fault | None:
         with self._lock:
+            self.requests[(service, action)] += 1
             fault = self.faults.get((service, action))
             if fault is None or fault.remaining <= 0:
                 return None
