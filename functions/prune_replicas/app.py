@@ -16,7 +16,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     dry_run = bool(event.get("dry_run")) if isinstance(event, dict) else False
     report = prune_replicas(get_settings(), dry_run=dry_run)
     logger.info("prune finished", extra={"deleted": report.deleted, "listed": len(report.results)})
-    if report.problems:
+    failed = [f"{r.replica_arn}: {r.error}" for r in report.results if r.error]
+    if report.problems or failed:
         # what could be pruned was; the rest is reported as an error, so that the function's alarm says it
-        raise PruneIncomplete("; ".join(report.problems))
+        raise PruneIncomplete("; ".join([*report.problems, *failed]))
     return report.model_dump(mode="json")

@@ -47,9 +47,10 @@ def backfill(
     database: Annotated[str | None, typer.Option("--db", help="Only this DB instance or Aurora cluster")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be sent, send nothing")] = False,
 ) -> None:
-    """Replicate the snapshots that exist already in a region and have no replica yet, through the same planning,
-    copy quota and outcome path as new ones (each is sent to the replicator as an event). Running it again sends
-    only what is still missing.
+    """Replicate the snapshots that already exist in a region and have no replica yet.
+
+    Each is sent to the replicator as an event, so it goes through the same planning, copy quota and outcome path as
+    a new snapshot. Running it again sends only what is still missing.
 
     Example: replicator backfill --source-region eu-west-1 --since 7d --db orders
     """

@@ -37,8 +37,10 @@ def prune(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted, delete nothing")] = False,
 ) -> None:
-    """Delete the replicas that fall outside their mapping target's retention_days / keep_last, as the scheduled
-    prune function does; only snapshots the replicator made (its tags and its history) are ever deleted.
+    """Delete the replicas outside their mapping target's retention (retention_days, keep_last).
+
+    Does what the scheduled prune function does; only snapshots the replicator made (its tags and its history) are
+    ever deleted.
 
     Example: replicator prune --dry-run
     """

@@ -80,3 +80,35 @@ def test_a_timed_out_slot_wait_keeps_its_place_and_no_copy_exceeds_the_quota(run
     assert len(clock.started) == len(set(clock.started)) == len(names)  # one copy each, none twice
     slots_table = run.cloud.stack.resources["CopySlotsTable"]
     assert slots.holders(slots_table, f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}  # every slot given back
+
+
+def test_a_hand_over_lost_on_the_way_is_taken_up_at_the_next_re_check(run_scenario):
+    """The finishing copy cannot resume the waiter (SendTaskSuccess fails): the waiter stays in its place with a free
+    slot, and takes it when its wait re-enters AcquireSlot (SlotRecheckSeconds, 2 s here)."""
+    names = ["orders-first", "orders-second"]
+
+    def first_hand_over_fails(cloud, runner):
+        cloud.doubles.faults.fail("stepfunctions", "send_task_success", "ServiceUnavailable", times=1)
+
+    spec = base_scenario(
+        snapshots=[{"id": n, "database": "orders"} for n in names],
+        events=[{"snapshot": n} for n in names],
+        instance_copy_quota=1,
+        slot_recheck_seconds=2,
+        copy_seconds=2.0,
+        timeout_seconds=90,
+    )
+    run = run_scenario(spec, before_events=first_hand_over_fails)
+    assert [r.status.value for r in run.records] == ["SUCCEEDED"] * 2, [r.reason for r in run.records]
+    assert ("stepfunctions", "send_task_success", "ServiceUnavailable") in run.cloud.doubles.faults.injected
+    entered = [
+        sum(
+            1
+            for e in run.history(x["executionArn"])
+            if e.get("stateEnteredEventDetails", {}).get("name") == "AcquireSlot"
+        )
+        for x in run.executions()
+    ]
+    assert max(entered) >= 2, entered  # the wait re-entered (a fresh task token, the same place in the queue)
+    assert run.cloud.doubles.copy_clock.max_in_flight[(SOURCE_ACCOUNT, "us-west-2", False)] == 1
+    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}

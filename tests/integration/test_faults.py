@@ -218,3 +218,63 @@ def test_rds_and_backup_events_for_the_same_snapshot_make_one_copy(run_scenario)
     assert record.status.value == "SUCCEEDED", record.reason
     assert len(run.cloud.doubles.copy_clock.started) == 1
     assert len(run.executions()) == 1
+
+
+def test_a_slot_taken_by_a_task_that_then_fails_is_given_back(run_scenario):
+    # the cross-account plan's second copy: AcquireSlot takes a slot, then fails before its state says so (leaving
+    # its place in the queue is refused): the failure path gives the slot back by replication id, so the pool does
+    # not shrink for ever
+    def leaving_the_queue_fails(cloud, runner):
+        cloud.doubles.faults.fail("dynamodb", "delete_item", "ValidationException", times=1)
+
+    run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=leaving_the_queue_fails)
+    record = run.record(ORDERS, "eu-west-1")
+    assert record.status.value == "FAILED"
+    assert "ValidationException" in record.reason
+    assert ("dynamodb", "delete_item", "ValidationException") in run.cloud.doubles.faults.injected
+    _no_slot_held_and_no_one_queued(run)
+
+
+def test_a_resume_that_fails_is_taken_up_at_the_next_re_check(run_scenario):
+    # AcquireSlot takes a slot but cannot resume its own execution (SendTaskSuccess fails): the replication does not
+    # fail; the wait re-checks (SlotRecheckSeconds, 2 s here), finds the slot it holds and resumes
+    def resuming_fails(cloud, runner):
+        cloud.doubles.faults.fail("stepfunctions", "send_task_success", "ServiceUnavailable", times=2)
+
+    run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT], slot_recheck_seconds=2), before_events=resuming_fails)
+    record = run.record(ORDERS, "eu-west-1")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert ("stepfunctions", "send_task_success", "ServiceUnavailable") in run.cloud.doubles.faults.injected
+    _no_slot_held_and_no_one_queued(run)
+    _no_copy_twice(run)
+
+
+def _no_slot_held_and_no_one_queued(run) -> None:
+    table = boto3.resource("dynamodb").Table(run.cloud.stack.resources["CopySlotsTable"])
+    items = table.scan(ConsistentRead=True)["Items"]
+    assert [i for i in items if i["entry"] == "slots" and i["holders"]] == []  # no slot held
+    assert [i for i in items if i["entry"].startswith("wait#")] == []  # no one left queued
+    assert any(i["entry"] == "slots" for i in items)  # slots were taken (and given back)
+
+
+def test_transaction_conflicts_on_the_copy_slots_are_retried(run_scenario):
+    # on DynamoDB, a write to the pool's item while a hand-over transaction changes it fails at once with
+    # TransactionConflictException, which the SDK does not retry: the slot code does
+    names = ["orders-x", "orders-y", "orders-z"]
+
+    def conflicts(cloud, runner):
+        cloud.doubles.faults.fail("dynamodb", "update_item", "TransactionConflictException", times=3)
+        cloud.doubles.faults.fail("dynamodb", "transact_write_items", "TransactionConflictException", times=2)
+
+    spec = base_scenario(
+        snapshots=[{"id": n, "database": "orders"} for n in names],
+        events=[{"snapshot": n} for n in names],
+        instance_copy_quota=1,
+        timeout_seconds=90,
+    )
+    run = run_scenario(spec, before_events=conflicts)
+    assert [r.status.value for r in run.records] == ["SUCCEEDED"] * 3, [r.reason for r in run.records]
+    injected = {(s, a) for s, a, _ in run.cloud.doubles.faults.injected}
+    assert injected == {("dynamodb", "update_item"), ("dynamodb", "transact_write_items")}
+    assert run.cloud.doubles.copy_clock.max_in_flight[(SOURCE_ACCOUNT, "us-west-2", False)] == 1
+    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}

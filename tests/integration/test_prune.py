@@ -55,7 +55,11 @@ def test_prune_keeps_the_newest_replica_per_database_and_never_touches_other_sna
     assert [r.status.value for r in run.records] == ["SUCCEEDED", "SUCCEEDED"]
     replicas = {n: run.record(n).replica_arn.rsplit(":", 1)[1] for n in NAMES}
     west = _west_snapshots()
-    older, newer = sorted(NAMES, key=lambda n: west[replicas[n]]["SnapshotCreateTime"])
+    # retention counts from when the source's data was taken (the original snapshot), as the prune does
+    taken = {
+        n: west[replicas[n]].get("OriginalSnapshotCreateTime") or west[replicas[n]]["SnapshotCreateTime"] for n in NAMES
+    }
+    older, newer = sorted(NAMES, key=lambda n: taken[n])
     replica_tags = {t["Key"]: t["Value"] for t in west[replicas[older]]["TagList"]}
     assert replica_tags[TAG_SOURCE_DATABASE] == "orders"
     foreign = _plant_foreign_snapshots(replica_tags)

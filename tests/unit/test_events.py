@@ -275,3 +275,13 @@ def test_backup_event_without_a_snapshot(resources: list[str]) -> None:
 
     with pytest.raises(ValueError, match="backup job 4A9D2C7E-61B3-8F05-E2D4-9C1B7A3F5E60 names no RDS snapshot"):
         event.snapshot_arn()
+
+
+def test_a_request_for_another_accounts_snapshot_is_refused() -> None:
+    raw = variant(
+        "replication-requested.json",
+        setting("detail.SourceArn", "arn:aws:rds:us-east-1:999999999999:snapshot:someone-elses"),
+    )
+    event = parse_event(raw)
+    with pytest.raises(ValueError, match="only snapshots of this account"):
+        event.snapshot_arn()

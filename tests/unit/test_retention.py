@@ -23,8 +23,10 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
 
 
-def replica(name: str, age_days: float, database: str | None = "orders", **overrides: object) -> Replica:
-    source_arn = f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{name}"
+def replica(
+    name: str, age_days: float, database: str | None = "orders", source_region: str = "us-east-1", **overrides: object
+) -> Replica:
+    source_arn = f"arn:aws:rds:{source_region}:{ACCOUNT}:snapshot:{name}"
     tags = {TAG_SOURCE_ARN: source_arn, TAG_REPLICATION_ID: f"{name}-rid", TAG_MANAGED_BY: MANAGED_BY}
     if database:
         tags[TAG_SOURCE_DATABASE] = database
@@ -106,7 +108,7 @@ def test_reasons_name_the_rule() -> None:
     [decision] = replicas_to_delete([ORDERS[0], ORDERS[4]], RetentionRule(retention_days=7, keep_last=1), NOW)
     assert decision.replica == ORDERS[4]
     assert "40 days old, more than retention_days 7" in decision.reason
-    assert "replica 2 of orders (newest first), beyond keep_last 1" in decision.reason
+    assert "replica 2 of orders (us-east-1) (newest first), beyond keep_last 1" in decision.reason
 
 
 def test_replicas_without_the_database_tag_count_per_source_snapshot() -> None:
@@ -143,3 +145,10 @@ def test_replicas_are_tagged_with_their_source_database() -> None:
     )
     plan = plan_replication(source, MappingTarget(target_region="us-west-2"))
     assert all(s.tags[TAG_SOURCE_DATABASE] == "orders" for s in plan.steps if s.tags)
+
+
+def test_keep_last_counts_databases_of_the_same_name_in_other_regions_apart() -> None:
+    east = [replica(f"east-{n}", n + 1) for n in range(3)]
+    west = [replica(f"west-{n}", n + 1.5, source_region="eu-west-1") for n in range(3)]
+    # "orders" in us-east-1 and "orders" in eu-west-1 are two databases: the 2 newest of each are kept
+    assert deleted(east + west, RetentionRule(keep_last=2)) == ["east-2", "west-2"]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from replicator.aws.slots import HandOver, hand_over_outcome
 from replicator.scheduling import slot_wait_problem, waiter_entry
 
 HOUR_MS = 3_600_000
@@ -32,3 +33,18 @@ def test_slot_wait_expires_after_the_limit(waited_ms, max_hours, expired):
 def test_queue_entries_sort_by_arrival_whatever_the_replication_id():
     entries = [waiter_entry(t, rid) for t, rid in [(1_000, "zzz"), (999, "aaa"), (10_000_000_000_000, "mmm")]]
     assert sorted(entries) == [entries[1], entries[0], entries[2]]
+
+
+@pytest.mark.parametrize(
+    ("reasons", "outcome"),
+    [
+        (["ConditionalCheckFailed", "None"], HandOver.TAKEN),  # the waiter left the queue, or queued again
+        (["ConditionalCheckFailed", "ConditionalCheckFailed"], HandOver.TAKEN),
+        (["None", "ConditionalCheckFailed"], HandOver.FULL),  # no free slot
+        (["None", "TransactionConflict"], None),  # another write on the pool's item: try again
+        (["TransactionConflict", "None"], None),
+        (["ThrottlingError", "None"], None),
+    ],
+)
+def test_a_cancelled_hand_over_is_read_item_by_item(reasons, outcome):
+    assert hand_over_outcome(reasons) is outcome

@@ -97,6 +97,13 @@ class ReplicationRequestEvent(EventBridgeModel):
     detail: ReplicationRequestDetail
 
     def snapshot_arn(self) -> str:
+        """The snapshot, which must be of the account that sent the request (the replicator's own)."""
+        _, _, account, _ = parse_snapshot_arn(self.detail.SourceArn)
+        if account != self.account:
+            raise ValueError(
+                f"{self.detail.SourceArn} is a snapshot of account {account}; only snapshots of this account "
+                f"({self.account}) can be requested"
+            )
         return self.detail.SourceArn
 
     def not_handled_reason(self) -> str | None:

@@ -66,6 +66,7 @@ class ReplicationState(BaseModel):
     last_check_seconds: float | None = None  # seconds into the current copy at the last check
     slot_pool: str | None = None  # the copy-slot pool this replication holds a slot of
     queued_at_ms: int | None = None  # when it started to need a slot (epoch ms): its place in the pool's queue
+    slot_recheck_seconds: int = 3600  # AcquireSlot's timeout: a waiting replication re-checks its place this often
 
     @property
     def current_step(self) -> PlanStep | None:

@@ -54,7 +54,7 @@ class Replica(BaseModel):
     identifier: str
     kind: SnapshotKind
     status: str
-    created_at: datetime
+    created_at: datetime  # of the source's data (the original snapshot), not of the copy
     tags: dict[str, str]
 
     @property
@@ -84,8 +84,18 @@ class Replica(BaseModel):
 
     @property
     def source_database(self) -> str:
-        """What keep_last counts per: the source database (older replicas without the tag: their source snapshot)."""
+        """The source database's name (older replicas without the tag: their source snapshot's ARN)."""
         return self.tags.get(TAG_SOURCE_DATABASE) or self.source_arn
+
+    @property
+    def counted_with(self) -> tuple[str, ...]:
+        """What keep_last counts per: one database, as (account, region, kind, name), since databases of other
+        regions or accounts, or an instance and a cluster, may share a name."""
+        try:
+            kind, region, account, _ = parse_snapshot_arn(self.source_arn)
+        except ValueError:
+            return (self.source_arn,)
+        return (account, region, kind.value, self.source_database)
 
 
 class PruneDecision(BaseModel):
@@ -99,12 +109,13 @@ def replicas_to_delete(replicas: list[Replica], rule: RetentionRule, now: dateti
     """The replicas `rule` lets go, each with the reason; replicas still being made are never among them."""
     if not rule.given:
         return []
-    by_database: dict[str, list[Replica]] = defaultdict(list)
+    by_database: dict[tuple[str, ...], list[Replica]] = defaultdict(list)
     for replica in replicas:
         if replica.made_by_replicator and replica.status == "available":
-            by_database[replica.source_database].append(replica)
+            by_database[replica.counted_with].append(replica)
     decisions = []
-    for database, group in sorted(by_database.items()):
+    for key, group in sorted(by_database.items()):
+        database = key[-1] if len(key) == 1 else f"{key[3]} ({key[1]})"
         newest_first = sorted(group, key=lambda r: (r.created_at, r.arn), reverse=True)
         for rank, replica in enumerate(newest_first):
             age = now - replica.created_at

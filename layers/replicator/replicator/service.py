@@ -7,7 +7,6 @@ Every path ends in a recorded outcome with a reason; nothing fails silently.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -166,7 +165,12 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
     try:
         plan = plan_replication(source, target)
         preflight(plan)
-        state = ReplicationState(plan=plan, event_id=event_id, started_at=record.started_at)
+        state = ReplicationState(
+            plan=plan,
+            event_id=event_id,
+            started_at=record.started_at,
+            slot_recheck_seconds=settings.slot_recheck_seconds,
+        )
         state, acquired = take_slot(state, settings)
         if acquired:
             try:
@@ -247,8 +251,39 @@ def release_slot(state: ReplicationState, settings: Settings) -> ReplicationStat
     if state.slot_pool is None:
         return state
     slots.release(settings.slots_table, state.slot_pool, state.plan.replication_id)
-    wake_waiters(state.slot_pool, settings)
+    _wake_without_failing(state.slot_pool, settings)
     return state.model_copy(update={"slot_pool": None})
+
+
+def _wake_without_failing(pool: str, settings: Settings) -> None:
+    """Waking others is a courtesy of this replication: its failure must not fail this replication (whose copy is
+    done); a waiter not woken takes the slot at its next re-check or the next wake."""
+    try:
+        wake_waiters(pool, settings)
+    except Exception as error:
+        if not error_code(error):
+            raise  # a bug, not an AWS refusal
+        logger.warning("could not hand a slot to a waiter", extra={"pool": pool, "error": str(error)})
+        metrics.add_metric(name="SlotHandOverFailed", unit=MetricUnit.Count, value=1)
+
+
+def give_back_everything(state: ReplicationState, settings: Settings) -> ReplicationState:
+    """A finishing replication leaves no slot held and no place in a queue, whatever its task recorded.
+
+    A task can fail after taking a slot or queueing and before its state says so (AcquireSlot after take_slot): the
+    slot of the next copy's pool is given back by replication id, and its queue entry removed.
+    """
+    rid = state.plan.replication_id
+    pools = {state.slot_pool} if state.slot_pool else set()
+    if (step := next_copy(state.plan.steps, state.step_index)) is not None:
+        pools.add(pool_of(step))
+    for pool in sorted(pools):
+        if state.queued_at_ms is not None:
+            slots.leave_queue(settings.slots_table, pool, waiter_entry(state.queued_at_ms, rid))
+        if rid in slots.holders(settings.slots_table, pool):
+            slots.release(settings.slots_table, pool, rid)
+            _wake_without_failing(pool, settings)
+    return state.model_copy(update={"slot_pool": None, "queued_at_ms": None})
 
 
 def wake_waiters(pool: str, settings: Settings) -> None:
@@ -267,13 +302,16 @@ def wake_waiters(pool: str, settings: Settings) -> None:
         )
         try:
             handed_over = notify.send_task_success(waiter["task_token"], state.to_payload())
-        except Exception:
-            # not handed over: the waiter goes back to its place in the queue and the slot is freed
+        except Exception as error:
+            if not error_code(error):
+                raise
+            # not handed over: the slot is freed; the waiter, out of the queue, takes its place again (the same
+            # entry, its arrival time) when its wait re-checks (SlotRecheckSeconds). Putting it back from here could
+            # race with that re-check and leave a stale place behind.
             slots.release(table, pool, rid, lease)
-            slots.enqueue(
-                table, pool, waiter["entry"], rid, waiter["task_token"], json.loads(waiter["state"]), keep_newer=True
-            )
-            raise
+            logger.warning("could not hand a slot over", extra={"replication_id": rid, "error": str(error)})
+            metrics.add_metric(name="SlotHandOverFailed", unit=MetricUnit.Count, value=1)
+            return
         if not handed_over:
             # its task ended (timed out and re-checking, or stopped): a re-check queues it again with a new token
             logger.warning("waiter gone: its slot is freed", extra={"replication_id": rid})
@@ -284,7 +322,14 @@ def acquire_slot(state: ReplicationState, task_token: str, settings: Settings) -
     """The state machine's AcquireSlot task: resume at once with a slot, or wait in the pool's queue (no polling)."""
     state, acquired = take_slot(state, settings)
     if acquired:
-        notify.send_task_success(task_token, state.to_payload())
+        try:
+            notify.send_task_success(task_token, state.to_payload())
+        except Exception as error:
+            if not error_code(error):
+                raise
+            # the slot is held under this replication's id: the wait's next re-check takes it (take_slot adopts a
+            # slot it holds) instead of the replication failing for a passing error
+            logger.warning("could not resume with the slot taken", extra={"error": str(error)})
         return True
     step = next_copy(state.plan.steps, state.step_index)
     if step is None:  # take_slot always succeeds when no copy is left
@@ -368,7 +413,7 @@ def _overall_percent(state: ReplicationState) -> int:
 
 def finish_replication(state: ReplicationState, settings: Settings) -> ReplicationRecord:
     """Clean up intermediate copies and shares, then record SUCCEEDED or FAILED (with the reason)."""
-    state = release_slot(state, settings)
+    state = give_back_everything(state, settings)
     plan = state.plan
     succeeded = state.phase is Phase.FINISHED and state.error is None and state.current_step is None
     cleanup = list(plan.cleanup)

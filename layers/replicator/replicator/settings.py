@@ -24,6 +24,7 @@ class Settings(BaseModel):
     slots_table: str = ""
     quotas: CopyQuotas = CopyQuotas()
     max_slot_wait_hours: int = 168  # a replication waiting longer than this for a copy slot fails with the reason
+    slot_recheck_seconds: int = 3600
 
     @property
     def wait_policy(self) -> WaitPolicy:
@@ -43,6 +44,7 @@ def get_settings() -> Settings:
         poll_ceiling_seconds=int(env.get("POLL_CEILING_SECONDS", "900")),
         slots_table=env.get("SLOTS_TABLE_NAME", ""),
         max_slot_wait_hours=int(env.get("MAX_SLOT_WAIT_HOURS", "168")),
+        slot_recheck_seconds=int(env.get("SLOT_RECHECK_SECONDS", "3600")),
         quotas=CopyQuotas(
             instance=int(env.get("INSTANCE_COPY_QUOTA", "20")), cluster=int(env.get("CLUSTER_COPY_QUOTA", "5"))
         ),

@@ -70,6 +70,8 @@ from moto.rds.responses import RDSResponse
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
+from replicator.aws import sessions
+
 from .provision import LocalFunction
 
 _ARN_SNAPSHOT = ("snapshot", "cluster-snapshot")
@@ -182,6 +184,7 @@ class LambdaDispatcher:
         """Crash a function the next `times` times it is about to make this AWS call."""
         with self._lock:
             self.crashes[event_name] = times
+        sessions.reset_cache()  # a client copies the session's hooks when it is made: cached ones would miss this
         # the hook is on boto3's default session, whose clients the handlers create: it fires inside them only
         session = boto3._get_default_session()
         session._session.register(event_name, self._maybe_crash, unique_id=f"crash-{event_name}")

@@ -83,6 +83,7 @@ class Scenario(_Spec):
     poll_seconds: int = 1
     timeout_seconds: float = 60.0
     instance_copy_quota: int = 20  # the stack's InstanceCopyQuota (copy slots per destination account and region)
+    slot_recheck_seconds: int = 3600  # the stack's SlotRecheckSeconds
     cluster_copy_quota: int = 5  # the stack's ClusterCopyQuota
     target_accounts: list[str] = Field(default_factory=list)
     keys: list[KeySpec] = Field(default_factory=list)
@@ -447,6 +448,7 @@ def stack_parameters(scenario: Scenario) -> dict[str, str]:
     return {
         "InstanceCopyQuota": str(scenario.instance_copy_quota),
         "ClusterCopyQuota": str(scenario.cluster_copy_quota),
+        "SlotRecheckSeconds": str(scenario.slot_recheck_seconds),
     }
 
 

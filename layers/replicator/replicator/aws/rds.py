@@ -156,6 +156,10 @@ def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
             for raw in page[key]:
                 if not raw[id_field].startswith(REPLICA_PREFIX):
                     continue  # not named like a replica: never looked at further
+                # retention counts from when the data was taken (a replica made by a backfill is as old as its source)
+                created = raw.get("OriginalSnapshotCreateTime") or raw.get("SnapshotCreateTime")
+                if created is None or raw.get("Status") != "available":
+                    continue  # still being made: never a candidate
                 tag_list = raw.get("TagList")
                 if tag_list is None:
                     tag_list = rds.list_tags_for_resource(ResourceName=raw[arn_field]).get("TagList", [])
@@ -165,7 +169,7 @@ def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
                         identifier=raw[id_field],
                         kind=kind,
                         status=raw.get("Status", "unknown"),
-                        created_at=raw.get("SnapshotCreateTime") or raw.get("OriginalSnapshotCreateTime"),
+                        created_at=created,
                         tags={t["Key"]: t["Value"] for t in tag_list},
                     )
                 )

@@ -66,9 +66,9 @@ def client(service: str, region: str, role_arn: str | None = None) -> Any:
 
 
 def home_region() -> str:
-    """The replicator's own region: the Lambda's, or the CLI's (--region, profile, environment)."""
+    """The replicator's own region: the CLI's (--region, profile), else the Lambda's or the environment's."""
     default = boto3.DEFAULT_SESSION.region_name if boto3.DEFAULT_SESSION else None
-    region = os.environ.get("AWS_REGION") or default or os.environ.get("AWS_DEFAULT_REGION")
+    region = default or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         raise RuntimeError("no AWS region: set AWS_REGION or pass --region")
     return region

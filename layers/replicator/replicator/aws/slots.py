@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from ..history import utc_now
 from .sessions import dynamodb_table, error_code
 
 SLOTS = "slots"
+_T = TypeVar("_T")
+# a write to an item that a transaction is changing fails at once with TransactionConflictException (the SDK does not
+# retry it); every slot write touches the pool's one item, so conflicts are expected in a burst and retried here
+_CONFLICTS = {"TransactionConflictException", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_ATTEMPTS = 8
+_RANDOM = secrets.SystemRandom()
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(_RANDOM.uniform(0, 0.05 * 2**attempt))  # full jitter: 50 ms, 100 ms, ... 6.4 s at most
 
 
 class HandOver(StrEnum):
@@ -26,16 +38,53 @@ class HandOver(StrEnum):
     FULL = "full"  # the pool has no free slot
 
 
+def _on_conflict_retry(write: Callable[[], _T]) -> _T:
+    """Run a write, again after a short jittered pause while it conflicts with a transaction on the same item."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return write()
+        except Exception as error:
+            if attempt == _ATTEMPTS - 1 or not _conflicted(error):
+                raise
+            _pause(attempt)
+    raise AssertionError("unreachable")
+
+
+def _conflicted(error: Exception) -> bool:
+    if error_code(error) in _CONFLICTS:
+        return True
+    if error_code(error) == "TransactionCanceledException":
+        return bool(_CONFLICTS & set(cancellation_reasons(error)))
+    return False
+
+
+def cancellation_reasons(error: Exception) -> list[str]:
+    """Why each item of a cancelled transaction failed ("None" for those that did not), in order."""
+    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+    return [str(r.get("Code", "None")) for r in reasons]
+
+
+def hand_over_outcome(reasons: list[str]) -> HandOver | None:
+    """What a cancelled hand-over transaction means; None when it only conflicted (try again)."""
+    if reasons[:1] == ["ConditionalCheckFailed"]:
+        return HandOver.TAKEN
+    if reasons[1:2] == ["ConditionalCheckFailed"]:
+        return HandOver.FULL
+    return None
+
+
 def _lease() -> str:
     return f"{utc_now().isoformat()}#{secrets.token_hex(4)}"
 
 
 def _ensure_pool(table: Any, pool: str) -> None:
     try:
-        table.put_item(
-            Item={"pool": pool, "entry": SLOTS, "holders": {}},
-            ConditionExpression="attribute_not_exists(#p)",
-            ExpressionAttributeNames={"#p": "pool"},
+        _on_conflict_retry(
+            lambda: table.put_item(
+                Item={"pool": pool, "entry": SLOTS, "holders": {}},
+                ConditionExpression="attribute_not_exists(#p)",
+                ExpressionAttributeNames={"#p": "pool"},
+            )
         )
     except Exception as error:
         if error_code(error) != "ConditionalCheckFailedException":
@@ -47,12 +96,14 @@ def try_acquire(table_name: str, pool: str, replication_id: str, limit: int) -> 
     table = dynamodb_table(table_name)
     _ensure_pool(table, pool)
     try:
-        table.update_item(
-            Key={"pool": pool, "entry": SLOTS},
-            UpdateExpression="SET holders.#r = :lease",
-            ConditionExpression="attribute_exists(holders.#r) OR size(holders) < :limit",
-            ExpressionAttributeNames={"#r": replication_id},
-            ExpressionAttributeValues={":lease": _lease(), ":limit": limit},
+        _on_conflict_retry(
+            lambda: table.update_item(
+                Key={"pool": pool, "entry": SLOTS},
+                UpdateExpression="SET holders.#r = :lease",
+                ConditionExpression="attribute_exists(holders.#r) OR size(holders) < :limit",
+                ExpressionAttributeNames={"#r": replication_id},
+                ExpressionAttributeValues={":lease": _lease(), ":limit": limit},
+            )
         )
     except Exception as error:
         if error_code(error) == "ConditionalCheckFailedException":
@@ -65,54 +116,64 @@ def hand_over(table_name: str, pool: str, waiter: dict[str, Any], limit: int) ->
     """Take `waiter` (an item read from the queue) out of the queue and give it a slot, in one transaction."""
     lease = _lease()
     table = dynamodb_table(table_name)
-    try:
-        table.meta.client.transact_write_items(
-            TransactItems=[
-                {
-                    "Delete": {
-                        "TableName": table_name,
-                        "Key": {"pool": pool, "entry": waiter["entry"]},
-                        "ConditionExpression": "task_token = :token",
-                        "ExpressionAttributeValues": {":token": waiter["task_token"]},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table_name,
-                        "Key": {"pool": pool, "entry": SLOTS},
-                        "UpdateExpression": "SET holders.#r = :lease",
-                        "ConditionExpression": "attribute_exists(holders.#r) OR size(holders) < :limit",
-                        "ExpressionAttributeNames": {"#r": waiter["replication_id"]},
-                        "ExpressionAttributeValues": {":lease": lease, ":limit": limit},
-                    }
-                },
-            ]
-        )
-    except Exception as error:
-        if error_code(error) != "TransactionCanceledException":
-            raise
-        reasons = [r.get("Code") for r in getattr(error, "response", {}).get("CancellationReasons", [])]
-        if reasons[:1] == ["ConditionalCheckFailed"]:
-            return HandOver.TAKEN, ""
-        return HandOver.FULL, ""
-    return HandOver.HANDED, lease
+    items = [
+        {
+            "Delete": {
+                "TableName": table_name,
+                "Key": {"pool": pool, "entry": waiter["entry"]},
+                "ConditionExpression": "task_token = :token",
+                "ExpressionAttributeValues": {":token": waiter["task_token"]},
+            }
+        },
+        {
+            "Update": {
+                "TableName": table_name,
+                "Key": {"pool": pool, "entry": SLOTS},
+                "UpdateExpression": "SET holders.#r = :lease",
+                "ConditionExpression": "attribute_exists(holders.#r) OR size(holders) < :limit",
+                "ExpressionAttributeNames": {"#r": waiter["replication_id"]},
+                "ExpressionAttributeValues": {":lease": lease, ":limit": limit},
+            }
+        },
+    ]
+    for attempt in range(_ATTEMPTS):
+        try:
+            table.meta.client.transact_write_items(TransactItems=items)
+            return HandOver.HANDED, lease
+        except Exception as error:
+            if error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            outcome = hand_over_outcome(cancellation_reasons(error))
+            if outcome is not None:
+                return outcome, ""
+            if attempt == _ATTEMPTS - 1:
+                raise
+            _pause(attempt)
+    raise AssertionError("unreachable")
 
 
-def release(table_name: str, pool: str, replication_id: str, lease: str | None = None) -> None:
-    """Give the slot back (nothing happens if it is not held, or, given a lease, if it was taken again since)."""
+def release(table_name: str, pool: str, replication_id: str, lease: str | None = None) -> bool:
+    """Give the slot back (nothing happens if it is not held, or, given a lease, if it was taken again since).
+
+    True if this call gave a slot back under `lease` (without a lease: always).
+    """
     kwargs: dict[str, Any] = {}
     if lease is not None:
         kwargs = {"ConditionExpression": "holders.#r = :lease", "ExpressionAttributeValues": {":lease": lease}}
     try:
-        dynamodb_table(table_name).update_item(
-            Key={"pool": pool, "entry": SLOTS},
-            UpdateExpression="REMOVE holders.#r",
-            ExpressionAttributeNames={"#r": replication_id},
-            **kwargs,
+        _on_conflict_retry(
+            lambda: dynamodb_table(table_name).update_item(
+                Key={"pool": pool, "entry": SLOTS},
+                UpdateExpression="REMOVE holders.#r",
+                ExpressionAttributeNames={"#r": replication_id},
+                **kwargs,
+            )
         )
     except Exception as error:
         if error_code(error) != "ConditionalCheckFailedException":
             raise
+        return False
+    return True
 
 
 def holders(table_name: str, pool: str) -> dict[str, str]:
@@ -120,41 +181,14 @@ def holders(table_name: str, pool: str) -> dict[str, str]:
     return dict(item.get("holders", {})) if item else {}
 
 
-def enqueue(
-    table_name: str,
-    pool: str,
-    entry: str,
-    replication_id: str,
-    task_token: str,
-    state: dict,
-    *,
-    keep_newer: bool = False,
-) -> None:
-    """Wait in `pool`'s queue (a re-check keeps its place: same entry, new token).
-
-    keep_newer: put a waiter back only if it has not queued again meanwhile (a newer token must not be overwritten).
-    """
-    kwargs: dict[str, Any] = {}
-    if keep_newer:
-        kwargs = {"ConditionExpression": "attribute_not_exists(#e)", "ExpressionAttributeNames": {"#e": "entry"}}
-    try:
-        dynamodb_table(table_name).put_item(
-            Item={
-                "pool": pool,
-                "entry": entry,
-                "replication_id": replication_id,
-                "task_token": task_token,
-                "state": json.dumps(state),
-            },
-            **kwargs,
-        )
-    except Exception as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+def enqueue(table_name: str, pool: str, entry: str, replication_id: str, task_token: str, state: dict) -> None:
+    """Wait in `pool`'s queue (a re-check keeps its place: same entry, new token)."""
+    item = {"pool": pool, "entry": entry, "replication_id": replication_id, "task_token": task_token}
+    _on_conflict_retry(lambda: dynamodb_table(table_name).put_item(Item={**item, "state": json.dumps(state)}))
 
 
 def leave_queue(table_name: str, pool: str, entry: str) -> None:
-    dynamodb_table(table_name).delete_item(Key={"pool": pool, "entry": entry})
+    _on_conflict_retry(lambda: dynamodb_table(table_name).delete_item(Key={"pool": pool, "entry": entry}))
 
 
 def oldest_waiter(table_name: str, pool: str) -> dict[str, Any] | None:
