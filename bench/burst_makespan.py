@@ -5,7 +5,8 @@ table, in moto's in-process DynamoDB); time is simulated. The state machine is r
 replication that takes a slot copies for its duration and is seen done after the adaptive wait's detection delay
 (wait_bench.replay, the project's own check loop); a replication that does not waits on its task token, which this
 bench receives instead of Step Functions (the one stand-in: notify.send_task_success). A waiting AcquireSlot task
-times out and re-queues every hour (template), which costs one transition and one Lambda call each time.
+times out and re-checks every hour (SlotRecheckSeconds), which costs two transitions (RecheckSlot, AcquireSlot) and one
+Lambda call each time.
 
     python bench/burst_makespan.py [--snapshots 500] [--copy-minutes 30] [--seed 7]
 """
@@ -30,7 +31,7 @@ from replicator.settings import Settings
 from replicator.snapshots import SnapshotKind
 from replicator.waiting import EXPECTED_SECONDS_PER_GB
 
-ACQUIRE_TIMEOUT = 3600  # AcquireSlot's TimeoutSeconds in statemachine/replication.asl.json
+ACQUIRE_TIMEOUT = 3600  # template.yaml's SlotRecheckSeconds default (AcquireSlot's TimeoutSecondsPath)
 POLICY = WaitPolicy(floor_seconds=30, ceiling_seconds=7200)
 
 
@@ -105,7 +106,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
                 woken = ReplicationState.model_validate(output)
                 woken_id = woken.plan.replication_id
                 timeouts = math.floor((now - arrival[woken_id]) / ACQUIRE_TIMEOUT)
-                queued_transitions += timeouts
+                queued_transitions += 2 * timeouts  # RecheckSlot (Pass), AcquireSlot again
                 queued_lambdas += timeouts
                 states[woken_id] = woken
                 start_copy(woken, now)
