@@ -456,6 +456,32 @@ class _Fault:
     skip: int
 
 
+def _delivering_targets(
+    previous: Callable[..., None],
+    takes: Callable[[Rule, str], bool],
+    deliver: Callable[[Rule, dict[str, Any], Any], None],
+) -> Callable[..., None]:
+    """A Rule.send_to_targets that delivers the targets `takes` itself, when the rule matches the event, and leaves
+    the rule's other targets to `previous` (moto's own, or the double installed before)."""
+
+    def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if rule.scheduled_expression:
+            return  # a schedule rule has no pattern, and moto would match every event to it; AWS sends it none
+        mine = [t for t in rule.targets if takes(rule, t["Arn"])]
+        if mine and rule.event_pattern.matches_event(original_event):
+            for target in mine:
+                deliver(rule, target, original_event)
+        others = [t for t in rule.targets if t not in mine]
+        if others:
+            saved, rule.targets = rule.targets, others
+            try:
+                previous(rule, original_event, transform_input)
+            finally:
+                rule.targets = saved
+
+    return send_to_targets
+
+
 class FaultInjector:
     """Makes (service, action) fail: `fail("rds", "copy_db_snapshot", "Throttling", times=2, skip=1)`.
 
@@ -601,43 +627,19 @@ class Doubles:
 
     def _install_eventbridge(self) -> None:
         dispatcher = self.lambda_dispatcher
-        original = Rule.send_to_targets
 
-        def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
-            if rule.scheduled_expression:
-                return  # a schedule rule has no pattern, and moto would match every event to it; AWS sends it none
-            lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
-            if lambda_targets and rule.event_pattern.matches_event(original_event):
-                for target in lambda_targets:
-                    dispatcher.invoke_async(target["Arn"], json.loads(json.dumps(original_event, default=str)))
-            others = [t for t in rule.targets if t not in lambda_targets]
-            if others:
-                saved, rule.targets = rule.targets, others
-                try:
-                    original(rule, original_event, transform_input)
-                finally:
-                    rule.targets = saved
+        def invoke(rule: Rule, target: dict[str, Any], event: Any) -> None:
+            dispatcher.invoke_async(target["Arn"], json.loads(json.dumps(event, default=str)))
 
-        self._patch(Rule, "send_to_targets", send_to_targets)
+        def takes(rule: Rule, target_arn: str) -> bool:
+            return ":lambda:" in target_arn
+
+        self._patch(Rule, "send_to_targets", _delivering_targets(Rule.send_to_targets, takes, invoke))
 
     def _install_event_bus_targets(self) -> None:
         buses = self.event_bus_targets
-        current = Rule.send_to_targets  # with the Lambda targets' double already in place
-
-        def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
-            bus_targets = [t for t in rule.targets if buses.handles(rule, t["Arn"])]
-            if bus_targets and rule.event_pattern.matches_event(original_event):
-                for target in bus_targets:
-                    buses.deliver(rule, target, original_event)
-            others = [t for t in rule.targets if t not in bus_targets]
-            if others:
-                saved, rule.targets = rule.targets, others
-                try:
-                    current(rule, original_event, transform_input)
-                finally:
-                    rule.targets = saved
-
-        self._patch(Rule, "send_to_targets", send_to_targets)
+        # over the Lambda targets' double, already in place
+        self._patch(Rule, "send_to_targets", _delivering_targets(Rule.send_to_targets, buses.handles, buses.deliver))
 
     def _install_engine_versions(self) -> None:
         catalog = self.engine_catalog
