@@ -685,6 +685,35 @@ class Doubles:
                     "an unencrypted DB cluster snapshot cannot be encrypted by copying it"
                 )
 
+        def begin_copy(
+            backend: RDSBackend,
+            source_identifier: str,
+            target_identifier: str,
+            kms_key_id: str | None,
+            tags: list | None,
+            copy_tags: bool | None,
+            cluster: bool,
+        ) -> tuple[RDSBackend, Any, str | None, list | None]:
+            """What AWS checks and resolves before either copy starts: (source's backend, source, key, tags)."""
+            owner, source = find_source(backend, source_identifier, cluster=cluster)
+            check_copy_rules(owner, backend, source, kms_key_id, cluster=cluster)
+            if target_identifier in (backend.cluster_snapshots if cluster else backend.database_snapshots):
+                exists = DBClusterSnapshotAlreadyExistsError if cluster else DBSnapshotAlreadyExistsError
+                raise exists(target_identifier)
+            clock.admit(backend.account_id, backend.region_name, cluster=cluster)
+            if kms_key_id is not None:
+                kms_key_id = backend._validate_kms_key(kms_key_id)
+            if copy_tags and not tags:
+                tags = source.tags or []
+            return owner, source, kms_key_id, tags
+
+        def start_copy(backend: RDSBackend, owner: RDSBackend, source: Any, copy: Any, cluster: bool) -> Any:
+            (backend.cluster_snapshots if cluster else backend.database_snapshots)[_identifier(copy)] = copy
+            source_id = _identifier(source)
+            sources = owner.cluster_snapshots if cluster else owner.database_snapshots
+            clock.start(copy, source_id, cluster=cluster, source_exists=lambda: source_id in sources)
+            return copy
+
         def copy_db_snapshot(
             backend: RDSBackend,
             source_db_snapshot_identifier: str,
@@ -694,15 +723,15 @@ class Doubles:
             copy_tags: bool | None = False,
             **_: Any,
         ) -> Any:
-            owner, source = find_source(backend, source_db_snapshot_identifier, cluster=False)
-            check_copy_rules(owner, backend, source, kms_key_id, cluster=False)
-            if target_db_snapshot_identifier in backend.database_snapshots:
-                raise DBSnapshotAlreadyExistsError(target_db_snapshot_identifier)
-            clock.admit(backend.account_id, backend.region_name, cluster=False)
-            if kms_key_id is not None:
-                kms_key_id = backend._validate_kms_key(kms_key_id)
-            if copy_tags and not tags:
-                tags = source.tags or []
+            owner, source, kms_key_id, tags = begin_copy(
+                backend,
+                source_db_snapshot_identifier,
+                target_db_snapshot_identifier,
+                kms_key_id,
+                tags,
+                copy_tags,
+                False,
+            )
             copy = rds_models.DBSnapshot(
                 backend,
                 source.database,
@@ -712,10 +741,7 @@ class Doubles:
                 original_created_at=source.original_snapshot_create_time,
             )
             copy.encrypted = copy.storage_encrypted = bool(kms_key_id) or source.encrypted
-            backend.database_snapshots[target_db_snapshot_identifier] = copy
-            source_id = _identifier(source)
-            clock.start(copy, source_id, cluster=False, source_exists=lambda: source_id in owner.database_snapshots)
-            return copy
+            return start_copy(backend, owner, source, copy, cluster=False)
 
         def copy_db_cluster_snapshot(
             backend: RDSBackend,
@@ -726,15 +752,15 @@ class Doubles:
             tags: list | None = None,
             **_: Any,
         ) -> Any:
-            owner, source = find_source(backend, source_db_cluster_snapshot_identifier, cluster=True)
-            check_copy_rules(owner, backend, source, kms_key_id, cluster=True)
-            if target_db_cluster_snapshot_identifier in backend.cluster_snapshots:
-                raise DBClusterSnapshotAlreadyExistsError(target_db_cluster_snapshot_identifier)
-            clock.admit(backend.account_id, backend.region_name, cluster=True)
-            if kms_key_id is not None:
-                kms_key_id = backend._validate_kms_key(kms_key_id)
-            if copy_tags and not tags:
-                tags = source.tags or []
+            owner, source, kms_key_id, tags = begin_copy(
+                backend,
+                source_db_cluster_snapshot_identifier,
+                target_db_cluster_snapshot_identifier,
+                kms_key_id,
+                tags,
+                copy_tags,
+                True,
+            )
             # copy the cluster object too: moto would otherwise mark the *source* cluster encrypted
             cluster = rds_models.copy.copy(source.cluster)
             copy = rds_models.DBClusterSnapshot(
@@ -743,10 +769,7 @@ class Doubles:
             if not kms_key_id:
                 copy.kms_key_id = source.kms_key_id
                 copy.encrypted = copy.storage_encrypted = source.storage_encrypted
-            backend.cluster_snapshots[target_db_cluster_snapshot_identifier] = copy
-            source_id = _identifier(source)
-            clock.start(copy, source_id, cluster=True, source_exists=lambda: source_id in owner.cluster_snapshots)
-            return copy
+            return start_copy(backend, owner, source, copy, cluster=True)
 
         def ticking(original: Callable) -> Callable:
             def describe(backend: RDSBackend, *args: Any, **kwargs: Any) -> Any:
