@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from .aws import rds, tables
 from .aws.sessions import RoleNotAssumable, error_code, home_client
-from .history import ReplicationStatus, utc_now
+from .history import ReplicationRecord, ReplicationStatus, utc_now
 from .mapping import ALL_REGIONS, RegionMapping, describe_validation_error, parse_mapping_item
 from .observability import MetricUnit, logger, metrics
 from .retention import Replica, RetentionRule, replicas_to_delete
@@ -80,15 +80,13 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
     for location, role_arn in sorted(roles.items()):
         try:
             replicas = rds.list_replicas(location[1], role_arn)
-        except RoleNotAssumable as error:
-            report.problems.append(f"cannot list replicas in account {location[0]} {location[1]}: {error}")
-            continue
         except Exception as error:
-            if not error_code(error):
+            if not isinstance(error, RoleNotAssumable) and not error_code(error):
                 raise  # a bug, not an AWS refusal
             report.problems.append(f"cannot list replicas in account {location[0]} {location[1]}: {error}")
             continue
         by_rule: dict[RetentionRule, list[Replica]] = defaultdict(list)
+        records: dict[str, ReplicationRecord] = {}  # by replica ARN: the history record that names it
         for replica in replicas:
             region = replica.source_region
             if region is None or region in invalid or (region not in mappings and ALL_REGIONS in invalid):
@@ -96,11 +94,14 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
             # the mapping that made it: its source region's own, else "*" (as when it was replicated)
             mapping_region = region if region in mappings else ALL_REGIONS
             rule = rules.get((mapping_region, location))
-            if rule is not None and rule.given and _recorded(settings, replica):
+            if rule is not None and rule.given and (record := _record_of(settings, replica)) is not None:
                 by_rule[rule].append(replica)
+                records[replica.arn] = record
         for rule, group in by_rule.items():
             for decision in replicas_to_delete(group, rule, now):
-                report.results.append(_prune_one(settings, decision.replica, decision.reason, role_arn, dry_run, now))
+                replica = decision.replica
+                result = _prune_one(settings, replica, records[replica.arn], decision.reason, role_arn, dry_run, now)
+                report.results.append(result)
     if report.deleted:
         metrics.add_metric(name="ReplicasDeleted", unit=MetricUnit.Count, value=report.deleted)
     for problem in report.problems:
@@ -108,23 +109,29 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
     return report
 
 
-def _recorded(settings: Settings, replica: Replica) -> bool:
-    """Whether the history names this snapshot as the finished replica of its replication.
+def _record_of(settings: Settings, replica: Replica) -> ReplicationRecord | None:
+    """The history record that names this snapshot as the finished replica of its replication, if any.
 
     Tagged like a replica but not recorded (a copy still in the making, an intermediate copy, a snapshot tagged by
     hand, history lost): kept, and not counted by keep_last either.
     """
     if not replica.made_by_replicator or replica.status != "available":
-        return False
+        return None
     record = tables.get_record(settings.history_table, replica.replication_id)
-    recorded = record is not None and record.status is ReplicationStatus.SUCCEEDED and record.replica_arn == replica.arn
-    if not recorded:
+    if record is None or record.status is not ReplicationStatus.SUCCEEDED or record.replica_arn != replica.arn:
         logger.info("tagged like a replica, but not a recorded one: kept", extra={"snapshot": replica.arn})
-    return recorded
+        return None
+    return record
 
 
 def _prune_one(
-    settings: Settings, replica: Replica, reason: str, role_arn: str | None, dry_run: bool, now: datetime
+    settings: Settings,
+    replica: Replica,
+    record: ReplicationRecord,
+    reason: str,
+    role_arn: str | None,
+    dry_run: bool,
+    now: datetime,
 ) -> PruneResult:
     result = PruneResult(
         replica_arn=replica.arn,
@@ -141,9 +148,7 @@ def _prune_one(
         if not error_code(error):
             raise
         return result.model_copy(update={"error": f"{error_code(error)}: {error}"})
-    record = tables.get_record(settings.history_table, replica.replication_id)
-    if record is not None:
-        update = {"replica_deleted_at": now, "replica_deleted_reason": reason}
-        tables.put_record(settings.history_table, record.model_copy(update=update))
+    update = {"replica_deleted_at": now, "replica_deleted_reason": reason}
+    tables.put_record(settings.history_table, record.model_copy(update=update))
     logger.info("replica deleted", extra={"replica": replica.arn, "reason": reason})
     return result.model_copy(update={"deleted": True})

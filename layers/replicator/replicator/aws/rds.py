@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..backfill import ExistingSnapshot
@@ -138,41 +139,38 @@ def engine_version_offered(engine: str, version: str, region: str, role_arn: str
     return bool(found)
 
 
+_LISTINGS = (  # (kind, operation, response key, prefix of the snapshot's fields)
+    (SnapshotKind.INSTANCE, "describe_db_snapshots", "DBSnapshots", "DB"),
+    (SnapshotKind.CLUSTER, "describe_db_cluster_snapshots", "DBClusterSnapshots", "DBCluster"),
+)
+
+
+def _listed(rds: Any, **filters: str) -> Iterator[tuple[SnapshotKind, str, str, dict[str, Any]]]:
+    """(kind, ARN, identifier, description) of every DB and cluster snapshot listed with these filters."""
+    for kind, operation, key, prefix in _LISTINGS:
+        for page in rds.get_paginator(operation).paginate(**filters):
+            for raw in page[key]:
+                yield kind, raw[f"{prefix}SnapshotArn"], raw[f"{prefix}SnapshotIdentifier"], raw
+
+
 def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
     """Manual snapshots named like the replicator's copies in one account (through `role_arn`) and region."""
     rds = client("rds", region, role_arn)
     found: list[Replica] = []
-    for kind, operation, key, id_field, arn_field in (
-        (SnapshotKind.INSTANCE, "describe_db_snapshots", "DBSnapshots", "DBSnapshotIdentifier", "DBSnapshotArn"),
-        (
-            SnapshotKind.CLUSTER,
-            "describe_db_cluster_snapshots",
-            "DBClusterSnapshots",
-            "DBClusterSnapshotIdentifier",
-            "DBClusterSnapshotArn",
-        ),
-    ):
-        for page in rds.get_paginator(operation).paginate(SnapshotType="manual"):
-            for raw in page[key]:
-                if not raw[id_field].startswith(REPLICA_PREFIX):
-                    continue  # not named like a replica: never looked at further
-                # retention counts from when the data was taken (a replica made by a backfill is as old as its source)
-                created = raw.get("OriginalSnapshotCreateTime") or raw.get("SnapshotCreateTime")
-                if created is None or raw.get("Status") != "available":
-                    continue  # still being made: never a candidate
-                tag_list = raw.get("TagList")
-                if tag_list is None:
-                    tag_list = rds.list_tags_for_resource(ResourceName=raw[arn_field]).get("TagList", [])
-                found.append(
-                    Replica(
-                        arn=raw[arn_field],
-                        identifier=raw[id_field],
-                        kind=kind,
-                        status=raw.get("Status", "unknown"),
-                        created_at=created,
-                        tags={t["Key"]: t["Value"] for t in tag_list},
-                    )
-                )
+    for kind, arn, identifier, raw in _listed(rds, SnapshotType="manual"):
+        if not identifier.startswith(REPLICA_PREFIX):
+            continue  # not named like a replica: never looked at further
+        # retention counts from when the data was taken (a replica made by a backfill is as old as its source)
+        created = raw.get("OriginalSnapshotCreateTime") or raw.get("SnapshotCreateTime")
+        if created is None or raw.get("Status") != "available":
+            continue  # still being made: never a candidate
+        tag_list = raw.get("TagList")
+        if tag_list is None:
+            tag_list = rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])
+        tags = {t["Key"]: t["Value"] for t in tag_list}
+        found.append(
+            Replica(arn=arn, identifier=identifier, kind=kind, status=raw["Status"], created_at=created, tags=tags)
+        )
     return found
 
 
@@ -195,26 +193,18 @@ def delete_replica(replica: Replica, role_arn: str | None) -> bool:
 def list_source_snapshots(region: str) -> list[ExistingSnapshot]:
     """Every DB and cluster snapshot of this account in `region`: automated, manual and AWS Backup's."""
     rds = client("rds", region)
-    found: list[ExistingSnapshot] = []
-    for kind, operation, key, prefix in (
-        (SnapshotKind.INSTANCE, "describe_db_snapshots", "DBSnapshots", "DB"),
-        (SnapshotKind.CLUSTER, "describe_db_cluster_snapshots", "DBClusterSnapshots", "DBCluster"),
-    ):
-        # without a SnapshotType RDS lists automated and manual snapshots; AWS Backup's must be asked for
-        for extra in ({}, {"SnapshotType": "awsbackup"}):
-            for page in rds.get_paginator(operation).paginate(**extra):
-                for raw in page[key]:
-                    found.append(
-                        ExistingSnapshot(
-                            arn=raw[f"{prefix}SnapshotArn"],
-                            identifier=raw[f"{prefix}SnapshotIdentifier"],
-                            kind=kind,
-                            snapshot_type=raw.get("SnapshotType", "manual"),
-                            status=raw.get("Status", "unknown"),
-                            created_at=raw.get("SnapshotCreateTime"),
-                            database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
-                            tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
-                        )
-                    )
-    unique = {s.arn: s for s in found}  # an AWS Backup snapshot may be listed by both calls
-    return list(unique.values())
+    found: dict[str, ExistingSnapshot] = {}  # by ARN: an AWS Backup snapshot may be listed by both calls
+    # without a SnapshotType RDS lists automated and manual snapshots; AWS Backup's must be asked for
+    for filters in ({}, {"SnapshotType": "awsbackup"}):
+        for kind, arn, identifier, raw in _listed(rds, **filters):
+            found[arn] = ExistingSnapshot(
+                arn=arn,
+                identifier=identifier,
+                kind=kind,
+                snapshot_type=raw.get("SnapshotType", "manual"),
+                status=raw.get("Status", "unknown"),
+                created_at=raw.get("SnapshotCreateTime"),
+                database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
+                tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
+            )
+    return list(found.values())

@@ -136,20 +136,14 @@ def hand_over(table_name: str, pool: str, waiter: dict[str, Any], limit: int) ->
             }
         },
     ]
-    for attempt in range(_ATTEMPTS):
-        try:
-            table.meta.client.transact_write_items(TransactItems=items)
-            return HandOver.HANDED, lease
-        except Exception as error:
-            if error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
-                raise
-            outcome = hand_over_outcome(cancellation_reasons(error))
-            if outcome is not None:
-                return outcome, ""
-            if attempt == _ATTEMPTS - 1:
-                raise
-            _pause(attempt)
-    raise AssertionError("unreachable")
+    try:
+        _on_conflict_retry(lambda: table.meta.client.transact_write_items(TransactItems=items))
+    except Exception as error:
+        outcome = hand_over_outcome(cancellation_reasons(error))
+        if error_code(error) != "TransactionCanceledException" or outcome is None:
+            raise
+        return outcome, ""
+    return HandOver.HANDED, lease
 
 
 def release(table_name: str, pool: str, replication_id: str, lease: str | None = None) -> bool:
