@@ -1,10 +1,10 @@
 """Burst makespan: N snapshots to one destination region under the RDS copy quota, with the real scheduler.
 
-The scheduler is the project's own (service.take_slot / acquire_slot / release_slot / wake_waiters over the copy-slot
-table, in moto's in-process DynamoDB); time is simulated. The state machine is replaced by an event loop: a
+The scheduler is the project's own (usecases.slots: take_slot, the queue, give_back and wake_waiters over the
+copy-slot table, in moto's in-process DynamoDB); time is simulated. The state machine is replaced by an event loop: a
 replication that takes a slot copies for its duration and is seen done after the adaptive wait's detection delay
 (wait_bench.replay, the project's own check loop); a replication that does not waits on its task token, which this
-bench receives instead of Step Functions (the one stand-in: notify.send_task_success). A waiting AcquireSlot task
+bench receives instead of Step Functions (the one stand-in: stepfunctions.send_task_success). A waiting AcquireSlot task
 times out and re-checks every hour (SlotRecheckSeconds), which costs two transitions (RecheckSlot, AcquireSlot) and one
 Lambda call each time.
 
@@ -24,11 +24,13 @@ import boto3
 import wait_bench
 from moto import mock_aws
 
-from replicator import service
-from replicator.execution import Phase, ReplicationState, WaitPolicy
-from replicator.scheduling import CopyQuotas
+from replicator.aws import slots
+from replicator.execution import WaitPolicy
+from replicator.planning import ReplicationPlan
+from replicator.scheduling import CopyQuotas, pool_of, waiter_entry
 from replicator.settings import Settings
 from replicator.snapshots import SnapshotKind
+from replicator.usecases import slots as slot_use
 from replicator.waiting import EXPECTED_SECONDS_PER_GB
 
 ACQUIRE_TIMEOUT = 3600  # template.yaml's SlotRecheckSeconds default (AcquireSlot's TimeoutSecondsPath)
@@ -57,42 +59,42 @@ def _tables() -> Settings:
 
 def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
-    handed: list[dict] = []
-    original = service.notify.send_task_success
-    service.notify.send_task_success = lambda token, output: handed.append(output) or True  # type: ignore[assignment]
+    handed: list[str] = []  # task tokens resumed by a hand-over
+    original = slot_use.stepfunctions.send_task_success
+    slot_use.stepfunctions.send_task_success = lambda token, output: handed.append(token) or True  # type: ignore[assignment]
     try:
         settings = _tables()
         quota = settings.quotas.limit(kind)
         events: list[tuple[float, int, str]] = []  # (time a copy is seen done, order, replication id)
-        states: dict[str, ReplicationState] = {}
+        plans: dict[str, ReplicationPlan] = {}
         arrival: dict[str, float] = {}
         queued_transitions = queued_lambdas = 0
         order = 0
         in_flight = max_in_flight = 0
 
-        def start_copy(state: ReplicationState, now: float) -> None:
+        def start_copy(plan: ReplicationPlan, now: float) -> None:
             nonlocal order, in_flight, max_in_flight
             duration = copy_seconds * rng.uniform(0.9, 1.1)
             copy = wait_bench.SimulatedCopy(duration, duration * rng.uniform(0.05, 0.15), rng.uniform(-0.1, 0.1))
-            seen = wait_bench.replay(copy, state.plan.source.allocated_storage_gb or 1, POLICY)
+            seen = wait_bench.replay(copy, plan.source.allocated_storage_gb or 1, POLICY)
             order += 1
             in_flight += 1
             max_in_flight = max(max_in_flight, in_flight)
-            heapq.heappush(events, (now + duration + seen.delay, order, state.plan.replication_id))
+            heapq.heappush(events, (now + duration + seen.delay, order, plan.replication_id))
 
         size_gb = max(1, round(copy_seconds / EXPECTED_SECONDS_PER_GB))
         for n in range(snapshots):  # a nightly window: every event at once, in this order
-            state = wait_bench.replication_state(size_gb, n, kind)
-            rid = state.plan.replication_id
+            plan = wait_bench.replication_plan(size_gb, n, kind)
+            rid = plan.replication_id
+            pool = pool_of(plan.steps[0])
             arrival[rid] = 0.0
-            state, acquired = service.take_slot(state, settings)
-            states[rid] = state
-            if acquired:
-                start_copy(state, 0.0)
+            plans[rid] = plan
+            # AcquireSlot (every execution starts there): the slot, or a place in the queue on its task token
+            if slot_use.take_slot(settings, rid, pool, None):
+                start_copy(plan, 0.0)
             else:
-                queued_transitions += 2  # Begin, AcquireSlot
-                queued_lambdas += 1
-                service.acquire_slot(state.model_copy(update={"phase": Phase.QUEUED}), f"token-{rid}", settings)
+                # waiting costs nothing more than the AcquireSlot every execution passes, until a re-check
+                slots.enqueue(settings.slots_table, pool, waiter_entry(n, rid), rid, f"token-{rid}")
         makespan = 0.0
         finished = 0
         while events:
@@ -101,15 +103,13 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
             finished += 1
             in_flight -= 1
             handed.clear()
-            service.release_slot(states[rid], settings)
-            for output in handed:
-                woken = ReplicationState.model_validate(output)
-                woken_id = woken.plan.replication_id
+            slot_use.give_back(settings, rid, pool_of(plans[rid].steps[0]))
+            for token in handed:
+                woken_id = token.removeprefix("token-")
                 timeouts = math.floor((now - arrival[woken_id]) / ACQUIRE_TIMEOUT)
                 queued_transitions += 2 * timeouts  # RecheckSlot (Pass), AcquireSlot again
                 queued_lambdas += timeouts
-                states[woken_id] = woken
-                start_copy(woken, now)
+                start_copy(plans[woken_id], now)
         ideal = math.ceil(snapshots / quota) * copy_seconds
         return {
             "snapshots": snapshots,
@@ -125,7 +125,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
             "finished": finished,
         }
     finally:
-        service.notify.send_task_success = original  # type: ignore[assignment]
+        slot_use.stepfunctions.send_task_success = original  # type: ignore[assignment]
 
 
 def main() -> None:

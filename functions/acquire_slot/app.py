@@ -4,16 +4,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from replicator.execution import ReplicationState
 from replicator.observability import logger, metrics, tracer
-from replicator.service import acquire_slot
 from replicator.settings import get_settings
+from replicator.usecases.guard import load_task
+from replicator.usecases.slots import acquire_slot
 
 
-@logger.inject_lambda_context(correlation_id_path="state.event_id")
+@logger.inject_lambda_context(correlation_id_path="state.replication_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = ReplicationState.model_validate(event["state"])
-    acquired = acquire_slot(state, event["task_token"], get_settings())
-    return {"acquired": acquired}
+    task = load_task(event, get_settings(), "AcquireSlot")
+    return {"acquired": acquire_slot(task)}

@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replicator.observability import logger, metrics, tracer
-from replicator.prune import PruneIncomplete, prune_replicas
 from replicator.settings import get_settings
+from replicator.usecases.prune import PruneIncomplete, prune_replicas
 
 
 @logger.inject_lambda_context

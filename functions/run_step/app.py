@@ -1,18 +1,18 @@
-"""State machine task: run the plan's next steps (share, copy) until a copy is started or none are left."""
+"""State machine task: run the stored plan's next steps (share, copy) until a copy is started or none are left."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from replicator.execution import ReplicationState
 from replicator.observability import logger, metrics, tracer
-from replicator.service import run_next_steps
 from replicator.settings import get_settings
+from replicator.usecases.guard import load_task
+from replicator.usecases.run_step import run_next_steps
 
 
-@logger.inject_lambda_context(correlation_id_path="event_id")
+@logger.inject_lambda_context(correlation_id_path="state.replication_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = ReplicationState.model_validate(event)
-    return run_next_steps(state, get_settings()).to_payload()
+    task = load_task(event, get_settings(), "RunNextStep")
+    return run_next_steps(task).to_payload()

@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replicator.observability import logger, metrics, tracer
-from replicator.service import start_replications
 from replicator.settings import get_settings
+from replicator.usecases.start import start_replications
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

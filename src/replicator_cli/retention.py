@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from replicator.prune import PruneReport, prune_replicas
 from replicator.settings import Settings
+from replicator.usecases.prune import PruneReport, prune_replicas
 
 from .context import CliError, get_context
 

@@ -87,7 +87,7 @@ def test_snapshot_quota_exceeded_is_retried_with_backoff_never_failed(run_scenar
     (execution,) = run.executions()
     history = run.history(execution["executionArn"])
     names = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert names[:3] == ["Begin", "AcquireSlot", "RunNextStep"]  # the start found the quota full: queued
+    assert names[:2] == ["AcquireSlot", "RunNextStep"]  # the execution takes the slot and starts the copy
     assert len(run.cloud.doubles.copy_clock.started) == 1
 
 
@@ -117,7 +117,7 @@ def test_target_role_that_cannot_be_assumed_fails_before_any_copy(run_scenario):
             }
         ],
     }
-    spec = base_scenario(mappings=[mapping])
+    spec = base_scenario(mappings=[mapping], allowed_target_accounts=[TARGET_ACCOUNT, "333333333333"])
     spec["keys"] = [*spec["keys"], {"name": "other", "region": "eu-west-1", "account": TARGET_ACCOUNT}]
     run = run_scenario(spec)
     record = run.record(ORDERS, "eu-west-1")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from replicator.execution import Phase, ReplicationState
+from replicator.execution import ExecutionState, Phase, TaskInput
 from replicator_cli.local.provision import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,9 +85,9 @@ def test_every_task_catches_every_error_so_failures_are_recorded(definition):
 
 
 def test_choice_reads_the_phase_of_the_replication_state(definition):
-    choice = definition["States"]["CopyFinished?"]
+    choice = definition["States"]["NextAction"]
     assert {c["Variable"] for c in choice["Choices"]} == {"$.phase"}
-    assert "phase" in ReplicationState.model_fields
+    assert "phase" in ExecutionState.model_fields
     values = {c["StringEquals"] for c in choice["Choices"]}
     assert values <= {p.value for p in Phase}
     assert Phase.FAILED.value not in values  # failed is the Default branch
@@ -96,7 +96,35 @@ def test_choice_reads_the_phase_of_the_replication_state(definition):
 
 def test_wait_reads_the_wait_seconds_of_the_replication_state(definition):
     assert definition["States"]["WaitForCopy"]["SecondsPath"] == "$.wait_seconds"
-    assert "wait_seconds" in ReplicationState.model_fields
+    assert "wait_seconds" in ExecutionState.model_fields
+
+
+def _lambda_payload(state: dict) -> dict:
+    return state["Parameters"].get("Payload", state["Parameters"])
+
+
+def test_every_task_is_given_its_state_and_execution_name_and_nothing_else(definition):
+    # the tasks read the plan from the replication's record; the execution's name proves which execution asks
+    tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+    assert set(tasks) == {"AcquireSlot", "CheckCopy", "RunNextStep", "FinishSucceeded", "FinishFailed"}
+    for name, state in tasks.items():
+        payload = _lambda_payload(state)
+        expected = {"state.$": "$", "execution_name.$": "$$.Execution.Name"}
+        if name == "AcquireSlot":
+            expected["task_token.$"] = "$$.Task.Token"
+        assert payload == expected, name
+        assert set(payload) == {f"{field}.$" for field in TaskInput.model_fields if f"{field}.$" in payload}
+
+
+def test_the_slot_wait_keeps_the_executions_own_state(definition):
+    # a hand-over's output (written by whoever can resume the task) never replaces the execution's state
+    assert definition["States"]["AcquireSlot"]["ResultPath"] is None
+
+
+def test_every_phase_has_a_way_forward(definition):
+    choice = definition["States"]["NextAction"]
+    handled = {c["StringEquals"] for c in choice["Choices"]} | {Phase.FAILED.value}
+    assert handled == {p.value for p in Phase}
 
 
 def test_substitutions_match_the_template(definition, state_machine_resource):

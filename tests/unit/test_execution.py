@@ -1,4 +1,4 @@
-"""The state machine's transitions between checks of a copy, and how task errors are described."""
+"""Progress between the checks of a copy, the state machine's strict payload, and how task errors are described."""
 
 from __future__ import annotations
 
@@ -6,16 +6,26 @@ import json
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
-from replicator.execution import Phase, ReplicationState, TaskError, WaitPolicy, observe_copy
-from replicator.history import utc_now
+from replicator.clock import utc_now
+from replicator.execution import (
+    ExecutionState,
+    Phase,
+    Progress,
+    TaskError,
+    TaskInput,
+    WaitPolicy,
+    copy_started,
+    observe_copy,
+)
 from replicator.mapping import Encryption, MappingTarget
 from replicator.planning import ReplicationPlan, StepAction, plan_replication
 from replicator.snapshots import SnapshotKind, SourceSnapshot, snapshot_arn
 from replicator.waiting import CopyProgress, next_wait_seconds
 
 SRC, TGT = "123456789012", "210987654321"
-POLICY = WaitPolicy()  # 30 .. 900 seconds
+POLICY = WaitPolicy(floor_seconds=30, ceiling_seconds=900)
 
 
 def _source() -> SourceSnapshot:
@@ -62,14 +72,8 @@ FOUR_STEPS = _four_step_plan()
 ONE_STEP = _one_step_plan()
 
 
-def _state(plan: ReplicationPlan, step_index: int = 0, elapsed: float = 0, **changes) -> ReplicationState:
-    return ReplicationState(
-        plan=plan,
-        event_id="c2b7f4e8-5a3d-4b9e-8f1c-6d0a2e7b9c34",
-        step_index=step_index,
-        step_started_at=utc_now() - timedelta(seconds=elapsed),
-        **changes,
-    )
+def _progress(step_index: int = 0, elapsed: float = 0, **changes) -> Progress:
+    return Progress(step_index=step_index, step_started_at=utc_now() - timedelta(seconds=elapsed), **changes)
 
 
 # --- available ----------------------------------------------------------------------------------------------------
@@ -85,9 +89,9 @@ def _state(plan: ReplicationPlan, step_index: int = 0, elapsed: float = 0, **cha
     ],
 )
 def test_available_copy_moves_on(plan: ReplicationPlan, step_index: int, phase: Phase, next_index: int) -> None:
-    state = _state(plan, step_index, elapsed=600, percent_progress=40, checks=3)
+    state = _progress(step_index, elapsed=600, percent_progress=40, checks=3, phase=Phase.WAITING)
 
-    after = observe_copy(state, "available", 40, POLICY)
+    after = observe_copy(plan, state, "available", 40, POLICY)
 
     assert after.phase is phase
     assert after.step_index == next_index
@@ -95,7 +99,8 @@ def test_available_copy_moves_on(plan: ReplicationPlan, step_index: int, phase: 
     assert after.checks == 4
     assert after.step_started_at > state.step_started_at
     assert after.failure_reason is None
-    assert (after.current_step is None) is (phase is Phase.FINISHED)
+    assert (after.current_step(plan) is None) is (phase is Phase.FINISHED)
+    assert after.all_done(plan) is (phase is Phase.FINISHED)
     # a next copy needs a slot: its place in the queue is taken now, so that a re-entered wait keeps it
     assert (after.queued_at_ms is not None) is (phase is Phase.STEP_DONE)
     # the input state is not changed
@@ -104,9 +109,10 @@ def test_available_copy_moves_on(plan: ReplicationPlan, step_index: int, phase: 
 
 
 def test_finished_state_is_labelled_done() -> None:
-    after = observe_copy(_state(FOUR_STEPS, 3), "available", 100, POLICY)
+    after = observe_copy(FOUR_STEPS, _progress(3), "available", 100, POLICY)
 
-    assert after.step_label() == "4/4 done"
+    assert after.step_label(FOUR_STEPS) == "4/4 done"
+    assert after.overall_percent(FOUR_STEPS) == 100
 
 
 # --- in progress --------------------------------------------------------------------------------------------------
@@ -128,9 +134,9 @@ def test_finished_state_is_labelled_done() -> None:
 def test_copy_in_progress_waits(
     status: str, percent: int, elapsed: float, policy: WaitPolicy, expected_wait: int
 ) -> None:
-    state = _state(FOUR_STEPS, 2, elapsed=elapsed, checks=1)
+    state = _progress(2, elapsed=elapsed, checks=1)
 
-    after = observe_copy(state, status, percent, policy)
+    after = observe_copy(FOUR_STEPS, state, status, percent, policy)
 
     assert after.phase is Phase.WAITING
     assert after.step_index == 2
@@ -160,10 +166,10 @@ def test_copy_in_progress_waits(
 )
 @pytest.mark.parametrize("step_index", [0, 2, 3], ids=["first-copy", "staging-copy", "final-copy"])
 def test_copy_that_fails_or_disappears(status: str | None, fragment: str, step_index: int) -> None:
-    state = _state(FOUR_STEPS, step_index, elapsed=60, checks=5)
+    state = _progress(step_index, elapsed=60, checks=5)
     step = FOUR_STEPS.steps[step_index]
 
-    after = observe_copy(state, status, 37, POLICY)
+    after = observe_copy(FOUR_STEPS, state, status, 37, POLICY)
 
     assert after.phase is Phase.FAILED
     assert after.step_index == step_index
@@ -178,7 +184,7 @@ def test_copy_that_fails_or_disappears(status: str | None, fragment: str, step_i
 
 def test_a_check_needs_a_step_in_progress() -> None:
     with pytest.raises(ValueError, match="needs a step in progress"):
-        observe_copy(_state(ONE_STEP, 1), "available", 100, POLICY)
+        observe_copy(ONE_STEP, _progress(1), "available", 100, POLICY)
 
 
 # --- the payload --------------------------------------------------------------------------------------------------
@@ -194,7 +200,31 @@ def test_a_check_needs_a_step_in_progress() -> None:
     ],
 )
 def test_step_label(step_index: int, label: str) -> None:
-    assert _state(FOUR_STEPS, step_index).step_label() == label
+    assert _progress(step_index).step_label(FOUR_STEPS) == label
+
+
+@pytest.mark.parametrize(
+    ("step_index", "percent", "overall"),
+    [
+        pytest.param(0, 50, 16, id="first-of-three-copies-half"),
+        pytest.param(1, 0, 33, id="share-after-one-copy"),
+        pytest.param(2, 50, 50, id="second-copy-half"),
+        pytest.param(3, 90, 96, id="last-copy-nearly"),
+        pytest.param(4, 0, 100, id="done"),
+    ],
+)
+def test_overall_percent_counts_every_copy(step_index: int, percent: int, overall: int) -> None:
+    assert _progress(step_index, percent_progress=percent).overall_percent(FOUR_STEPS) == overall
+
+
+def test_a_started_copy_waits_for_its_first_check_and_leaves_the_queue() -> None:
+    queued = _progress(1, phase=Phase.QUEUED, queued_at_ms=1_700_000_000_000, percent_progress=100)
+
+    started = copy_started(FOUR_STEPS, queued, 2, POLICY)
+
+    assert (started.step_index, started.phase, started.percent_progress) == (2, Phase.WAITING, 0)
+    assert started.queued_at_ms is None
+    assert POLICY.floor_seconds <= started.wait_seconds <= POLICY.ceiling_seconds
 
 
 @pytest.mark.parametrize(
@@ -205,17 +235,47 @@ def test_step_label(step_index: int, label: str) -> None:
     ],
 )
 def test_payload_round_trips(error: TaskError | None) -> None:
-    state = _state(FOUR_STEPS, 2, elapsed=120, error=error, failure_reason=None)
+    state = ExecutionState(replication_id="orders-eu-west-1-0123456789ab", phase=Phase.WAITING, error=error)
 
     payload = state.to_payload()
 
     assert json.loads(json.dumps(payload)) == payload
-    assert ReplicationState.model_validate(payload) == state
-    assert "failure_reason" not in payload
+    assert ExecutionState.model_validate(payload) == state
     if error is not None:
         assert payload["error"] == {"Error": "States.Timeout", "Cause": "Task timed out"}
     else:
         assert "error" not in payload
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"plan": {"steps": [{"action": "share", "share_with": "all"}]}}, id="a-plan"),
+        pytest.param({"step_index": 1}, id="a-step"),
+        pytest.param({"role_arn": f"arn:aws:iam::{TGT}:role/x"}, id="a-role"),
+        pytest.param({"share_with": "all"}, id="an-account"),
+        pytest.param({"kms_key_id": "alias/aws/rds"}, id="a-key"),
+    ],
+)
+def test_a_payload_carrying_anything_to_act_on_is_refused(extra: dict) -> None:
+    payload = {"replication_id": "orders-eu-west-1-0123456789ab", "phase": "step_done", **extra}
+
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        ExecutionState.model_validate(payload)
+    with pytest.raises(ValidationError):
+        TaskInput.model_validate({"state": {**payload}, "execution_name": "x"})
+
+
+def test_a_task_input_names_its_execution() -> None:
+    state = {"replication_id": "orders-eu-west-1-0123456789ab", "phase": "queued"}
+
+    task = TaskInput.model_validate({"state": state, "execution_name": "orders", "task_token": "t"})
+
+    assert (task.state.phase, task.execution_name, task.task_token) == (Phase.QUEUED, "orders", "t")
+    with pytest.raises(ValidationError):
+        TaskInput.model_validate({"state": state})  # no execution: not from the state machine
+    with pytest.raises(ValidationError):
+        TaskInput.model_validate({"state": state, "execution_name": "orders", "plan": {}})
 
 
 # --- TaskError.describe -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ def test_adaptive_waiting_meets_the_transition_and_delay_targets():
         delay = statistics.median(r.delay for r in adaptive)
         assert 0 <= delay <= max(30.0, 0.05 * duration), label
         medians.append(statistics.median(r.transitions for r in adaptive))
-    assert statistics.median(medians) <= 12
+    assert statistics.median(medians) <= wait_bench.TARGET_TRANSITIONS
 
 
 def test_adaptive_waiting_costs_far_less_than_a_fixed_30_second_poll():

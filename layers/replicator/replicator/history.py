@@ -1,15 +1,21 @@
-"""Outcomes of replications, as recorded in the history table and published to EventBridge."""
+"""Replications as recorded in the history table (their plan, progress and outcome) and published to EventBridge."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .clock import utc_now
+from .execution import Phase, Progress
+from .planning import ReplicationPlan
+
 
 class ReplicationStatus(StrEnum):
-    PENDING = "PENDING"  # planned and checked, first copy being started
+    PENDING = "PENDING"  # planned, checked and recorded; its execution takes a slot and starts the first copy
     QUEUED = "QUEUED"  # waiting for a copy slot (the RDS copy quota of the destination is in use)
     COPYING = "COPYING"  # a copy step is in progress
     CLEANING_UP = "CLEANING_UP"  # removing intermediate copies and shares
@@ -20,10 +26,6 @@ class ReplicationStatus(StrEnum):
     @property
     def final(self) -> bool:
         return self in (ReplicationStatus.SUCCEEDED, ReplicationStatus.FAILED, ReplicationStatus.SKIPPED)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ReplicationRecord(BaseModel):
@@ -50,6 +52,25 @@ class ReplicationRecord(BaseModel):
     cleanup_errors: list[str] = Field(default_factory=list)
     replica_deleted_at: datetime | None = None  # the pruner deleted the replica (its mapping target's retention)
     replica_deleted_reason: str | None = None
+    attempt: int = 1  # the replication's run: the first, or a retry
+    # the plan the start function made, and where the replication is in it: the only plan its tasks act on
+    plan: ReplicationPlan | None = None
+    progress: Progress | None = None
+
+    def progressed(self, progress: Progress, status: ReplicationStatus | None = None) -> ReplicationRecord:
+        """This record with the replication moved to `progress` (status QUEUED or COPYING unless given)."""
+        if self.plan is None:
+            raise ValueError(f"replication {self.replication_id} has no plan")
+        if status is None:
+            status = ReplicationStatus.QUEUED if progress.phase is Phase.QUEUED else ReplicationStatus.COPYING
+        return self.model_copy(
+            update={
+                "progress": progress,
+                "status": status,
+                "step": progress.step_label(self.plan),
+                "percent_progress": progress.overall_percent(self.plan),
+            }
+        )
 
     @property
     def duration_seconds(self) -> float | None:
@@ -58,6 +79,7 @@ class ReplicationRecord(BaseModel):
         return (self.finished_at - self.started_at).total_seconds()
 
     def to_item(self) -> dict:
-        """The DynamoDB item (no empty or None attributes)."""
+        """The DynamoDB item (no empty or None attributes; numbers as Decimal, as DynamoDB stores them)."""
         data = self.model_dump(mode="json", exclude_none=True)
-        return {k: v for k, v in data.items() if v not in ("", [])}
+        data = {k: v for k, v in data.items() if v not in ("", [])}
+        return json.loads(json.dumps(data), parse_float=Decimal)

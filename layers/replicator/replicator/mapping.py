@@ -143,13 +143,25 @@ class RegionMapping(BaseModel):
 
     @model_validator(mode="after")
     def _distinct_targets(self) -> RegionMapping:
+        if (twice := self.repeated_destination()) is not None:
+            raise ValueError(f"two targets replicate to the same account and region {twice[1]}")
+        return self
+
+    def repeated_destination(self, own_account: str | None = None) -> tuple[str | None, str] | None:
+        """(account, region) that two targets replicate to, if any; with `own_account`, a role in it and no role
+        count as the same account (as the Lambdas read them)."""
         seen: set[tuple[str | None, str]] = set()
         for target in self.targets:
-            key = (account_of(target.role_arn) if target.role_arn else None, target.target_region)
+            account = (
+                target.account_id(own_account)
+                if own_account
+                else (account_of(target.role_arn) if target.role_arn else None)
+            )
+            key = (account, target.target_region)
             if key in seen:
-                raise ValueError(f"two targets replicate to the same account and region {target.target_region}")
+                return key
             seen.add(key)
-        return self
+        return None
 
 
 def describe_validation_error(error: ValidationError) -> str:

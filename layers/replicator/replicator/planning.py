@@ -16,10 +16,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .destinations import AllowedDestinations
 from .mapping import MappingTarget, account_of, region_of
 from .rules import ReplicationRefused, decide_encryption
 from .snapshots import (
     MANAGED_BY,
+    REPLICA_PREFIX,
     TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
     TAG_SOURCE_ARN,
@@ -52,6 +54,7 @@ class PlanStep(BaseModel):
     snapshot_identifier: str  # snapshot created (copy) or acted on (share, unshare, delete)
     source_arn: str | None = None  # copy: the snapshot copied
     kms_key_id: str | None = None  # copy: key of the new snapshot; None = unencrypted (or the source's key in-region)
+    encrypted: bool = False  # copy: whether the new snapshot is encrypted (what an existing one must be to be adopted)
     tags: dict[str, str] = Field(default_factory=dict)  # copy: tags of the new snapshot
     share_with: str | None = None  # share / unshare: the account
     purpose: str = ""
@@ -84,6 +87,44 @@ class ReplicationPlan(BaseModel):
     @property
     def cross_account(self) -> bool:
         return self.target_account_id != self.source.account_id
+
+    def problems(self, allowed: AllowedDestinations) -> list[str]:
+        """Why this plan is not one the replicator would make for its source and target (empty: it is).
+
+        Tasks act only on stored plans that pass this check: a plan altered where it is stored cannot share a
+        snapshot with another account (or with `all`), act in another account or delete another snapshot.
+        """
+        found = []
+        source = self.source
+        if source.account_id != allowed.own_account:
+            found.append(f"the source {source.arn} is not a snapshot of this account ({allowed.own_account})")
+        if refusal := allowed.refusal(self.target_account_id):
+            found.append(refusal)
+        accounts = {source.account_id, self.target_account_id}
+        for step in [*self.steps, *self.cleanup]:
+            if step.account_id not in accounts:
+                found.append(
+                    f"step '{step.describe()}' acts in account {step.account_id}, not the source's or target's"
+                )
+            if step.role_arn not in (None, self.target.role_arn):
+                found.append(f"step '{step.describe()}' uses role {step.role_arn}, not the target's")
+            if step.action in (StepAction.SHARE, StepAction.UNSHARE) and step.share_with != self.target_account_id:
+                found.append(f"step '{step.describe()}' shares with {step.share_with!r}, not the target account")
+            own = step.snapshot_identifier.startswith(REPLICA_PREFIX) or (
+                step.action in (StepAction.SHARE, StepAction.UNSHARE) and step.snapshot_identifier == source.identifier
+            )
+            if not own:
+                found.append(
+                    f"step '{step.describe()}' acts on {step.snapshot_identifier}, not a snapshot of this plan"
+                )
+        try:
+            expected = plan_replication(source, self.target)
+        except ReplicationRefused as refused:
+            found.append(f"no plan can be made for this source and target: {refused.reason}")
+        else:
+            if expected != self:
+                found.append("the plan differs from the one the planner makes for its source and target")
+        return found
 
 
 def replica_tags(source: SourceSnapshot, rid: str, copy_tags: bool) -> dict[str, str]:
@@ -118,6 +159,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             snapshot_identifier=ident,
             source_arn=src_arn,
             kms_key_id=key,
+            encrypted=key is not None or source.encrypted,
             tags=tags,
             purpose=why,
             partition=source.partition,

@@ -86,6 +86,7 @@ class Scenario(_Spec):
     slot_recheck_seconds: int = 3600  # the stack's SlotRecheckSeconds
     cluster_copy_quota: int = 5  # the stack's ClusterCopyQuota
     target_accounts: list[str] = Field(default_factory=list)
+    allowed_target_accounts: list[str] | None = None  # the stack's AllowedTargetAccounts (default: target_accounts)
     keys: list[KeySpec] = Field(default_factory=list)
     databases: list[DatabaseSpec] = Field(default_factory=list)
     snapshots: list[SnapshotSpec] = Field(default_factory=list)
@@ -449,6 +450,10 @@ def stack_parameters(scenario: Scenario) -> dict[str, str]:
         "InstanceCopyQuota": str(scenario.instance_copy_quota),
         "ClusterCopyQuota": str(scenario.cluster_copy_quota),
         "SlotRecheckSeconds": str(scenario.slot_recheck_seconds),
+        # the scenario's target accounts are the ones its stack allows replicas to go to
+        "AllowedTargetAccounts": ",".join(
+            scenario.target_accounts if scenario.allowed_target_accounts is None else scenario.allowed_target_accounts
+        ),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from .sessions import client, error_code
 
 
@@ -9,7 +11,7 @@ def is_aws_managed_key(key_id: str, region: str) -> bool:
     """True for the account's default aws/rds key (and for a key we cannot read: sharing it would fail too)."""
     try:
         metadata = client("kms", region).describe_key(KeyId=key_id)["KeyMetadata"]
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) in ("NotFoundException", "AccessDeniedException"):
             return True
         raise
@@ -20,7 +22,7 @@ def key_problem(key_arn: str, region: str, role_arn: str | None) -> str | None:
     """Why a replica cannot be encrypted with `key_arn` in `region`, or None when the key is usable."""
     try:
         metadata = client("kms", region, role_arn).describe_key(KeyId=key_arn)["KeyMetadata"]
-    except Exception as error:
+    except ClientError as error:
         code = error_code(error)
         if code == "NotFoundException":
             return f"KMS key {key_arn} does not exist in {region}"
@@ -30,3 +32,15 @@ def key_problem(key_arn: str, region: str, role_arn: str | None) -> str | None:
     if metadata.get("KeyState") != "Enabled":
         return f"KMS key {key_arn} is {metadata.get('KeyState')}, not Enabled"
     return None
+
+
+def key_arn(key_id: str, region: str, role_arn: str | None) -> str | None:
+    """The ARN of the key `key_id` names (a key ARN as it is; an alias resolved in its account), None if unreadable."""
+    if ":key/" in key_id:
+        return key_id
+    try:
+        return str(client("kms", region, role_arn).describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
+    except ClientError as error:
+        if error_code(error) in ("NotFoundException", "AccessDeniedException"):
+            return None
+        raise

@@ -1,15 +1,25 @@
-"""Thin access to RDS: read snapshots, make the plan's steps happen, check copies."""
+"""Thin access to RDS: read snapshots, make a plan's copies and shares happen, check copies, delete our own."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from ..backfill import ExistingSnapshot
 from ..planning import PlanStep, StepAction
 from ..retention import Replica
-from ..snapshots import REPLICA_PREFIX, SnapshotKind, SourceSnapshot, parse_snapshot_arn
-from .kms import is_aws_managed_key
+from ..snapshots import (
+    REPLICA_PREFIX,
+    TAG_REPLICATION_ID,
+    TAG_SOURCE_ARN,
+    SnapshotKind,
+    SourceSnapshot,
+    parse_snapshot_arn,
+)
+from .kms import is_aws_managed_key, key_arn
 from .sessions import client, error_code
 
 _NOT_FOUND = {"DBSnapshotNotFound", "DBSnapshotNotFoundFault", "DBClusterSnapshotNotFoundFault"}
@@ -24,6 +34,22 @@ class SnapshotQuotaExceeded(Exception):
     """RDS refused a copy: too many in flight. Its name is the error the state machine retries with backoff."""
 
 
+class ForeignSnapshot(Exception):
+    """A snapshot under one of the plan's names exists and was not made by this replication: it is left untouched."""
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    """What is checked of a snapshot the replicator made (or finds under one of its names)."""
+
+    arn: str
+    status: str
+    percent: int
+    encrypted: bool
+    kms_key_id: str | None
+    tags: dict[str, str]
+
+
 def _describe(kind: SnapshotKind, region: str, identifier: str, role_arn: str | None = None) -> dict[str, Any] | None:
     rds = client("rds", region, role_arn)
     # without a SnapshotType, RDS lists only automated and manual snapshots: AWS Backup's need it named
@@ -35,21 +61,29 @@ def _describe(kind: SnapshotKind, region: str, identifier: str, role_arn: str | 
             found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier, **extra)[
                 "DBClusterSnapshots"
             ]
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) in _NOT_FOUND:
             return None
         raise
     return found[0] if found else None
 
 
+def _arn_of(raw: dict[str, Any]) -> str:
+    return str(raw.get("DBSnapshotArn") or raw.get("DBClusterSnapshotArn") or "")
+
+
+def _tags(rds: Any, arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
+
+
 def describe_source_snapshot(arn: str) -> SourceSnapshot:
-    """The facts the planner needs about the snapshot named by an event."""
+    """The facts the planner needs about the snapshot named by an event (of this account: the caller checks)."""
     kind, region, account, identifier = parse_snapshot_arn(arn)
     raw = _describe(kind, region, identifier)
-    if raw is None:
+    # the answer must be the very snapshot the event names (account, region and name), nothing that resembles it
+    if raw is None or _arn_of(raw) != arn:
         raise SnapshotNotFound(f"snapshot {arn} does not exist (deleted before it could be replicated?)")
     rds = client("rds", region)
-    tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
     encrypted = bool(raw.get("Encrypted") if kind is SnapshotKind.INSTANCE else raw.get("StorageEncrypted"))
     kms_key_id = raw.get("KmsKeyId") if encrypted else None
     return SourceSnapshot(
@@ -67,46 +101,63 @@ def describe_source_snapshot(arn: str) -> SourceSnapshot:
         engine_version=raw.get("EngineVersion", ""),
         database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
         allocated_storage_gb=raw.get("AllocatedStorage"),
+        tags=_tags(rds, arn),
+    )
+
+
+def snapshot_facts(step: PlanStep) -> SnapshotFacts | None:
+    """The snapshot a step makes or acts on, read in its account and region (None when it does not exist)."""
+    raw = _describe(step.kind, step.region, step.snapshot_identifier, step.role_arn)
+    if raw is None:
+        return None
+    arn = _arn_of(raw) or step.snapshot_arn
+    encrypted = bool(raw.get("Encrypted") if step.kind is SnapshotKind.INSTANCE else raw.get("StorageEncrypted"))
+    tag_list = raw.get("TagList")
+    tags = (
+        {t["Key"]: t["Value"] for t in tag_list} if tag_list else _tags(client("rds", step.region, step.role_arn), arn)
+    )
+    return SnapshotFacts(
+        arn=arn,
+        status=str(raw.get("Status", "unknown")),
+        percent=int(raw.get("PercentProgress") or 0),
+        encrypted=encrypted,
+        kms_key_id=raw.get("KmsKeyId") if encrypted else None,
         tags=tags,
     )
 
 
-def start_step(step: PlanStep) -> None:
-    """Make one step happen. A copy that already exists (a retried start) is adopted, not made twice."""
+def made_by(facts: SnapshotFacts, replication_id: str, source_arn: str) -> bool:
+    """Whether a snapshot carries this replication's markers (its id and its source)."""
+    return facts.tags.get(TAG_REPLICATION_ID) == replication_id and facts.tags.get(TAG_SOURCE_ARN) == source_arn
+
+
+def copy_mismatch(step: PlanStep, facts: SnapshotFacts, replication_id: str, source_arn: str) -> str | None:
+    """Why an existing snapshot under a copy step's name is not the copy this replication makes (None: it is)."""
+    if not made_by(facts, replication_id, source_arn):
+        return f"a snapshot named {step.snapshot_identifier} exists and was not made by this replication"
+    if facts.encrypted != step.encrypted:
+        state = "encrypted" if facts.encrypted else "unencrypted"
+        return f"snapshot {step.snapshot_identifier} is {state}, which this replication's plan does not make"
+    if step.kms_key_id and facts.kms_key_id:
+        expected = key_arn(step.kms_key_id, step.region, step.role_arn)
+        if expected is not None and facts.kms_key_id != expected:
+            return f"snapshot {step.snapshot_identifier} is encrypted with {facts.kms_key_id}, not {step.kms_key_id}"
+    return None
+
+
+def start_copy(step: PlanStep, replication_id: str, source_arn: str) -> None:
+    """Start a plan's copy. A copy already under its name is adopted only if this replication made it as planned;
+    anything else there raises ForeignSnapshot and is left untouched."""
+    if step.action is not StepAction.COPY:
+        raise ValueError(f"not a copy: {step.describe()}")
     rds = client("rds", step.region, step.role_arn)
-    instance = step.kind is SnapshotKind.INSTANCE
-    if step.action is StepAction.COPY:
-        _copy(rds, step, instance)
-    elif step.action in (StepAction.SHARE, StepAction.UNSHARE):
-        change = "ValuesToAdd" if step.action is StepAction.SHARE else "ValuesToRemove"
-        args = {"AttributeName": "restore", change: [step.share_with]}
-        try:
-            if instance:
-                rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=step.snapshot_identifier, **args)
-            else:
-                rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier=step.snapshot_identifier, **args)
-        except Exception as error:
-            if not (step.action is StepAction.UNSHARE and error_code(error) in _NOT_FOUND):
-                raise
-    elif step.action is StepAction.DELETE:
-        try:
-            if instance:
-                rds.delete_db_snapshot(DBSnapshotIdentifier=step.snapshot_identifier)
-            else:
-                rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=step.snapshot_identifier)
-        except Exception as error:
-            if error_code(error) not in _NOT_FOUND:
-                raise
-
-
-def _copy(rds: Any, step: PlanStep, instance: bool) -> None:
     args: dict[str, Any] = {"Tags": [{"Key": k, "Value": v} for k, v in step.tags.items()], "CopyTags": False}
     if step.kms_key_id:
         args["KmsKeyId"] = step.kms_key_id
     if step.source_region and step.source_region != step.region:
         args["SourceRegion"] = step.source_region  # boto3 makes the presigned URL for a cross-region copy
     try:
-        if instance:
+        if step.kind is SnapshotKind.INSTANCE:
             rds.copy_db_snapshot(
                 SourceDBSnapshotIdentifier=step.source_arn, TargetDBSnapshotIdentifier=step.snapshot_identifier, **args
             )
@@ -116,12 +167,17 @@ def _copy(rds: Any, step: PlanStep, instance: bool) -> None:
                 TargetDBClusterSnapshotIdentifier=step.snapshot_identifier,
                 **args,
             )
-    except Exception as error:
+    except ClientError as error:
         code = error_code(error)
         if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
             raise SnapshotQuotaExceeded(f"{step.describe()}: {error}") from error
         if code not in _ALREADY_EXISTS:
             raise
+        facts = snapshot_facts(step)
+        problem = "it vanished while being adopted" if facts is None else None
+        problem = problem or copy_mismatch(step, facts, replication_id, source_arn)  # type: ignore[arg-type]
+        if problem:
+            raise ForeignSnapshot(f"{step.describe()}: {problem}; it is left untouched") from error
 
 
 def copy_status(step: PlanStep) -> tuple[str | None, int]:
@@ -130,6 +186,56 @@ def copy_status(step: PlanStep) -> tuple[str | None, int]:
     if raw is None:
         return None, 0
     return raw.get("Status", "unknown"), int(raw.get("PercentProgress") or 0)
+
+
+def shared_with(step: PlanStep) -> list[str]:
+    """The accounts a snapshot may be restored by (its `restore` attribute; "all" = public)."""
+    rds = client("rds", step.region, step.role_arn)
+    if step.kind is SnapshotKind.INSTANCE:
+        result = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=step.snapshot_identifier)
+        attributes = result["DBSnapshotAttributesResult"]["DBSnapshotAttributes"]
+    else:
+        result = rds.describe_db_cluster_snapshot_attributes(DBClusterSnapshotIdentifier=step.snapshot_identifier)
+        attributes = result["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+    for attribute in attributes:
+        if attribute.get("AttributeName") == "restore":
+            return list(attribute.get("AttributeValues", []))
+    return []
+
+
+def change_share(step: PlanStep, account: str, add: bool) -> None:
+    """Add `account` to (or remove it from) a snapshot's restore attribute; removing from a gone snapshot is a no-op."""
+    rds = client("rds", step.region, step.role_arn)
+    args = {"AttributeName": "restore", ("ValuesToAdd" if add else "ValuesToRemove"): [account]}
+    try:
+        if step.kind is SnapshotKind.INSTANCE:
+            rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=step.snapshot_identifier, **args)
+        else:
+            rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier=step.snapshot_identifier, **args)
+    except ClientError as error:
+        if add or error_code(error) not in _NOT_FOUND:
+            raise
+
+
+def delete_snapshot(step: PlanStep) -> bool:
+    """Delete the snapshot a step names; False if it was already gone."""
+    rds = client("rds", step.region, step.role_arn)
+    try:
+        if step.kind is SnapshotKind.INSTANCE:
+            rds.delete_db_snapshot(DBSnapshotIdentifier=step.snapshot_identifier)
+        else:
+            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=step.snapshot_identifier)
+    except ClientError as error:
+        if error_code(error) in _NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def add_tags(step: PlanStep, tags: dict[str, str]) -> None:
+    """Tag the snapshot a step made (in its account and region)."""
+    rds = client("rds", step.region, step.role_arn)
+    rds.add_tags_to_resource(ResourceName=step.snapshot_arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
 
 def engine_version_offered(engine: str, version: str, region: str, role_arn: str | None) -> bool:
@@ -165,9 +271,7 @@ def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
         if created is None or raw.get("Status") != "available":
             continue  # still being made: never a candidate
         tag_list = raw.get("TagList")
-        if tag_list is None:
-            tag_list = rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])
-        tags = {t["Key"]: t["Value"] for t in tag_list}
+        tags = {t["Key"]: t["Value"] for t in tag_list} if tag_list is not None else _tags(rds, arn)
         found.append(
             Replica(arn=arn, identifier=identifier, kind=kind, status=raw["Status"], created_at=created, tags=tags)
         )
@@ -183,7 +287,7 @@ def delete_replica(replica: Replica, role_arn: str | None) -> bool:
             rds.delete_db_snapshot(DBSnapshotIdentifier=replica.identifier)
         else:
             rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=replica.identifier)
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) in _NOT_FOUND:
             return False
         raise

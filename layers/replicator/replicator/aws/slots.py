@@ -9,14 +9,13 @@ wake the same waiter and a waiter never holds a slot while still queued.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from ..history import utc_now
+from ..clock import utc_now
 from .sessions import dynamodb_table, error_code
 
 SLOTS = "slots"
@@ -175,10 +174,14 @@ def holders(table_name: str, pool: str) -> dict[str, str]:
     return dict(item.get("holders", {})) if item else {}
 
 
-def enqueue(table_name: str, pool: str, entry: str, replication_id: str, task_token: str, state: dict) -> None:
-    """Wait in `pool`'s queue (a re-check keeps its place: same entry, new token)."""
+def enqueue(table_name: str, pool: str, entry: str, replication_id: str, task_token: str) -> None:
+    """Wait in `pool`'s queue (a re-check keeps its place: same entry, new token).
+
+    A waiter item names the replication and its task token, nothing else: a hand-over only resumes its execution,
+    whose tasks then read their plan from the replication's record.
+    """
     item = {"pool": pool, "entry": entry, "replication_id": replication_id, "task_token": task_token}
-    _on_conflict_retry(lambda: dynamodb_table(table_name).put_item(Item={**item, "state": json.dumps(state)}))
+    _on_conflict_retry(lambda: dynamodb_table(table_name).put_item(Item=item))
 
 
 def leave_queue(table_name: str, pool: str, entry: str) -> None:

@@ -1,10 +1,12 @@
-"""The two DynamoDB tables: region mappings (read, cached) and replication history (written)."""
+"""The two DynamoDB tables: region mappings (read, cached) and replication records (plan, progress, outcome)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+from botocore.exceptions import ClientError
 
 from ..history import ReplicationRecord, ReplicationStatus, utc_now
 from ..mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
@@ -51,40 +53,54 @@ def _table(table_name: str) -> Any:
     return dynamodb_table(table_name)
 
 
+_NOT_FINAL = (
+    "attribute_not_exists(replication_id) OR NOT #s IN (" + ", ".join(f":f{i}" for i in range(len(_FINAL))) + ")"
+)
+_NOT_FINAL_VALUES = {f":f{i}": v for i, v in enumerate(_FINAL)}
+
+
 def create_record(table_name: str, record: ReplicationRecord) -> ReplicationRecord | None:
     """Write the first record of a replication; returns the existing record instead when there is one."""
     table = _table(table_name)
     try:
         table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(replication_id)")
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) != "ConditionalCheckFailedException":
             raise
         return get_record(table_name, record.replication_id)
     return None
 
 
-def put_record(table_name: str, record: ReplicationRecord) -> None:
-    """Write a record, unless it would overwrite a final outcome with an in-flight status (a late duplicate)."""
+def put_record(table_name: str, record: ReplicationRecord) -> bool:
+    """Write a record unless its replication's outcome is final already: a final outcome is never overwritten
+    (a late or repeated task, or a failure path after a recorded success). False when nothing was written."""
     record = record.model_copy(update={"updated_at": utc_now()})
-    condition = None
-    if not record.status.final:
-        condition = (
-            "attribute_not_exists(replication_id) OR NOT #s IN ("
-            + ", ".join(f":f{i}" for i in range(len(_FINAL)))
-            + ")"
-        )
-    kwargs: dict[str, Any] = {"Item": record.to_item()}
-    if condition:
-        kwargs.update(
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={f":f{i}": v for i, v in enumerate(_FINAL)},
-        )
     try:
-        _table(table_name).put_item(**kwargs)
-    except Exception as error:
+        _table(table_name).put_item(
+            Item=record.to_item(),
+            ConditionExpression=_NOT_FINAL,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_NOT_FINAL_VALUES,
+        )
+    except ClientError as error:
         if error_code(error) != "ConditionalCheckFailedException":
             raise
+        return False
+    return True
+
+
+def mark_replica_deleted(table_name: str, replication_id: str, deleted_at: datetime, reason: str) -> None:
+    """Note on a SUCCEEDED record that the prune deleted its replica (the outcome itself stays as it was)."""
+    _table(table_name).update_item(
+        Key={"replication_id": replication_id},
+        UpdateExpression="SET replica_deleted_at = :at, replica_deleted_reason = :why, updated_at = :now",
+        ConditionExpression="attribute_exists(replication_id)",
+        ExpressionAttributeValues={
+            ":at": deleted_at.isoformat(),
+            ":why": reason,
+            ":now": utc_now().isoformat(),
+        },
+    )
 
 
 def get_record(table_name: str, rid: str) -> ReplicationRecord | None:

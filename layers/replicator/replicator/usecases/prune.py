@@ -11,13 +11,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
-from .aws import rds, tables
-from .aws.sessions import RoleNotAssumable, error_code, home_client
-from .history import ReplicationRecord, ReplicationStatus, utc_now
-from .mapping import ALL_REGIONS, RegionMapping, describe_validation_error, parse_mapping_item
-from .observability import MetricUnit, logger, metrics
-from .retention import Replica, RetentionRule, replicas_to_delete
-from .settings import Settings
+from ..aws import rds, tables
+from ..aws.sessions import RoleNotAssumable, error_code, home_client
+from ..clock import utc_now
+from ..history import ReplicationRecord, ReplicationStatus
+from ..mapping import ALL_REGIONS, RegionMapping, describe_validation_error, parse_mapping_item
+from ..observability import MetricUnit, logger, metrics
+from ..retention import Replica, RetentionRule, replicas_to_delete
+from ..settings import Settings
 
 Location = tuple[str, str]  # (account, region) where replicas are made
 
@@ -68,7 +69,7 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
     now = now or utc_now()
     report = PruneReport()
     mappings, invalid = _read_mappings(settings, report)
-    own_account = home_client("sts").get_caller_identity()["Account"]
+    own_account = settings.account_id or home_client("sts").get_caller_identity()["Account"]
     rules: dict[tuple[str, Location], RetentionRule] = {}
     roles: dict[Location, str | None] = {}
     for mapping in mappings.values():
@@ -148,7 +149,6 @@ def _prune_one(
         if not error_code(error):
             raise
         return result.model_copy(update={"error": f"{error_code(error)}: {error}"})
-    update = {"replica_deleted_at": now, "replica_deleted_reason": reason}
-    tables.put_record(settings.history_table, record.model_copy(update=update))
+    tables.mark_replica_deleted(settings.history_table, record.replication_id, now, reason)
     logger.info("replica deleted", extra={"replica": replica.arn, "reason": reason})
     return result.model_copy(update={"deleted": True})

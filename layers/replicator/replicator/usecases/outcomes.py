@@ -1,0 +1,74 @@
+"""Recording outcomes: the history record (never overwriting a final one), the outcome event, the metrics."""
+
+from __future__ import annotations
+
+from ..aws import eventbridge, tables
+from ..clock import utc_now
+from ..history import ReplicationRecord, ReplicationStatus
+from ..observability import MetricUnit, logger, metrics
+from ..settings import Settings
+from ..snapshots import parse_snapshot_arn, sanitize_identifier, short_hash
+
+METRIC_BY_STATUS = {
+    ReplicationStatus.SUCCEEDED: "ReplicationsSucceeded",
+    ReplicationStatus.FAILED: "ReplicationsFailed",
+    ReplicationStatus.SKIPPED: "ReplicationsSkipped",
+}
+
+
+def record_outcome(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
+    """Write a final outcome, publish it to EventBridge and count it; a final outcome already recorded stays."""
+    if record.finished_at is None:
+        record = record.model_copy(update={"finished_at": utc_now()})
+    if not tables.put_record(settings.history_table, record):
+        existing = tables.get_record(settings.history_table, record.replication_id)
+        logger.info(
+            "outcome already recorded: kept",
+            extra={"replication_id": record.replication_id, "kept": existing.status.value if existing else None},
+        )
+        return existing or record
+    eventbridge.publish_outcome(settings.event_bus_name, record)
+    metrics.add_metric(name=METRIC_BY_STATUS[record.status], unit=MetricUnit.Count, value=1)
+    if record.status is ReplicationStatus.SUCCEEDED and record.duration_seconds is not None:
+        metrics.add_metric(name="ReplicationDuration", unit=MetricUnit.Seconds, value=record.duration_seconds)
+    log = logger.warning if record.status is ReplicationStatus.FAILED else logger.info
+    log("replication outcome", extra={"outcome": record.model_dump(mode="json", exclude_none=True, exclude={"plan"})})
+    return record
+
+
+def publish(settings: Settings, record: ReplicationRecord) -> None:
+    """Publish an outcome recorded elsewhere (a refused task input has its own record and metric)."""
+    eventbridge.publish_outcome(settings.event_bus_name, record)
+
+
+def snapshot_outcome_id(source_arn: str) -> str:
+    """Id of an outcome about a snapshot as a whole (no mapping, invalid mapping, snapshot gone)."""
+    try:
+        _, _, _, identifier = parse_snapshot_arn(source_arn)
+    except ValueError:
+        identifier = "snapshot"
+    return f"{sanitize_identifier(identifier)[:48]}-all-{short_hash(source_arn, length=12)}"
+
+
+def snapshot_outcome(
+    settings: Settings,
+    rid: str,
+    status: ReplicationStatus,
+    reason: str,
+    event_id: str,
+    source_arn: str | None = None,
+) -> ReplicationRecord:
+    """An outcome about an event or a snapshot as a whole, before any replication of it was planned."""
+    try:
+        source_region = parse_snapshot_arn(source_arn)[1] if source_arn else None
+    except ValueError:
+        source_region = None
+    record = ReplicationRecord(
+        replication_id=rid,
+        status=status,
+        reason=reason,
+        event_id=event_id,
+        source_arn=source_arn,
+        source_region=source_region,
+    )
+    return record_outcome(settings, record)

@@ -1,0 +1,68 @@
+"""The state machine's RunNextStep task: carry out the stored plan's next steps (shares, then one copy).
+
+Steps run from where the record says the replication is, so a retried or repeated call does the same thing again
+(shares and copies are idempotent: an existing copy is adopted only if this replication made it as planned).
+"""
+
+from __future__ import annotations
+
+from ..aws import rds, shares
+from ..clock import epoch_ms, utc_now
+from ..execution import ExecutionState, Phase, copy_started
+from ..observability import logger
+from ..planning import PlanStep, ReplicationPlan, StepAction
+from ..scheduling import pool_of
+from .guard import PlanTampering, TaskContext
+from .slots import holds_slot
+
+_RUNNABLE = (Phase.QUEUED, Phase.STEP_DONE)
+
+
+def run_next_steps(ctx: TaskContext) -> ExecutionState:
+    """Run steps from the recorded one until a copy is started (then wait for it) or none are left."""
+    if ctx.final or ctx.progress.phase not in _RUNNABLE:
+        return ctx.state()  # done already (a retry after the work was recorded): carry on from the record
+    plan, progress, rid = ctx.plan, ctx.progress, ctx.replication_id
+    index = progress.step_index
+    while index < len(plan.steps):
+        step = plan.steps[index]
+        if step.action is StepAction.COPY:
+            if not holds_slot(ctx.settings, rid, pool_of(step)):
+                # no slot for this copy (the hand-over was undone, or the input skipped AcquireSlot): queue for one
+                queued = progress.queued_at_ms or epoch_ms(utc_now())
+                changes = {"step_index": index, "phase": Phase.QUEUED, "queued_at_ms": queued}
+                return ctx.save(progress.model_copy(update=changes)).state()
+            rds.start_copy(step, rid, plan.source.arn)
+            logger.info("copy started", extra={"replication_id": rid, "step": f"{index + 1}/{len(plan.steps)}"})
+            return ctx.save(copy_started(plan, progress, index, ctx.settings.wait_policy)).state()
+        if step.action is StepAction.SHARE:
+            share(ctx, step)
+            logger.info("shared", extra={"replication_id": rid, "step": f"{index + 1}/{len(plan.steps)}"})
+        index += 1
+        progress = progress.model_copy(update={"step_index": index})
+    return ctx.save(progress.model_copy(update={"phase": Phase.FINISHED})).state()
+
+
+def check_share(plan: ReplicationPlan, step: PlanStep) -> None:
+    """The last check before a share: only the plan's own snapshot, only with the plan's target account."""
+    account = step.share_with or ""
+    if not (account.isdigit() and len(account) == 12) or account != plan.target_account_id:
+        raise PlanTampering(f"refused to share {step.snapshot_identifier} with {account!r}: not the plan's target")
+    own = {plan.source.identifier} | {s.snapshot_identifier for s in plan.steps if s.action is StepAction.COPY}
+    if step.snapshot_identifier not in own or step.account_id != plan.source.account_id:
+        raise PlanTampering(f"refused to share {step.snapshot_identifier}: not a snapshot of this plan")
+
+
+def share(ctx: TaskContext, step: PlanStep) -> None:
+    """Share a snapshot of the plan with its target account, unless it was shared already (then never unshared)."""
+    check_share(ctx.plan, step)
+    account = step.share_with or ""
+    origin = shares.join(
+        ctx.settings.slots_table,
+        step.snapshot_arn,
+        account,
+        ctx.replication_id,
+        already_shared=lambda: account in rds.shared_with(step),
+    )
+    if origin is shares.Origin.REPLICATOR:
+        rds.change_share(step, account, add=True)

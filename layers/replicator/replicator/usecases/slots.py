@@ -1,0 +1,148 @@
+"""Copy slots: RDS allows 20 DB / 5 cluster snapshot copies in flight per destination account and region.
+
+A replication takes a slot of the next copy's pool before the copy starts (AcquireSlot), or waits in the pool's
+queue on its task token; a copy that ends gives its slot back and hands it to the oldest waiter, which is resumed.
+Slots are held under the replication's id, so every path can give back what a replication holds without trusting
+what any input says it holds.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from ..aws import slots, stepfunctions
+from ..clock import epoch_ms, utc_now
+from ..execution import Phase
+from ..observability import MetricUnit, logger, metrics
+from ..planning import ReplicationPlan, StepAction
+from ..scheduling import SlotWaitExpired, next_copy, pool_of, slot_wait_problem, waiter_entry
+from ..settings import Settings
+from ..snapshots import SnapshotKind
+from .guard import TaskContext
+
+
+def holds_slot(settings: Settings, replication_id: str, pool: str) -> bool:
+    return replication_id in slots.holders(settings.slots_table, pool)
+
+
+def take_slot(settings: Settings, replication_id: str, pool: str, queued_at_ms: int | None) -> bool:
+    """Take a slot of `pool`; False when it is full or others wait for it (the queue is served in arrival order).
+
+    A replication already holding one (handed to it while its task was being retried) keeps that one.
+    """
+    table = settings.slots_table
+    if replication_id in slots.holders(table, pool):
+        taken = True
+    else:
+        waiter = slots.oldest_waiter(table, pool)
+        if waiter is not None and waiter["replication_id"] != replication_id:
+            return False  # others wait for this pool: no barging in
+        taken = slots.try_acquire(table, pool, replication_id, settings.quotas.limit(_kind_of(pool)))
+    if taken and queued_at_ms is not None:
+        # its place in the queue goes: left there, it would be handed a second slot
+        slots.leave_queue(table, pool, waiter_entry(queued_at_ms, replication_id))
+    return taken
+
+
+def give_back(settings: Settings, replication_id: str, pool: str) -> None:
+    """Give back the slot held in `pool` (if any) and hand it to the oldest waiter."""
+    if replication_id in slots.holders(settings.slots_table, pool):
+        slots.release(settings.slots_table, pool, replication_id)
+        _wake_without_failing(pool, settings)
+
+
+def give_back_everything(settings: Settings, plan: ReplicationPlan, queued_at_ms: int | None) -> None:
+    """A finishing replication holds no slot and no place in a queue afterwards, whatever its tasks recorded."""
+    rid = plan.replication_id
+    for pool in sorted({pool_of(s) for s in plan.steps if s.action is StepAction.COPY}):
+        if queued_at_ms is not None:
+            slots.leave_queue(settings.slots_table, pool, waiter_entry(queued_at_ms, rid))
+        give_back(settings, rid, pool)
+
+
+def _kind_of(pool: str) -> SnapshotKind:
+    return SnapshotKind(pool.rsplit("#", 1)[1])
+
+
+def _wake_without_failing(pool: str, settings: Settings) -> None:
+    """Waking others is a courtesy of this replication: its failure must not fail this replication (whose copy is
+    done); a waiter not woken takes the slot at its next re-check or the next wake."""
+    try:
+        wake_waiters(pool, settings)
+    except ClientError as error:
+        logger.warning("could not hand a slot to a waiter", extra={"pool": pool, "error": str(error)})
+        metrics.add_metric(name="SlotHandOverFailed", unit=MetricUnit.Count, value=1)
+
+
+def wake_waiters(pool: str, settings: Settings) -> None:
+    """Hand free slots of `pool` to its waiters, oldest first, until the pool is full or nobody waits."""
+    table = settings.slots_table
+    limit = settings.quotas.limit(_kind_of(pool))
+    while (waiter := slots.oldest_waiter(table, pool)) is not None:
+        outcome, lease = slots.hand_over(table, pool, waiter, limit)
+        if outcome is slots.HandOver.FULL:
+            return
+        if outcome is slots.HandOver.TAKEN:
+            continue  # another release woke it first, or it queued again: look at the queue again
+        rid = waiter["replication_id"]
+        try:
+            # the output says nothing the execution acts on: its next task reads its plan from its record
+            handed_over = stepfunctions.send_task_success(waiter["task_token"], {"pool": pool})
+        except ClientError as error:
+            # not handed over: the slot is freed; the waiter, out of the queue, takes its place again (the same
+            # entry, its arrival time) when its wait re-checks (SlotRecheckSeconds). Putting it back from here could
+            # race with that re-check and leave a stale place behind.
+            slots.release(table, pool, rid, lease)
+            logger.warning("could not hand a slot over", extra={"replication_id": rid, "error": str(error)})
+            metrics.add_metric(name="SlotHandOverFailed", unit=MetricUnit.Count, value=1)
+            if _refused(error):
+                raise  # a permission problem stalls every waiter: fail loudly, never swallow it
+            return
+        if not handed_over:
+            # its task ended (timed out and re-checking, or stopped): a re-check queues it again with a new token
+            logger.warning("waiter gone: its slot is freed", extra={"replication_id": rid})
+            slots.release(table, pool, rid, lease)
+
+
+def _refused(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code", "") in ("AccessDenied", "AccessDeniedException")
+
+
+def acquire_slot(ctx: TaskContext) -> bool:
+    """The state machine's AcquireSlot task: resume at once with a slot, or wait in the pool's queue (no polling).
+
+    True when the slot was taken (and the execution resumed), False when the replication now waits in the queue.
+    """
+    token = ctx.task_input.task_token
+    if not token:
+        raise ValueError("AcquireSlot needs the task token")
+    settings, rid, progress = ctx.settings, ctx.replication_id, ctx.progress
+    step = None if ctx.final else next_copy(ctx.plan.steps, progress.step_index)
+    if step is None or progress.phase in (Phase.WAITING, Phase.FINISHED, Phase.FAILED):
+        _resume(token)  # nothing to wait for: its next task takes it on from where its record says
+        return True
+    pool = pool_of(step)
+    if take_slot(settings, rid, pool, progress.queued_at_ms):
+        if progress.queued_at_ms is not None:
+            ctx = ctx.save(progress.model_copy(update={"queued_at_ms": None}))
+        _resume(token)
+        return True
+    now_ms = epoch_ms(utc_now())
+    queued_at = progress.queued_at_ms or now_ms
+    if problem := slot_wait_problem(pool, queued_at, now_ms, settings.max_slot_wait_hours):
+        raise SlotWaitExpired(problem)
+    slots.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
+    ctx.save(progress.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED}))
+    wake_waiters(pool, settings)  # a slot freed between the full pool and the enqueue is not lost
+    return False
+
+
+def _resume(token: str) -> None:
+    try:
+        stepfunctions.send_task_success(token, {})
+    except ClientError as error:
+        if _refused(error):
+            raise
+        # the slot is held under this replication's id: the wait's next re-check takes it (take_slot adopts a slot
+        # it holds) instead of the replication failing for a passing error
+        logger.warning("could not resume with the slot taken", extra={"error": str(error)})

@@ -1,0 +1,172 @@
+"""The start use case: a snapshot-completed event -> one planned, checked and recorded replication per mapping
+target, each handed to its own execution.
+
+This is the only place a plan is made. The start function reads the snapshot from RDS, plans, checks what can be
+checked without changing anything (the destination is allowed, the target region offers the engine version, the key
+is usable) and stores the plan with the replication's record; then it starts the execution. It takes no slot, starts
+no copy and shares nothing: a start that fails leaves nothing to clean up, and a repeated event finds the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from ..aws import kms, rds, stepfunctions, tables
+from ..aws.sessions import RoleNotAssumable, error_code
+from ..events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
+from ..execution import Phase, Progress, execution_state
+from ..history import ReplicationRecord, ReplicationStatus
+from ..mapping import MappingTarget, describe_validation_error
+from ..observability import logger
+from ..planning import ReplicationPlan, plan_replication
+from ..rules import ReplicationRefused
+from ..settings import Settings
+from ..snapshots import SourceSnapshot, parse_snapshot_arn, replication_id, short_hash
+from .outcomes import record_outcome, snapshot_outcome, snapshot_outcome_id
+
+
+def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[ReplicationRecord]:
+    """Handle one EventBridge event: replicate the snapshot it names to every target of its region's mapping."""
+    # imported here: only the start function parses events, the other handlers skip its cost (bench/cold_start.py)
+    from aws_lambda_powertools.utilities.parser import parse
+
+    given_id = raw_event.get("id") if isinstance(raw_event, dict) else None
+    event_id = str(given_id or f"unidentified-{short_hash(repr(raw_event))}")
+    event_outcome_id = f"event-{event_id}"
+    try:
+        event: RdsSnapshotEvent | BackupJobEvent | ReplicationRequestEvent = parse(event=raw_event, model=SnapshotEvent)  # type: ignore[call-overload]
+    except (ValidationError, ValueError, TypeError) as error:
+        reason = describe_validation_error(error) if isinstance(error, ValidationError) else str(error)
+        return [
+            snapshot_outcome(
+                settings, event_outcome_id, ReplicationStatus.FAILED, f"malformed event: {reason}", event_id
+            )
+        ]
+    if not_handled := event.not_handled_reason():
+        reason = f"not replicated: {not_handled}"
+        return [snapshot_outcome(settings, event_outcome_id, ReplicationStatus.SKIPPED, reason, event_id)]
+    try:
+        source_arn = event.snapshot_arn()
+        _, _, account, _ = parse_snapshot_arn(source_arn)
+    except ValueError as error:
+        reason = f"malformed event: {error}"
+        return [snapshot_outcome(settings, event_outcome_id, ReplicationStatus.FAILED, reason, event_id)]
+    if account != settings.account_id or event.account != settings.account_id:
+        # the replicator replicates its own account's snapshots only (its rules match only this account's events)
+        reason = (
+            f"not replicated: {source_arn} (event from account {event.account}) is not a snapshot of this "
+            f"account ({settings.account_id})"
+        )
+        return [snapshot_outcome(settings, event_outcome_id, ReplicationStatus.SKIPPED, reason, event_id)]
+
+    outcome_id = snapshot_outcome_id(source_arn)
+    try:
+        source = rds.describe_source_snapshot(source_arn)
+    except rds.SnapshotNotFound as error:
+        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.FAILED, str(error), event_id, source_arn)]
+    if source.is_replica:
+        logger.info("ignoring a snapshot made by the replicator itself", extra={"snapshot": source_arn})
+        return []
+    try:
+        mapping = tables.resolve_mapping(settings.mapping_table, source.region, settings.mapping_cache_seconds)
+    except ValidationError as error:
+        reason = f"the region mapping for {source.region} is invalid: {describe_validation_error(error)}"
+        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.FAILED, reason, event_id, source_arn)]
+    if mapping is None:
+        reason = f"no region mapping for {source.region} and no '*' mapping: nothing to replicate"
+        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.SKIPPED, reason, event_id, source_arn)]
+    if (twice := mapping.repeated_destination(settings.account_id)) is not None:
+        reason = (
+            f"the region mapping for {mapping.source_region} has two targets replicating to account {twice[0]} in "
+            f"{twice[1]} (a role in this account and no role mean the same account): remove one"
+        )
+        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.FAILED, reason, event_id, source_arn)]
+    return [start_target(settings, source, target, event_id) for target in mapping.targets]
+
+
+def _base_record(source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
+    account = target.account_id(source.account_id)
+    rid = replication_id(source.arn, account, target.target_region)
+    return ReplicationRecord(
+        replication_id=rid,
+        status=ReplicationStatus.PENDING,
+        source_arn=source.arn,
+        source_region=source.region,
+        snapshot_kind=source.kind.value,
+        target_account_id=account,
+        target_region=target.target_region,
+        event_id=event_id,
+        execution_name=rid,
+    )
+
+
+def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
+    """Plan, check, record and start one replication; a refusal is recorded FAILED with its reason, never raised."""
+    record = _base_record(source, target, event_id)
+    existing = tables.get_record(settings.history_table, record.replication_id)
+    if existing is not None and existing.status.final:
+        logger.info("already replicated: repeated event ignored", extra={"replication_id": record.replication_id})
+        return existing
+    if existing is None:
+        try:
+            plan = plan_replication(source, target)
+            if refusal := settings.destinations.refusal(plan.target_account_id):
+                raise ReplicationRefused(refusal, field="role_arn")
+            preflight(plan)
+        except ReplicationRefused as refused:
+            return _failed(settings, record, f"refused: {refused.reason}")
+        except RoleNotAssumable as error:
+            return _failed(settings, record, _not_assumable(settings, error))
+        except ClientError as error:
+            return _failed(settings, record, f"could not check the replication: {error_code(error)}: {error}")
+        record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED)})
+        existing = tables.create_record(settings.history_table, record)
+    if existing is not None:
+        if existing.status.final or existing.plan is None or existing.progress is None:
+            return existing  # finished meanwhile, or a record of an older version: never started twice
+        if stepfunctions.execution_exists(settings.state_machine_arn, existing.execution_name or ""):
+            logger.info("replication in progress: repeated event", extra={"replication_id": existing.replication_id})
+            return existing
+        record = existing  # recorded, but its execution never started (a crash between the two): start it now
+    return _start_execution(settings, record)
+
+
+def _start_execution(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
+    if record.progress is None or not record.execution_name:
+        raise ValueError(f"replication {record.replication_id} was recorded without its plan")
+    state = execution_state(record.replication_id, record.progress, settings.slot_recheck_seconds)
+    try:
+        stepfunctions.start_execution(settings.state_machine_arn, record.execution_name, state.to_payload())
+    except ClientError as error:
+        # nothing was set in motion: the record says why, nothing needs cleaning up
+        return _failed(settings, record, f"could not start the replication's execution: {error_code(error)}: {error}")
+    return record
+
+
+def _failed(settings: Settings, record: ReplicationRecord, reason: str) -> ReplicationRecord:
+    return record_outcome(settings, record.model_copy(update={"status": ReplicationStatus.FAILED, "reason": reason}))
+
+
+def _not_assumable(settings: Settings, error: RoleNotAssumable) -> str:
+    if settings.allowed_organization_id:
+        return f"{error} (AllowedOrganizationId is {settings.allowed_organization_id}: is the account in it?)"
+    return str(error)
+
+
+def preflight(plan: ReplicationPlan) -> None:
+    """AWS-side checks before anything is made: the target region offers the engine version and the key is usable."""
+    source, target = plan.source, plan.target
+    role = target.role_arn
+    region = target.target_region
+    if source.engine and not rds.engine_version_offered(source.engine, source.engine_version, region, role):
+        raise ReplicationRefused(
+            f"{source.engine} {source.engine_version} is not offered in {target.target_region}: a replica there "
+            "could not be restored; upgrade the database or choose another target region",
+            field="target_region",
+        )
+    key = target.encryption.kms_key_arn
+    if plan.replica_encrypted and key and (problem := kms.key_problem(key, target.target_region, role)):
+        raise ReplicationRefused(problem, field="encryption.kms_key_arn")
