@@ -26,6 +26,9 @@
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
   that does not exist, whose trust policy names no principal of the caller's account, or whose trust policy
   requires an sts:ExternalId other than the one given.
+- EmbeddedMetrics: the functions write their metrics as CloudWatch embedded metric format (EMF) lines, which
+  CloudWatch Logs turns into metrics; moto does not. This takes each flushed metric set (instead of printing it) and
+  keeps the counts, so that tests can assert what an alarm on the metric would see.
 - CopyClock: moto's copies are available at once and unlimited; this keeps each copy `creating` (cluster:
   `copying`) with a rising PercentProgress for a few seconds, first queued at 0 %; refuses a copy beyond the RDS
   quota of copies in flight per destination account and region (20 DB / 5 cluster: SnapshotQuotaExceeded); fails a
@@ -512,6 +515,25 @@ class FaultInjector:
             return fault
 
 
+class EmbeddedMetrics:
+    """The metrics the functions emitted (their EMF metric sets), summed per metric name."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.totals: Counter[str] = Counter()
+
+    def record(self, metric_set: dict[str, Any]) -> None:
+        names = [m["Name"] for d in metric_set.get("_aws", {}).get("CloudWatchMetrics", []) for m in d["Metrics"]]
+        with self._lock:
+            for name in names:
+                values = metric_set.get(name, [])
+                self.totals[name] += sum(values) if isinstance(values, list) else values
+
+    def count(self, name: str) -> float:
+        with self._lock:
+            return self.totals[name]
+
+
 class Doubles:
     """Installs and removes every double; holds their state for tests and the demo."""
 
@@ -521,6 +543,7 @@ class Doubles:
         self.copy_clock = CopyClock(copy_seconds)
         self.engine_catalog = EngineVersionCatalog()
         self.event_bus_targets = EventBridgeBusTargets()
+        self.metrics = EmbeddedMetrics()
         self._originals: list[tuple[Any, str, Any]] = []
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
@@ -550,7 +573,20 @@ class Doubles:
         self._install_engine_versions()
         self._install_copies()
         self._install_sharing_rules()
+        self._install_embedded_metrics()
         return self
+
+    def _install_embedded_metrics(self) -> None:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+        recorder = self.metrics
+
+        def flush_metrics(provider: AmazonCloudWatchEMFProvider, raise_on_empty_metrics: bool = False) -> None:
+            if provider.metric_set:
+                recorder.record(provider.serialize_metric_set())
+            provider.clear_metrics()
+
+        self._patch(AmazonCloudWatchEMFProvider, "flush_metrics", flush_metrics)
 
     def _install_atomic_dynamodb_writes(self) -> None:
         from moto.dynamodb.models import DynamoDBBackend

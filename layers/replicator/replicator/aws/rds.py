@@ -48,6 +48,7 @@ class SnapshotFacts:
     encrypted: bool
     kms_key_id: str | None
     tags: dict[str, str]
+    database_identifier: str | None = None
 
 
 def _describe(kind: SnapshotKind, region: str, identifier: str, role_arn: str | None = None) -> dict[str, Any] | None:
@@ -123,6 +124,7 @@ def snapshot_facts(step: PlanStep) -> SnapshotFacts | None:
         encrypted=encrypted,
         kms_key_id=raw.get("KmsKeyId") if encrypted else None,
         tags=tags,
+        database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
     )
 
 
@@ -131,10 +133,13 @@ def made_by(facts: SnapshotFacts, replication_id: str, source_arn: str) -> bool:
     return facts.tags.get(TAG_REPLICATION_ID) == replication_id and facts.tags.get(TAG_SOURCE_ARN) == source_arn
 
 
-def copy_mismatch(step: PlanStep, facts: SnapshotFacts, replication_id: str, source_arn: str) -> str | None:
+def copy_mismatch(step: PlanStep, facts: SnapshotFacts, replication_id: str, source: SourceSnapshot) -> str | None:
     """Why an existing snapshot under a copy step's name is not the copy this replication makes (None: it is)."""
-    if not made_by(facts, replication_id, source_arn):
+    if not made_by(facts, replication_id, source.arn):
         return f"a snapshot named {step.snapshot_identifier} exists and was not made by this replication"
+    database = source.database_identifier
+    if database and facts.database_identifier and facts.database_identifier != database:
+        return f"snapshot {step.snapshot_identifier} is a snapshot of {facts.database_identifier}, not of {database}"
     if facts.encrypted != step.encrypted:
         state = "encrypted" if facts.encrypted else "unencrypted"
         return f"snapshot {step.snapshot_identifier} is {state}, which this replication's plan does not make"
@@ -145,7 +150,7 @@ def copy_mismatch(step: PlanStep, facts: SnapshotFacts, replication_id: str, sou
     return None
 
 
-def start_copy(step: PlanStep, replication_id: str, source_arn: str) -> None:
+def start_copy(step: PlanStep, replication_id: str, source: SourceSnapshot) -> None:
     """Start a plan's copy. A copy already under its name is adopted only if this replication made it as planned;
     anything else there raises ForeignSnapshot and is left untouched."""
     if step.action is not StepAction.COPY:
@@ -175,7 +180,7 @@ def start_copy(step: PlanStep, replication_id: str, source_arn: str) -> None:
             raise
         facts = snapshot_facts(step)
         problem = "it vanished while being adopted" if facts is None else None
-        problem = problem or copy_mismatch(step, facts, replication_id, source_arn)  # type: ignore[arg-type]
+        problem = problem or copy_mismatch(step, facts, replication_id, source)  # type: ignore[arg-type]
         if problem:
             raise ForeignSnapshot(f"{step.describe()}: {problem}; it is left untouched") from error
 

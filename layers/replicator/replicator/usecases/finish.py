@@ -64,7 +64,7 @@ def _replica_problem(ctx: TaskContext, final_copy: PlanStep) -> str | None:
         return f"the replica {ctx.plan.replica_arn} does not exist"
     if facts.status != "available":
         return f"the replica {ctx.plan.replica_arn} is '{facts.status}', not 'available'"
-    mismatch = rds.copy_mismatch(final_copy, facts, ctx.replication_id, ctx.plan.source.arn)
+    mismatch = rds.copy_mismatch(final_copy, facts, ctx.replication_id, ctx.plan.source)
     return f"{mismatch}; it is left untouched" if mismatch else None
 
 
@@ -88,20 +88,20 @@ def _clean_up(ctx: TaskContext, include_unfinished: bool) -> list[str]:
                 )
             except ClientError as error:
                 errors.append(f"{step.describe()} ({step.snapshot_arn}): could not remove the share: {error}")
-    deletions = [s for s in plan.cleanup if s.action is StepAction.DELETE]
+    copies = {s.snapshot_identifier: s for s in plan.steps if s.action is StepAction.COPY}
+    deletions = [copies[s.snapshot_identifier] for s in plan.cleanup if s.action is StepAction.DELETE]
     if include_unfinished:
         # copies from the recorded step on can only be this replication's unfinished work (a retry would redo them)
         later = plan.steps[ctx.progress.step_index :]
-        deletions += [
-            s for s in later if s.action is StepAction.COPY and s.snapshot_identifier not in _names(deletions)
-        ]
+        named = _names(deletions)
+        deletions += [s for s in later if s.action is StepAction.COPY and s.snapshot_identifier not in named]
     for step in deletions:
         try:
             facts = rds.snapshot_facts(step)
             if facts is None:
                 continue
-            if not rds.made_by(facts, rid, plan.source.arn):
-                errors.append(f"{step.snapshot_arn}: not made by this replication, left untouched")
+            if (mismatch := rds.copy_mismatch(step, facts, rid, plan.source)) is not None:
+                errors.append(f"{step.snapshot_arn}: {mismatch}; left untouched")
                 continue
             rds.delete_snapshot(step)
         except ClientError as error:

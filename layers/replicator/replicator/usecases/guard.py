@@ -73,9 +73,9 @@ def load_task(payload: Any, settings: Settings, task: str) -> TaskContext:
     try:
         task_input = TaskInput.model_validate(payload)
     except ValidationError as error:
-        claimed = _claimed(payload)
+        rid, execution = _claimed(payload)
         reason = f"its input is not one the replicator makes ({describe_validation_error(error)})"
-        raise refuse_input(settings, task, reason, payload, claimed) from error
+        raise refuse_input(settings, task, reason, payload, rid, execution) from error
     rid = task_input.state.replication_id
     execution = task_input.execution_name
     record = tables.get_record(settings.history_table, rid)
@@ -91,13 +91,17 @@ def load_task(payload: Any, settings: Settings, task: str) -> TaskContext:
     return TaskContext(settings, task_input, record, record.plan, record.progress)
 
 
-def _claimed(payload: Any) -> str | None:
-    if isinstance(payload, dict):
-        state = payload.get("state", payload)
-        if isinstance(state, dict):
-            value = state.get("replication_id") or state.get("plan", {}).get("replication_id")
-            return str(value)[:80] if value else None
-    return None
+def _claimed(payload: Any) -> tuple[str | None, str | None]:
+    """(replication id, execution name) an input that is not the replicator's claims, as far as they can be read."""
+    if not isinstance(payload, dict):
+        return None, None
+    execution = payload.get("execution_name")
+    state = payload.get("state", payload)
+    rid = None
+    if isinstance(state, dict):
+        plan = state.get("plan")
+        rid = state.get("replication_id") or (plan.get("replication_id") if isinstance(plan, dict) else None)
+    return (str(rid)[:80] if rid else None), (str(execution)[:80] if execution else None)
 
 
 def refuse_input(

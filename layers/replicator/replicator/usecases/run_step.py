@@ -32,7 +32,7 @@ def run_next_steps(ctx: TaskContext) -> ExecutionState:
                 queued = progress.queued_at_ms or epoch_ms(utc_now())
                 changes = {"step_index": index, "phase": Phase.QUEUED, "queued_at_ms": queued}
                 return ctx.save(progress.model_copy(update=changes)).state()
-            rds.start_copy(step, rid, plan.source.arn)
+            rds.start_copy(step, rid, plan.source)
             logger.info("copy started", extra={"replication_id": rid, "step": f"{index + 1}/{len(plan.steps)}"})
             return ctx.save(copy_started(plan, progress, index, ctx.settings.wait_policy)).state()
         if step.action is StepAction.SHARE:
@@ -64,5 +64,5 @@ def share(ctx: TaskContext, step: PlanStep) -> None:
         ctx.replication_id,
         already_shared=lambda: account in rds.shared_with(step),
     )
-    if origin is shares.Origin.REPLICATOR:
+    if origin is shares.Origin.REPLICATOR and account not in rds.shared_with(step):
         rds.change_share(step, account, add=True)
