@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from iam_policies import resolve
 from moto.events.models import EventPattern
 
 from replicator_cli.local.provision import load_template
@@ -20,9 +21,11 @@ EVENT_FILES = sorted(
 
 
 def _rules() -> dict[str, EventPattern]:
-    function = load_template(ROOT / "template.yaml")["Resources"]["StartReplicationFunction"]
+    template = load_template(ROOT / "template.yaml")
+    function = template["Resources"]["StartReplicationFunction"]
     return {
-        name: EventPattern.load(json.dumps(event["Properties"]["Pattern"]))
+        # the stack's account (AWS::AccountId) is the events' own: 123456789012
+        name: EventPattern.load(json.dumps(resolve(event["Properties"]["Pattern"], template)))
         for name, event in function["Properties"]["Events"].items()
         if event["Type"] == "EventBridgeRule"
     }
@@ -97,6 +100,13 @@ NOT_TRIGGERS = {
         "detail-type": "Snapshot Replication Failed",
     },
     "the prune function's schedule": _event("scheduled-prune.json"),
+    "a snapshot event from another account": {**_rds("RDS-EVENT-0042"), "account": "444455556666"},
+    "an automated cluster snapshot of another account": {
+        **_rds("RDS-EVENT-0169", detail_type="RDS DB Cluster Snapshot Event"),
+        "account": "444455556666",
+    },
+    "a backup job of another account": {**_backup(), "account": "444455556666"},
+    "a replication request from another account": {**_event("replication-requested.json"), "account": "444455556666"},
     "a replication request from another source": {
         **_event("replication-requested.json"),
         "source": "someone-else",

@@ -26,6 +26,8 @@
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
   that does not exist, whose trust policy names no principal of the caller's account, or whose trust policy
   requires an sts:ExternalId other than the one given.
+- CloudFormationNoValue: moto's CloudFormation leaves `AWS::NoValue` in a list as null (a policy statement or a
+  managed policy ARN under a false condition); CloudFormation removes the element. This removes it.
 - EmbeddedMetrics: the functions write their metrics as CloudWatch embedded metric format (EMF) lines, which
   CloudWatch Logs turns into metrics; moto does not. This takes each flushed metric set (instead of printing it) and
   keeps the counts, so that tests can assert what an alarm on the metric would see.
@@ -564,6 +566,7 @@ class Doubles:
     # ---- installation ----
 
     def install(self) -> Doubles:
+        self._install_cloudformation_novalue()
         self._install_atomic_dynamodb_writes()
         self._install_faults()
         self._install_role_trust()
@@ -576,6 +579,19 @@ class Doubles:
         self._install_embedded_metrics()
         return self
 
+    def _install_cloudformation_novalue(self) -> None:
+        from moto.cloudformation import parsing
+
+        original = parsing.clean_json
+
+        def clean_json(resource_json: Any, resources_map: Any) -> Any:
+            if isinstance(resource_json, list):
+                cleaned = [clean_json(value, resources_map) for value in resource_json]
+                return [value for value in cleaned if value is not None]
+            return original(resource_json, resources_map)  # its recursion comes back here (a module global)
+
+        self._patch(parsing, "clean_json", clean_json)
+
     def _install_embedded_metrics(self) -> None:
         from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
@@ -583,7 +599,7 @@ class Doubles:
 
         def flush_metrics(provider: AmazonCloudWatchEMFProvider, raise_on_empty_metrics: bool = False) -> None:
             if provider.metric_set:
-                recorder.record(provider.serialize_metric_set())
+                recorder.record(dict(provider.serialize_metric_set()))
             provider.clear_metrics()
 
         self._patch(AmazonCloudWatchEMFProvider, "flush_metrics", flush_metrics)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import boto3
 import yaml
-from moto.iam.models import iam_backends
+from moto.cloudformation.models import cloudformation_backends
 from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from replicator.history import ReplicationRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
 
 from .cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, LocalCloud
+from .provision import load_template
 
 TARGET_ROLE_NAME = "rds-snapshot-replicator-target"
 
@@ -87,6 +88,7 @@ class Scenario(_Spec):
     cluster_copy_quota: int = 5  # the stack's ClusterCopyQuota
     target_accounts: list[str] = Field(default_factory=list)
     allowed_target_accounts: list[str] | None = None  # the stack's AllowedTargetAccounts (default: target_accounts)
+    replica_deletion: Literal["retention", "never"] = "retention"  # the target roles' ReplicaDeletion
     keys: list[KeySpec] = Field(default_factory=list)
     databases: list[DatabaseSpec] = Field(default_factory=list)
     snapshots: list[SnapshotSpec] = Field(default_factory=list)
@@ -181,22 +183,21 @@ class ScenarioRunner:
             table.put_item(Item=self._resolve_placeholders(item))
 
     def _target_role(self, account: str) -> None:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": self.cloud.stack.outputs["ReplicatorRoleArn"]},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"sts:ExternalId": LOCAL_EXTERNAL_ID}},
-                }
-            ],
+        """target-account-role.yaml itself, deployed in the target account (as its owner would)."""
+        template = load_template(self.cloud.root / "target-account-role.yaml")
+        parameters = {
+            "ReplicatorRolePattern": self.cloud.stack.outputs["ReplicatorRolePattern"],
+            "ExternalId": LOCAL_EXTERNAL_ID,
+            "RoleName": TARGET_ROLE_NAME,
+            "ReplicaDeletion": self.scenario.replica_deletion,
         }
-        # made in the account's IAM directly: assuming a role there needs the role first
-        role = iam_backends[account]["aws"].create_role(
-            TARGET_ROLE_NAME, json.dumps(trust), "/", None, "replicator target (local)", [], None
+        # made through the account's CloudFormation directly: deploying there from here needs a role there first
+        stack = cloudformation_backends[account][HOME_REGION].create_stack(
+            name="rds-snapshot-replicator-target", template=json.dumps(template), parameters=parameters
         )
-        self.role_arns[account] = role.arn
+        if stack.status != "CREATE_COMPLETE":
+            raise RuntimeError(f"target-account-role.yaml in {account}: {stack.status}")
+        self.role_arns[account] = next(o["OutputValue"] for o in stack.outputs or [] if o["OutputKey"] == "RoleArn")
 
     def _database(self, db: DatabaseSpec) -> None:
         rds = boto3.client("rds", region_name=db.region)
