@@ -395,3 +395,95 @@ def test_a_mapping_naming_an_account_the_stack_does_not_allow_is_refused(run_sce
     assert f"account {OTHER_ACCOUNT} is not allowed by the stack parameter AllowedTargetAccounts" in refused.reason
     assert run.record(LEDGER, "us-west-2").status.value == "SUCCEEDED"  # the allowed target is replicated
     assert [e["name"] for e in run.executions()] == [run.record(LEDGER, "us-west-2").replication_id]
+
+
+VAULT = {
+    "source_region": "us-east-1",
+    "targets": [
+        {
+            "target_region": "eu-west-1",
+            "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
+            "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
+            "share_kms_key_arn": "{{key:share-east}}",
+            "keep_last": 1,
+        }
+    ],
+}
+NIGHTLY = ["orders-a", "orders-b"]
+
+
+def _vault_run(run_scenario, mode: str):
+    spec = base_scenario(
+        snapshots=[{"id": n, "database": "orders"} for n in NIGHTLY],
+        events=[{"snapshot": n} for n in NIGHTLY],
+        mappings=[VAULT],
+        replica_deletion=mode,
+    )
+    run = run_scenario(spec)
+    assert [r.status.value for r in run.records] == ["SUCCEEDED", "SUCCEEDED"], [r.reason for r in run.records]
+    return run
+
+
+def _as_the_target_role(run) -> Any:
+    """What someone holding the source account (and so the replicator's rights) can do in the vault account."""
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=run.runner.role_arns[TARGET_ACCOUNT], RoleSessionName="attacker", ExternalId="replicator-local"
+    )["Credentials"]
+    return boto3.client(
+        "rds",
+        region_name="eu-west-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def _vault_replica(run, snapshot: str):
+    identifier = run.record(snapshot, "eu-west-1").replica_arn.rsplit(":", 1)[1]
+    return rds_backends[TARGET_ACCOUNT]["eu-west-1"].database_snapshots.get(identifier)
+
+
+def test_a_finished_replica_is_tagged_complete(run_scenario):
+    run = _vault_run(run_scenario, "retention")
+    for snapshot in NIGHTLY:
+        tags = {t["Key"]: t["Value"] for t in _vault_replica(run, snapshot).tags}
+        assert tags["replicator:complete"] == "true"
+    assert run.result.leftovers == []  # staging copies (never complete) were deleted
+
+
+def test_in_never_mode_the_source_account_cannot_destroy_or_retag_a_finished_replica(run_scenario):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    run = _vault_run(run_scenario, "never")
+    replica = _vault_replica(run, NIGHTLY[0])
+    rds = _as_the_target_role(run)
+    name = replica.snapshot_id if hasattr(replica, "snapshot_id") else replica.db_snapshot_identifier
+    arn = run.record(NIGHTLY[0], "eu-west-1").replica_arn
+
+    for attempt in (
+        lambda: rds.delete_db_snapshot(DBSnapshotIdentifier=name),
+        lambda: rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "replicator:complete", "Value": "false"}]),
+        lambda: rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["replicator:complete"]),
+    ):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            attempt()
+    assert _vault_replica(run, NIGHTLY[0]) is not None
+
+    # and the prune says so instead of trying (keep_last 1 would let the older replica go)
+    function = run.cloud.stack.function("PruneReplicasFunction").name
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(function, {})
+    assert error == "PruneIncomplete"
+    assert f"retention is not allowed by account {TARGET_ACCOUNT}" in result["errorMessage"]
+    assert all(_vault_replica(run, n) is not None for n in NIGHTLY)
+
+
+def test_in_retention_mode_the_replicator_may_delete_its_finished_replicas(run_scenario):
+    run = _vault_run(run_scenario, "retention")
+
+    function = run.cloud.stack.function("PruneReplicasFunction").name
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(function, {})
+
+    assert error is None, result
+    assert [r["deleted"] for r in result["results"]] == [True]
+    assert sum(_vault_replica(run, n) is not None for n in NIGHTLY) == 1

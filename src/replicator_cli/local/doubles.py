@@ -26,6 +26,12 @@
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
   that does not exist, whose trust policy names no principal of the caller's account, or whose trust policy
   requires an sts:ExternalId other than the one given.
+- AssumedRoleTagConditions: moto evaluates no IAM policy. A target-account role protects finished replicas with
+  conditions on their tags (target-account-role.yaml, ReplicaDeletion): for the RDS actions whose permission depends
+  on a snapshot's tags (DeleteDBSnapshot, DeleteDBClusterSnapshot, AddTagsToResource, RemoveTagsFromResource) made
+  with an assumed role's credentials, this evaluates that role's inline policies as IAM would (an explicit Deny wins,
+  otherwise an Allow must match, with aws:ResourceTag conditions) and refuses with AccessDenied. Calls made with
+  the replicator's own credentials are not evaluated (the emulation runs every function with the same ones).
 - CloudFormationNoValue: moto's CloudFormation leaves `AWS::NoValue` in a list as null (a policy statement or a
   managed policy ARN under a false condition); CloudFormation removes the element. This removes it.
 - EmbeddedMetrics: the functions write their metrics as CloudWatch embedded metric format (EMF) lines, which
@@ -43,6 +49,7 @@ import copy
 import fnmatch
 import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -120,6 +127,8 @@ class LambdaDispatcher:
         self._in_lambda = threading.local()
         self.async_retries = 2
         self.async_retry_delay = 0.5  # Lambda waits minutes; the emulation half a second
+        # (function logical id, IAM action, made through an assumed role?) of every AWS call a handler made
+        self.calls: set[tuple[str, str, bool]] = set()
 
     def register(self, functions: Iterable[LocalFunction]) -> None:
         for function in functions:
@@ -145,6 +154,7 @@ class LambdaDispatcher:
         function = self.functions[function_name.split(":function:")[-1].split(":")[0]]
         context = LocalContext(function.name, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}")
         self._in_lambda.active = True
+        self._in_lambda.function = function.logical_id
         try:
             result = self._handler(function)(payload, context)
         except LambdaProcessCrash as crash:
@@ -184,6 +194,28 @@ class LambdaDispatcher:
         with self._lock:
             self._threads.append(thread)
         thread.start()
+
+    def record_calls(self) -> None:
+        """Note each AWS call a handler makes, as the IAM action(s) it needs (least privilege is checked on them)."""
+        boto3._get_default_session()._session.register("before-call", self._note_call, unique_id="record-calls")
+
+    def stop_recording(self) -> None:
+        boto3._get_default_session()._session.unregister("before-call", unique_id="record-calls")
+
+    def _note_call(self, model: Any, params: Any, request_signer: Any = None, **_: Any) -> None:
+        if not getattr(self._in_lambda, "active", False):
+            return
+        credentials = getattr(request_signer, "_credentials", None)
+        access_key = getattr(credentials, "access_key", None)
+        assumed = access_key is not None and access_key != os.environ.get("AWS_ACCESS_KEY_ID")
+        prefix = model.service_model.signing_name
+        if model.name == "TransactWriteItems":  # IAM checks each item's own action
+            names = {next(iter(item)) for item in params.get("TransactItems", [])}
+            actions = {f"{prefix}:{'ConditionCheckItem' if n == 'ConditionCheck' else n + 'Item'}" for n in names}
+        else:
+            actions = {f"{prefix}:{model.name}"}
+        with self._lock:
+            self.calls.update((self._in_lambda.function, action, assumed) for action in actions)
 
     def crash_before(self, event_name: str, times: int = 1) -> None:
         """Crash a function the next `times` times it is about to make this AWS call."""
@@ -449,6 +481,52 @@ def _snapshot_kind_of(source_arn_or_id: str) -> tuple[str | None, str | None, st
     return None, None, source_arn_or_id
 
 
+_TAG_CONDITIONED = {  # action -> (parameter naming the snapshot, its ARN resource type; None = the parameter is an ARN)
+    "DeleteDBSnapshot": ("DBSnapshotIdentifier", "snapshot"),
+    "DeleteDBClusterSnapshot": ("DBClusterSnapshotIdentifier", "cluster-snapshot"),
+    "AddTagsToResource": ("ResourceName", None),
+    "RemoveTagsFromResource": ("ResourceName", None),
+}
+
+
+def _assumed_role_of(access_key: str) -> str | None:
+    from moto.sts.models import sts_backends
+
+    for partitions in list(sts_backends.values()):
+        for backend in list(partitions.values()):
+            assumed = backend.get_assumed_role_from_access_key(access_key)
+            if assumed is not None:
+                return str(assumed.role_arn)
+    return None
+
+
+def _tag_condition_refusal(response: BaseResponse) -> str | None:
+    """Why IAM would refuse this RDS request made with an assumed role's credentials (None: allowed, or not such)."""
+    action = response._get_action()
+    if action not in _TAG_CONDITIONED:
+        return None
+    role_arn = _assumed_role_of(response.get_access_key())
+    if role_arn is None:
+        return None
+    from moto.iam.models import iam_backends
+
+    account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+    role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
+    if role is None:
+        return None
+    parameter, resource_type = _TAG_CONDITIONED[action]
+    value = response._get_param(parameter) or ""
+    resource = value if resource_type is None else f"arn:aws:rds:{response.region}:{account}:{resource_type}:{value}"
+    owner, region, identifier = _snapshot_kind_of(resource)
+    backend = rds_backends[owner or account][region or response.region]
+    snapshot = backend.database_snapshots.get(identifier) or backend.cluster_snapshots.get(identifier)
+    tags = {t["Key"]: t["Value"] for t in (snapshot.tags or [])} if snapshot is not None else {}
+    context = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+    if _statements_allow(role.policies.values(), f"rds:{action}", resource, context):
+        return None
+    return f"User: {role_arn} is not authorized to perform: rds:{action} on resource: {resource}"
+
+
 class InjectedFault(ServiceException):
     """An AWS error made by the FaultInjector (defined outside moto, so that moto serializes it for any service)."""
 
@@ -553,6 +631,7 @@ class Doubles:
         setattr(owner, name, replacement)
 
     def uninstall(self) -> None:
+        self.lambda_dispatcher.stop_recording()
         for owner, name, original in reversed(self._originals):
             if original is None:
                 delattr(owner, name)
@@ -566,7 +645,9 @@ class Doubles:
     # ---- installation ----
 
     def install(self) -> Doubles:
+        self.lambda_dispatcher.record_calls()
         self._install_cloudformation_novalue()
+        self._install_assumed_role_tag_conditions()
         self._install_atomic_dynamodb_writes()
         self._install_faults()
         self._install_role_trust()
@@ -578,6 +659,23 @@ class Doubles:
         self._install_sharing_rules()
         self._install_embedded_metrics()
         return self
+
+    def _install_assumed_role_tag_conditions(self) -> None:
+        original = BaseResponse.call_action
+
+        def call_action(response: BaseResponse) -> Any:
+            if response.service_name == "rds":
+                refusal = _tag_condition_refusal(response)
+                if refusal is not None:
+                    action = camelcase_to_underscores(response._get_action())
+
+                    def refused() -> None:
+                        raise InjectedFault("AccessDenied", refusal)
+
+                    setattr(response, action, refused)  # this request only
+            return original(response)
+
+        self._patch(BaseResponse, "call_action", call_action)
 
     def _install_cloudformation_novalue(self) -> None:
         from moto.cloudformation import parsing

@@ -33,14 +33,3 @@ def key_problem(key_arn: str, region: str, role_arn: str | None) -> str | None:
         return f"KMS key {key_arn} is {metadata.get('KeyState')}, not Enabled"
     return None
 
-
-def key_arn(key_id: str, region: str, role_arn: str | None) -> str | None:
-    """The ARN of the key `key_id` names (a key ARN as it is; an alias resolved in its account), None if unreadable."""
-    if ":key/" in key_id:
-        return key_id
-    try:
-        return str(client("kms", region, role_arn).describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
-    except ClientError as error:
-        if error_code(error) in ("NotFoundException", "AccessDeniedException"):
-            return None
-        raise

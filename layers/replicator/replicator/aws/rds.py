@@ -19,7 +19,7 @@ from ..snapshots import (
     SourceSnapshot,
     parse_snapshot_arn,
 )
-from .kms import is_aws_managed_key, key_arn
+from .kms import is_aws_managed_key
 from .sessions import client, error_code
 
 _NOT_FOUND = {"DBSnapshotNotFound", "DBSnapshotNotFoundFault", "DBClusterSnapshotNotFoundFault"}
@@ -143,10 +143,10 @@ def copy_mismatch(step: PlanStep, facts: SnapshotFacts, replication_id: str, sou
     if facts.encrypted != step.encrypted:
         state = "encrypted" if facts.encrypted else "unencrypted"
         return f"snapshot {step.snapshot_identifier} is {state}, which this replication's plan does not make"
-    if step.kms_key_id and facts.kms_key_id:
-        expected = key_arn(step.kms_key_id, step.region, step.role_arn)
-        if expected is not None and facts.kms_key_id != expected:
-            return f"snapshot {step.snapshot_identifier} is encrypted with {facts.kms_key_id}, not {step.kms_key_id}"
+    # a key named by its ARN (the mapping's, the share key) must be that key; a staging copy names its account's
+    # default key by alias (alias/aws/rds), and being encrypted is what matters there
+    if step.kms_key_id and ":key/" in step.kms_key_id and facts.kms_key_id != step.kms_key_id:
+        return f"snapshot {step.snapshot_identifier} is encrypted with {facts.kms_key_id}, not {step.kms_key_id}"
     return None
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
-from ..aws import rds, tables
+from ..aws import iam, rds, tables
 from ..aws.sessions import RoleNotAssumable, error_code, home_client
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
@@ -98,9 +98,14 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
             if rule is not None and rule.given and (record := _record_of(settings, replica)) is not None:
                 by_rule[rule].append(replica)
                 records[replica.arn] = record
+        # a target account whose role keeps finished replicas immutable: say so, never try
+        forbidden = role_arn is not None and iam.replica_deletion(role_arn, location[1]) == "never"
         for rule, group in by_rule.items():
             for decision in replicas_to_delete(group, rule, now):
                 replica = decision.replica
+                if forbidden:
+                    report.results.append(_not_allowed(replica, decision.reason, location[0]))
+                    continue
                 result = _prune_one(settings, replica, records[replica.arn], decision.reason, role_arn, dry_run, now)
                 report.results.append(result)
     if report.deleted:
@@ -108,6 +113,21 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
     for problem in report.problems:
         logger.warning("prune problem", extra={"problem": problem})
     return report
+
+
+def _not_allowed(replica: Replica, reason: str, account: str) -> PruneResult:
+    return PruneResult(
+        replica_arn=replica.arn,
+        replication_id=replica.replication_id,
+        source_arn=replica.source_arn,
+        created_at=replica.created_at,
+        reason=reason,
+        error=(
+            f"retention is not allowed by account {account}: its target role keeps finished replicas (ReplicaDeletion "
+            "never); remove retention_days / keep_last from this target, or redeploy the role with ReplicaDeletion "
+            "retention"
+        ),
+    )
 
 
 def _record_of(settings: Settings, replica: Replica) -> ReplicationRecord | None:

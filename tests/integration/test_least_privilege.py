@@ -1,0 +1,92 @@
+"""Every AWS call each function makes is one its role allows: the calls seen on the emulation, across the paths of
+the pipeline (same account, cross account with and without an intermediate copy, a shared source, queued slots,
+a failed copy, the prune), are all in tests/aws_calls.yaml, whose lists tests/template/test_iam.py compares with
+the roles in template.yaml and target-account-role.yaml."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from support import ROOT, TARGET_ACCOUNT, base_scenario
+
+CALLS = yaml.safe_load((ROOT / "tests" / "aws_calls.yaml").read_text())
+VAULT = {
+    "target_region": "eu-west-1",
+    "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
+    "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
+    "share_kms_key_arn": "{{key:share-east}}",
+    "keep_last": 1,
+}
+DR = {"target_region": "us-west-2", "encryption": {"enabled": True, "kms_key_arn": "{{key:dr-west}}"}, "keep_last": 1}
+
+SCENARIOS = {
+    # automated and manual aws/rds snapshots: copied, shared, staged, copied across regions; queued (quota 1)
+    "cross-and-same-account": base_scenario(
+        snapshots=[
+            {"id": "rds:orders-2026-11-24-03-10", "database": "orders", "type": "automated"},
+            {"id": "orders-manual-1", "database": "orders"},
+        ],
+        events=[{"snapshot": "rds:orders-2026-11-24-03-10"}, {"snapshot": "orders-manual-1"}],
+        mappings=[{"source_region": "us-east-1", "targets": [VAULT, DR]}],
+        instance_copy_quota=1,
+    ),
+    # a source shareable as it is (a customer managed key): shared, then unshared
+    "shared-source": base_scenario(
+        databases=[
+            {
+                "id": "inventory",
+                "engine": "postgres",
+                "engine_version": "16.3",
+                "encrypted": True,
+                "kms_key": "share-east",
+            }
+        ],
+        snapshots=[{"id": "inventory-manual-1", "database": "inventory"}],
+        events=[{"snapshot": "inventory-manual-1"}],
+        mappings=[
+            {"source_region": "us-east-1", "targets": [{k: v for k, v in VAULT.items() if k != "share_kms_key_arn"}]}
+        ],
+    ),
+    # a copy that fails: the failure path cleans up
+    "failed-copy": base_scenario(
+        mappings=[{"source_region": "us-east-1", "targets": [VAULT]}], failing_copies=["rds:orders-2026-11-24-03-10"]
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def seen() -> set[tuple[str, str, bool]]:
+    """The calls of every function across the scenarios (the prune run after each)."""
+    from support import run_in_cloud
+
+    calls: set[tuple[str, str, bool]] = set()
+    for spec in SCENARIOS.values():
+        clouds: list = []
+        try:
+            run = run_in_cloud(spec, clouds)
+            prune = run.cloud.stack.function("PruneReplicasFunction").name
+            run.cloud.doubles.lambda_dispatcher.invoke(prune, {})
+            calls |= run.cloud.doubles.lambda_dispatcher.calls
+        finally:
+            for cloud in clouds:
+                cloud.__exit__(None, None, None)
+    return calls
+
+
+@pytest.mark.parametrize("function", sorted(CALLS))
+def test_every_call_a_function_makes_is_in_its_table(seen, function):
+    home = {a for f, a, through_role in seen if f == function and not through_role}
+    target = {a for f, a, through_role in seen if f == function and through_role}
+    assert home, f"{function} was never seen calling AWS: the scenarios do not cover it"
+    allowed = set(CALLS[function]["home"]) | set(CALLS[function]["implied"])
+    assert home - allowed == set(), f"{function} calls what its role does not allow (tests/aws_calls.yaml)"
+    assert target - set(CALLS[function]["target"]) == set(), f"{function} calls what the target role does not allow"
+
+
+def test_the_scenarios_reach_the_target_account_and_the_slot_queue(seen):
+    actions = {(f, a) for f, a, _ in seen}
+    assert ("RunStepFunction", "rds:ModifyDBSnapshotAttribute") in actions  # shared
+    assert ("FinishReplicationFunction", "rds:DeleteDBSnapshot") in actions  # cleaned up
+    assert ("AcquireSlotFunction", "dynamodb:Query") in actions  # queued
+    assert any(through_role for _, _, through_role in seen)
+
