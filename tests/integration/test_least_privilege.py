@@ -89,4 +89,3 @@ def test_the_scenarios_reach_the_target_account_and_the_slot_queue(seen):
     assert ("FinishReplicationFunction", "rds:DeleteDBSnapshot") in actions  # cleaned up
     assert ("AcquireSlotFunction", "dynamodb:Query") in actions  # queued
     assert any(through_role for _, _, through_role in seen)
-

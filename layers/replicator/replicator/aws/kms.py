@@ -32,4 +32,3 @@ def key_problem(key_arn: str, region: str, role_arn: str | None) -> str | None:
     if metadata.get("KeyState") != "Enabled":
         return f"KMS key {key_arn} is {metadata.get('KeyState')}, not Enabled"
     return None
-
