@@ -8,6 +8,8 @@ from functools import cached_property
 import boto3
 import typer
 
+from replicator.destinations import AllowedDestinations, parse_accounts
+
 # typer (0.26 and newer, pinned in pyproject.toml) vendors click and shows only its own ClickException as a message;
 # it exports no public name for it
 from typer._click.exceptions import ClickException
@@ -50,6 +52,17 @@ class CliContext:
         if key not in self._outputs:
             raise CliError(f"stack {self.stack_name} has no output {key}: is it the replicator's stack?")
         return self._outputs[key]
+
+    def destinations(self) -> AllowedDestinations | None:
+        """The accounts the stack lets replicas go to (its outputs); None when there is no stack to read them from
+        (tables given by name, or a stack deployed before AllowedTargetAccounts existed)."""
+        try:
+            accounts = self._stack_output("AllowedTargetAccounts")
+            organization = self._stack_output("AllowedOrganizationId")
+        except CliError:
+            return None
+        own = boto3.client("sts").get_caller_identity()["Account"]
+        return AllowedDestinations(own_account=own, accounts=parse_accounts(accounts), organization_id=organization or None)
 
     @cached_property
     def mapping_table(self) -> str:

@@ -26,10 +26,11 @@ from replicator.aws import tables
 from replicator.history import utc_now
 from replicator.mapping import ALL_REGIONS, KeyUsage, RegionMapping, account_of, describe_validation_error
 
-from .context import CliError, get_context
+from .context import CliContext, CliError, get_context
 
 app = typer.Typer(help="Region mappings: where each source region's snapshots are replicated to.", no_args_is_help=True)
 console = Console()
+err_console = Console(stderr=True)
 
 # which option sets which field, so that a refusal names what to type
 _OPTION_OF_FIELD = {
@@ -117,6 +118,25 @@ class TargetOptions:
         return target
 
 
+def refuse_disallowed_accounts(cli: CliContext, mappings: list[RegionMapping]) -> None:
+    """A mapping naming an account the stack does not allow is never written (the Lambdas would refuse it too)."""
+    destinations = cli.destinations()
+    if destinations is None:
+        err_console.print(
+            f"[yellow]warning[/]: target accounts not checked against AllowedTargetAccounts (stack {cli.stack_name} "
+            "not readable: pass --stack-name); the replicator refuses replications to accounts the stack does not allow"
+        )
+        return
+    problems = []
+    for mapping in mappings:
+        for target in mapping.targets:
+            account = target.account_id(destinations.own_account)
+            if refusal := destinations.refusal(account):
+                problems.append(f"  {mapping.source_region} -> {target.target_region}: {refusal}")
+    if problems:
+        raise CliError("target account not allowed, nothing written:\n" + "\n".join(problems) + " (option --role-arn)")
+
+
 def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None:
     cli = get_context(ctx)
     existing = tables.mapping_item(cli.mapping_table, source_region) or {}
@@ -133,6 +153,7 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     if options.description or existing.get("description"):
         item["description"] = options.description or existing["description"]
     mapping = validate(item)
+    refuse_disallowed_accounts(cli, [mapping])
     tables.put_mapping(cli.mapping_table, mapping)
     verb = "replaced" if len(kept) < len(others) else "added"
     where = "all regions without their own mapping" if source_region == ALL_REGIONS else source_region
@@ -387,6 +408,7 @@ def import_(
         )
     if errors:
         raise CliError(f"{file} is invalid, nothing written:\n" + "\n".join(errors))
+    refuse_disallowed_accounts(cli, mappings)
     current = {i["source_region"]: _plain(i) for i in tables.mapping_items(cli.mapping_table)}
     changes = 0
     for mapping in mappings:

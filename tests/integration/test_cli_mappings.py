@@ -34,7 +34,7 @@ OWN_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/rds-snapshot-replicator-self"
 
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(ROOT) as local:
+    with LocalCloud(ROOT, parameters={"AllowedTargetAccounts": TARGET_ACCOUNT}) as local:
         yield local
 
 
@@ -801,3 +801,27 @@ def test_put_refuses_a_retention_below_one_naming_the_option(cloud):
     assert result.exit_code == 1
     assert "keep_last: Input should be greater than or equal to 1 (option --keep-last)" in flat(result)
     assert tables.mapping_item(cloud.stack.mapping_table, "us-east-1") is None
+
+
+def test_a_target_in_an_account_the_stack_does_not_allow_is_refused_and_nothing_written(cloud, tmp_path):
+    other = "arn:aws:iam::444455556666:role/rds-snapshot-replicator-target"
+
+    put = cli("mappings", "put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", other)
+
+    assert put.exit_code == 1
+    text = flat(put)
+    assert "target account not allowed, nothing written" in text
+    assert "account 444455556666 is not allowed by the stack parameter AllowedTargetAccounts" in text
+    assert f"(allowed: {SOURCE_ACCOUNT}, {TARGET_ACCOUNT})" in text
+    assert item(cloud, "us-east-1") is None
+
+    file = tmp_path / "mappings.yaml"
+    mapping = {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1", "role_arn": other}]}
+    file.write_text(yaml.safe_dump({"mappings": [mapping]}))
+    imported = cli("mappings", "import", str(file))
+    assert imported.exit_code == 1
+    assert "account 444455556666 is not allowed" in flat(imported)
+    assert all_items(cloud) == []
+
+    allowed = cli("mappings", "put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+    ok(allowed)
