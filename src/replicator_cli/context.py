@@ -8,11 +8,11 @@ from functools import cached_property
 import boto3
 import typer
 
-from replicator.destinations import AllowedDestinations, parse_accounts
-
 # typer (0.26 and newer, pinned in pyproject.toml) vendors click and shows only its own ClickException as a message;
 # it exports no public name for it
 from typer._click.exceptions import ClickException
+
+from replicator.destinations import AllowedDestinations, parse_accounts
 
 DEFAULT_STACK = "rds-snapshot-replicator"
 
@@ -62,7 +62,9 @@ class CliContext:
         except CliError:
             return None
         own = boto3.client("sts").get_caller_identity()["Account"]
-        return AllowedDestinations(own_account=own, accounts=parse_accounts(accounts), organization_id=organization or None)
+        return AllowedDestinations(
+            own_account=own, accounts=parse_accounts(accounts), organization_id=organization or None
+        )
 
     @cached_property
     def mapping_table(self) -> str:
