@@ -4,7 +4,7 @@ Runs one same-account and one cross-account replication through the whole applic
 (template.yaml provisioned on moto, the real handlers and state machine) and counts what AWS bills: state transitions
 (states entered, from the execution's history), Lambda invocations (the emulation's dispatcher), DynamoDB request
 units and EventBridge events (every request the emulation sees). The checks of a copy in progress (Wait, CheckCopy,
-Choice; one Lambda call; one history write each) are what the waiting strategies differ by: they are taken out and
+Choice; one Lambda call; one read and one write of the record each) are what the waiting strategies differ by: they are taken out and
 replaced by the wait bench's median number of checks per strategy and copy duration (bench/wait_bench.py, the
 project's own wait loop). Prices: us-east-1, published: see the constants below.
 
@@ -34,12 +34,12 @@ PRICE_LAMBDA_CALL = wait_bench.PRICE_LAMBDA_REQUEST + wait_bench.LAMBDA_GB * wai
     wait_bench.PRICE_GB_SECOND
 )
 PRICE_WRITE_UNIT = wait_bench.PRICE_WRITE
-PRICE_READ_UNIT = 0.125 / 1_000_000  # DynamoDB on-demand read request unit
+PRICE_READ_UNIT = wait_bench.PRICE_READ
 PRICE_EVENT = 1.00 / 1_000_000  # EventBridge custom event published
 # request units per call (items here are well under 1 KB to write and 4 KB to read; reads are strongly consistent)
 WRITE_UNITS = {"put_item": 1, "update_item": 1, "delete_item": 1, "transact_write_items": 4}  # 2 items x 2
 READ_UNITS = {"get_item": 1, "query": 1}
-LOOP_STATES = ("WaitForCopy", "CheckCopy", "CopyFinished?")  # one check of a copy in progress
+LOOP_STATES = ("WaitForCopy", "CheckCopy")  # with one NextAction each: one check of a copy in progress
 
 SAME_ACCOUNT = {
     "source_region": "us-east-1",
@@ -104,11 +104,12 @@ def measure(spec: Scenario) -> dict[str, float]:
     checks = entered["CheckCopy"]
     return {
         "checks": checks,
-        "transitions": sum(entered.values()) - sum(entered[s] for s in LOOP_STATES),
+        "transitions": sum(entered.values()) - sum(entered[s] for s in LOOP_STATES) - checks,
         "lambdas": len(lambdas) - checks,
         # every write but the check's own progress write; the runner's scans of the history table are not counted
         "writes": sum(n * WRITE_UNITS.get(a, 0) for (s, a), n in requests.items() if s == "dynamodb") - checks,
-        "reads": sum(n * READ_UNITS.get(a, 0) for (s, a), n in requests.items() if s == "dynamodb"),
+        # every read but the check's own read of the record
+        "reads": sum(n * READ_UNITS.get(a, 0) for (s, a), n in requests.items() if s == "dynamodb") - checks,
         # the outcome events the replicator publishes (the snapshot's own event is raised by AWS, not billed)
         "events": requests[("events", "put_events")] - len(spec.events),
     }
@@ -125,7 +126,7 @@ def fixed_cost(m: dict[str, float]) -> float:
 
 
 def check_cost(checks: float) -> float:
-    return checks * (3 * PRICE_TRANSITION + PRICE_LAMBDA_CALL + PRICE_WRITE_UNIT)
+    return checks * (3 * PRICE_TRANSITION + PRICE_LAMBDA_CALL + PRICE_WRITE_UNIT + PRICE_READ_UNIT)
 
 
 def main() -> None:
@@ -154,7 +155,7 @@ def main() -> None:
         for label in wait_bench.DURATIONS:
             cells = []
             for strategy in wait_bench.STRATEGIES:
-                checks = statistics.median(r.lambdas - 1 for r in waits[(label, strategy)])
+                checks = statistics.median(r.checks for r in waits[(label, strategy)])
                 cells.append(f"{fixed_cost(m) + check_cost(checks * copies):.6f}")
             print(f"| {name} | {label} | " + " | ".join(cells) + " |")
 

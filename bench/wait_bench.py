@@ -45,12 +45,15 @@ PRICE_GB_SECOND = 0.0000166667
 PRICE_WRITE = 0.625 / 1_000_000
 LAMBDA_GB, LAMBDA_SECONDS = 0.25, 0.3  # 256 MB (template), assumed 300 ms billed per call
 WRITES_PER_CHECK = 1  # the history record's progress
+PRICE_READ = 0.125 / 1_000_000  # DynamoDB on-demand read request unit
+READS_PER_CHECK = 1  # the check reads the replication's record (its plan and progress) first
 
 
 def cost_usd(result: Result) -> float:
     """The waiting's cost for one replication (what the strategies differ by)."""
     lambdas = result.lambdas * (PRICE_LAMBDA_REQUEST + LAMBDA_GB * LAMBDA_SECONDS * PRICE_GB_SECOND)
-    return result.transitions * PRICE_TRANSITION + lambdas + (result.lambdas - 1) * WRITES_PER_CHECK * PRICE_WRITE
+    records = result.checks * (WRITES_PER_CHECK * PRICE_WRITE + READS_PER_CHECK * PRICE_READ)
+    return result.transitions * PRICE_TRANSITION + lambdas + records
 
 
 @dataclass
@@ -79,6 +82,7 @@ class Result:
     transitions: int
     lambdas: int
     delay: float
+    checks: int = 0
 
 
 def replication_plan(size_gb: int, number: int = 0, kind: SnapshotKind = SnapshotKind.INSTANCE) -> ReplicationPlan:
@@ -111,7 +115,7 @@ def replay(copy: SimulatedCopy, size_gb: int, policy: WaitPolicy) -> Result:
         now = T0 + timedelta(seconds=t)
         progress = observe_copy(plan, progress, copy.status(t), copy.percent(t), policy, now=now)
         if progress.current_step(plan) is None:
-            return Result(transitions=4 + 3 * checks, lambdas=checks + 3, delay=t - copy.duration)
+            return Result(transitions=4 + 3 * checks, lambdas=checks + 3, delay=t - copy.duration, checks=checks)
 
 
 def run(runs: int, seed: int) -> dict[tuple[str, str], list[Result]]:
