@@ -4,9 +4,9 @@ Runs one same-account and one cross-account replication through the whole applic
 (template.yaml provisioned on moto, the real handlers and state machine) and counts what AWS bills: state transitions
 (states entered, from the execution's history), Lambda invocations (the emulation's dispatcher), DynamoDB request
 units and EventBridge events (every request the emulation sees). The checks of a copy in progress (Wait, CheckCopy,
-Choice; one Lambda call; one read and one write of the record each) are what the waiting strategies differ by: they are taken out and
-replaced by the wait bench's median number of checks per strategy and copy duration (bench/wait_bench.py, the
-project's own wait loop). Prices: us-east-1, published: see the constants below.
+Choice; one Lambda call; one read and one write of the record each) are what the waiting strategies differ by: they
+are taken out and replaced by the wait bench's median number of checks per strategy and copy duration
+(bench/wait_bench.py, the project's own wait loop). Prices: us-east-1, published: see the constants below.
 
     python bench/replication_cost.py [--runs 25] [--seed 7]
 """
