@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from replicator.aws.errors import transient_errors_retried
 from replicator.observability import logger, metrics, tracer
 from replicator.settings import get_settings
 from replicator.usecases.guard import load_task
@@ -14,5 +15,6 @@ from replicator.usecases.run_step import run_next_steps
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    task = load_task(event, get_settings(), "RunNextStep")
-    return run_next_steps(task).to_payload()
+    with transient_errors_retried():  # a passing AWS fault is retried by the state machine
+        task = load_task(event, get_settings(), "RunNextStep")
+        return run_next_steps(task).to_payload()

@@ -62,18 +62,51 @@ def test_throttling_on_every_aws_call_is_survived(run_scenario):
     assert run.result.leftovers == []
 
 
-def test_persistent_throttling_ends_in_a_failed_outcome_with_the_reason(run_scenario):
-    def throttle_copies(cloud, runner):
-        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "Throttling", times=1000)
+def test_throttling_that_outlives_botocores_retries_is_retried_by_the_state_machine(run_scenario):
+    # the copy's status check is throttled 12 times in a row: botocore's 6 attempts, twice over; the task
+    # raises TransientAwsError and the state machine retries it (backoff, jitter) until the check goes through
+    def throttle_the_check(cloud, runner):
+        cloud.doubles.faults.fail("rds", "describe_db_snapshots", "Throttling", times=12, skip=1)  # not the start's
 
-    run = run_scenario(base_scenario(), before_events=throttle_copies)
+    run = run_scenario(base_scenario(timeout_seconds=90), before_events=throttle_the_check)
+
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert len(run.cloud.doubles.faults.injected) == 12
+    checks = [r for f, r in run.cloud.doubles.lambda_dispatcher.invocations if f == "CheckCopyFunction"]
+    assert checks.count("TransientAwsError") == 2
+    assert checks[-1] == "ok"
+    _no_copy_twice(run)
+
+
+def test_an_access_denied_on_the_copy_fails_at_once_without_retries(run_scenario):
+    def refuse_the_copy(cloud, runner):
+        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "AccessDenied", times=1)
+
+    run = run_scenario(base_scenario(), before_events=refuse_the_copy)
+
     record = run.record(ORDERS, "us-west-2")
     assert record.status.value == "FAILED"
-    assert "Throttling" in record.reason
+    assert "AccessDenied" in record.reason
+    runs = [r for f, r in run.cloud.doubles.lambda_dispatcher.invocations if f == "RunStepFunction"]
+    assert len(runs) == 1  # refused: not retried
     assert run.cloud.doubles.copy_clock.started == []
-    # the copy slot taken for the copy that never started is given back
     pool = f"{SOURCE_ACCOUNT}#us-west-2#instance"
-    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], pool) == {}
+    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], pool) == {}  # its slot was given back
+
+
+def test_a_passing_fault_in_the_start_function_is_retried_and_starts_one_replication(run_scenario):
+    def throttle_the_start(cloud, runner):
+        # botocore's attempts: the first and 5 retries (retries={"max_attempts": 5} counts retries)
+        cloud.doubles.faults.fail("rds", "describe_db_snapshots", "Throttling", times=6)
+
+    run = run_scenario(base_scenario(), before_events=throttle_the_start)
+
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "SUCCEEDED", record.reason
+    starts = [r for f, r in run.cloud.doubles.lambda_dispatcher.invocations if f == "StartReplicationFunction"]
+    assert starts == ["TransientAwsError", "ok"]  # re-raised, retried by Lambda (then EventBridge)
+    assert len(run.executions()) == 1
 
 
 def test_snapshot_quota_exceeded_is_retried_with_backoff_never_failed(run_scenario):
@@ -278,3 +311,19 @@ def test_transaction_conflicts_on_the_copy_slots_are_retried(run_scenario):
     assert injected == {("dynamodb", "update_item"), ("dynamodb", "transact_write_items")}
     assert run.cloud.doubles.copy_clock.max_in_flight[(SOURCE_ACCOUNT, "us-west-2", False)] == 1
     assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}
+
+
+def test_a_refused_outcome_event_never_turns_a_success_into_a_failure(run_scenario):
+    def refuse_outcome_events(cloud, runner):
+        # every put_events after the scenario's own snapshot event: the replicator's outcome events
+        cloud.doubles.faults.fail("events", "put_events", "AccessDeniedException", times=1000, skip=1)
+
+    run = run_scenario(base_scenario(), before_events=refuse_outcome_events)
+
+    record = run.record(ORDERS, "us-west-2")
+    assert record.status.value == "SUCCEEDED", record.reason
+    assert record.replica_arn is not None  # the prune can find it
+    assert record.outcome_published is False  # to be published again (the reconciler does)
+    (execution,) = run.executions()
+    assert execution["status"] == "FAILED"  # the ExecutionFailedAlarm says something needs a look
+    assert run.outcome_events() == []

@@ -53,6 +53,7 @@ class ReplicationRecord(BaseModel):
     replica_deleted_at: datetime | None = None  # the pruner deleted the replica (its mapping target's retention)
     replica_deleted_reason: str | None = None
     attempt: int = 1  # the replication's run: the first, or a retry
+    outcome_published: bool | None = None  # the outcome event went out (False: to be published again)
     # the plan the start function made, and where the replication is in it: the only plan its tasks act on
     plan: ReplicationPlan | None = None
     progress: Progress | None = None

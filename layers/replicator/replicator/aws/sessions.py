@@ -9,6 +9,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import TransientAwsError, describe, is_transient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _SESSION_NAME = "rds-snapshot-replicator"
@@ -33,7 +36,9 @@ def _credentials_for(role_arn: str) -> dict[str, Any]:
         response = boto3.client("sts", config=_CONFIG).assume_role(
             RoleArn=role_arn, RoleSessionName=_SESSION_NAME, **kwargs
         )
-    except Exception as error:  # botocore's ClientError and connection errors alike
+    except (ClientError, BotoCoreError) as error:
+        if is_transient(error):
+            raise TransientAwsError(f"assuming role {role_arn}: {describe(error)}") from error
         raise RoleNotAssumable(f"cannot assume role {role_arn}: {error}") from error
     credentials = response["Credentials"]
     with _lock:

@@ -103,6 +103,16 @@ def mark_replica_deleted(table_name: str, replication_id: str, deleted_at: datet
     )
 
 
+def mark_published(table_name: str, replication_id: str) -> None:
+    """Note that a final outcome's event went out (the outcome itself is not changed)."""
+    _table(table_name).update_item(
+        Key={"replication_id": replication_id},
+        UpdateExpression="SET outcome_published = :yes",
+        ConditionExpression="attribute_exists(replication_id)",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
 def get_record(table_name: str, rid: str) -> ReplicationRecord | None:
     item = _table(table_name).get_item(Key={"replication_id": rid}, ConsistentRead=True).get("Item")
     return ReplicationRecord.model_validate(item) if item else None

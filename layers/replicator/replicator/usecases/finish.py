@@ -16,14 +16,16 @@ from ..history import ReplicationRecord, ReplicationStatus
 from ..planning import PlanStep, StepAction
 from ..snapshots import TAG_COMPLETE
 from .guard import TaskContext
-from .outcomes import record_outcome
+from .outcomes import publish_pending, record_outcome
 from .slots import give_back_everything
 
 
 def finish_replication(ctx: TaskContext) -> ReplicationRecord:
     """Clean up intermediate copies and shares, then record SUCCEEDED or FAILED (with the reason)."""
     if ctx.final:
-        return ctx.record  # recorded already: a retry, or the failure path after a recorded success
+        # recorded already (a retry, or the failure path after a recorded success): never changed, but its event
+        # still goes out if publishing it failed the first time
+        return publish_pending(ctx.settings, ctx.record)
     settings, plan, progress = ctx.settings, ctx.plan, ctx.progress
     give_back_everything(settings, plan, progress.queued_at_ms)
     error = ctx.task_input.state.error

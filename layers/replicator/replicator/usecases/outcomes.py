@@ -17,23 +17,40 @@ METRIC_BY_STATUS = {
 
 
 def record_outcome(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
-    """Write a final outcome, publish it to EventBridge and count it; a final outcome already recorded stays."""
+    """Write a final outcome, publish it to EventBridge and count it; a final outcome already recorded stays.
+
+    The outcome is written first and its event published after: if publishing fails, the outcome stands (a SUCCEEDED
+    replication is never turned FAILED by it) and the event is published again by the next attempt (the task's
+    retry, the failure path, the reconciler), until `outcome_published` says it went out.
+    """
     if record.finished_at is None:
         record = record.model_copy(update={"finished_at": utc_now()})
+    record = record.model_copy(update={"outcome_published": False})
     if not tables.put_record(settings.history_table, record):
         existing = tables.get_record(settings.history_table, record.replication_id)
         logger.info(
             "outcome already recorded: kept",
             extra={"replication_id": record.replication_id, "kept": existing.status.value if existing else None},
         )
-        return existing or record
-    eventbridge.publish_outcome(settings.event_bus_name, record)
+        if existing is not None:
+            return publish_pending(settings, existing)
+        return record
+    record = publish_pending(settings, record)
     metrics.add_metric(name=METRIC_BY_STATUS[record.status], unit=MetricUnit.Count, value=1)
     if record.status is ReplicationStatus.SUCCEEDED and record.duration_seconds is not None:
         metrics.add_metric(name="ReplicationDuration", unit=MetricUnit.Seconds, value=record.duration_seconds)
     log = logger.warning if record.status is ReplicationStatus.FAILED else logger.info
     log("replication outcome", extra={"outcome": record.model_dump(mode="json", exclude_none=True, exclude={"plan"})})
     return record
+
+
+def publish_pending(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
+    """Publish a final outcome whose event has not gone out yet (and note that it has)."""
+    if not record.status.final or record.outcome_published is not False:
+        return record
+    eventbridge.publish_outcome(settings.event_bus_name, record)
+    tables.mark_published(settings.history_table, record.replication_id)
+    return record.model_copy(update={"outcome_published": True})
 
 
 def publish(settings: Settings, record: ReplicationRecord) -> None:

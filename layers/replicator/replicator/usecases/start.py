@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ..aws import kms, rds, stepfunctions, tables
+from ..aws.errors import is_transient
 from ..aws.sessions import RoleNotAssumable, error_code
 from ..events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
 from ..execution import Phase, Progress, execution_state
@@ -121,6 +122,8 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
         except RoleNotAssumable as error:
             return _failed(settings, record, _not_assumable(settings, error))
         except ClientError as error:
+            if is_transient(error):
+                raise  # passing: the event is retried (Lambda, then EventBridge) and nothing was made yet
             return _failed(settings, record, f"could not check the replication: {error_code(error)}: {error}")
         record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED)})
         existing = tables.create_record(settings.history_table, record)
@@ -141,6 +144,8 @@ def _start_execution(settings: Settings, record: ReplicationRecord) -> Replicati
     try:
         stepfunctions.start_execution(settings.state_machine_arn, record.execution_name, state.to_payload())
     except ClientError as error:
+        if is_transient(error):
+            raise  # passing: the retried event finds the record and starts its execution
         # nothing was set in motion: the record says why, nothing needs cleaning up
         return _failed(settings, record, f"could not start the replication's execution: {error_code(error)}: {error}")
     return record
