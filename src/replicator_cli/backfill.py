@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -10,10 +9,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import track
 
-from replicator.aws import rds, tables
+from replicator.aws import eventbridge, rds, tables
 from replicator.aws.sessions import home_client
 from replicator.backfill import ExistingSnapshot, backfill_candidates
-from replicator.events import DETAIL_TYPE_REQUESTED, EVENT_SOURCE
 from replicator.history import ReplicationStatus, utc_now
 from replicator.mapping import RegionMapping, describe_validation_error
 from replicator.snapshots import replication_id
@@ -46,6 +44,9 @@ def backfill(
     since: Annotated[str | None, typer.Option("--since", help="Only snapshots of the last 24h, 7d, 2w...")] = None,
     database: Annotated[str | None, typer.Option("--db", help="Only this DB instance or Aurora cluster")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be sent, send nothing")] = False,
+    include_failed: Annotated[
+        bool, typer.Option("--include-failed", help="Also run again, as their next attempt, replications that FAILED")
+    ] = False,
 ) -> None:
     """Replicate the snapshots that already exist in a region and have no replica yet.
 
@@ -68,7 +69,7 @@ def backfill(
     for snapshot in candidates:
         missing, failed = _missing_targets(cli.history_table, snapshot, mapping, account)
         failed_before += failed
-        if missing:
+        if missing or (include_failed and failed):
             to_send.append(snapshot)
         else:
             done += 1
@@ -76,31 +77,22 @@ def backfill(
         f"{len(candidates)} snapshot(s) in {source_region}; {done} already replicated or on their way; "
         f"{len(to_send)} to replicate to {len(mapping.targets)} target(s)"
     )
-    if failed_before:
+    if failed_before and include_failed:
+        console.print(f"{failed_before} earlier replication(s) of these snapshots FAILED: they run again")
+    elif failed_before:
         console.print(
             f"{failed_before} earlier replication(s) of these snapshots FAILED and are not retried here: "
-            f"see `replicator status --status FAILED --source {source_region}`"
+            f"see `replicator status --status FAILED --source {source_region}`; --include-failed runs them again"
         )
     if dry_run:
         for snapshot in to_send:
             console.print(f"would send {snapshot.arn}")
         return
-    events = home_client("events")
     batches = [to_send[i : i + _BATCH] for i in range(0, len(to_send), _BATCH)]
     for batch in track(batches, description="sending", console=console, disable=not batches):
-        entries = [
-            {
-                "Source": EVENT_SOURCE,
-                "DetailType": DETAIL_TYPE_REQUESTED,
-                "Detail": json.dumps({"SourceArn": s.arn, "requested_by": "backfill"}),
-                "Resources": [s.arn],
-                "EventBusName": "default",
-            }
-            for s in batch
-        ]
-        response = events.put_events(Entries=entries)
-        if response.get("FailedEntryCount"):
-            refused = [e for e in response["Entries"] if e.get("ErrorCode")]
-            raise CliError(f"EventBridge refused {len(refused)} event(s): {refused[0]}; run backfill again to resume")
+        try:
+            eventbridge.request_replications([s.arn for s in batch], "backfill", retry_failed=include_failed)
+        except eventbridge.RequestsRefused as error:
+            raise CliError(f"{error}; run backfill again to resume") from error
     if to_send:
         console.print(f"sent {len(to_send)}; follow them with `replicator status --watch --source {source_region}`")

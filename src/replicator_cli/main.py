@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import backfill, mappings, retention, status
+from . import backfill, mappings, retention, retry, status
 from .context import DEFAULT_STACK, CliContext
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.add_typer(mappings.app, name="mappings")
 app.command("status")(status.status)
 app.command("prune")(retention.prune)
 app.command("backfill")(backfill.backfill)
+app.command("retry")(retry.retry)
 
 
 @app.callback()

@@ -48,6 +48,11 @@ def select(
     return chosen
 
 
+def _status(record: ReplicationRecord) -> str:
+    """The status, and which attempt it is when the replication was retried."""
+    return record.status.value + (f" (attempt {record.attempt})" if record.attempt > 1 else "")
+
+
 def _elapsed(record: ReplicationRecord, now: datetime) -> str:
     seconds = int(((record.finished_at or now) - record.started_at).total_seconds())
     hours, rest = divmod(seconds, 3600)
@@ -67,7 +72,7 @@ def render(records: list[ReplicationRecord]) -> Group:
         flight.add_row(
             _snapshot(r),
             _target(r),
-            r.status.value,
+            _status(r),
             r.step or "",
             ProgressBar(total=100, completed=r.percent_progress, width=20),
             f"{r.percent_progress}%",
@@ -81,7 +86,7 @@ def render(records: list[ReplicationRecord]) -> Group:
         style = {"FAILED": "red", "SKIPPED": "yellow", "SUCCEEDED": "green"}[r.status.value]
         finished = r.finished_at.strftime("%Y-%m-%d %H:%M:%S") if r.finished_at else ""
         detail = r.replica_arn if r.status is ReplicationStatus.SUCCEEDED and r.replica_arn else r.reason
-        recent.add_row(_snapshot(r), _target(r), f"[{style}]{r.status.value}[/]", finished, _elapsed(r, now), detail)
+        recent.add_row(_snapshot(r), _target(r), f"[{style}]{_status(r)}[/]", finished, _elapsed(r, now), detail)
     return Group(flight, recent)
 
 

@@ -76,3 +76,25 @@ def test_backfill_refuses_a_region_without_a_mapping(run_scenario):
     result = CliRunner().invoke(app, [*tables, "backfill", "--source-region", "ap-south-1"])
     assert result.exit_code == 1
     assert "no region mapping for ap-south-1 and no '*' mapping" in result.output
+
+
+def test_backfill_include_failed_runs_the_failed_replications_again(run_scenario):
+    run = run_scenario(base_scenario(failing_copies=[ORDERS[0]]))
+    (failed,) = [r for r in run.records if r.source_arn and r.source_arn.endswith(ORDERS[0])]
+    assert failed.status.value == "FAILED"
+    run.cloud.doubles.copy_clock.fail_identifiers.clear()
+    tables = ["--mapping-table", run.cloud.stack.mapping_table, "--history-table", run.cloud.stack.history_table]
+    cli = CliRunner()
+
+    plain = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1", "--db", "orders", "--dry-run"])
+    assert "1 earlier replication(s) of these snapshots FAILED and are not retried here" in plain.output
+    assert f"would send {failed.source_arn}" not in plain.output
+
+    result = cli.invoke(
+        app, [*tables, "backfill", "--source-region", "us-east-1", "--db", "orders", "--include-failed"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 earlier replication(s) of these snapshots FAILED: they run again" in result.output
+    records = {r.replication_id: r for r in run.runner.wait()}
+    again = records[failed.replication_id]
+    assert (again.status.value, again.attempt) == ("SUCCEEDED", 2), again.reason

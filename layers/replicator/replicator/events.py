@@ -86,7 +86,8 @@ class ReplicationRequestDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     SourceArn: str
-    requested_by: str = "backfill"
+    requested_by: str = "backfill"  # backfill | retry
+    retry_failed: bool = False  # replications of this snapshot that FAILED run again, as their next attempt
 
 
 class ReplicationRequestEvent(EventBridgeModel):

@@ -28,6 +28,18 @@ class ReplicationStatus(StrEnum):
         return self in (ReplicationStatus.SUCCEEDED, ReplicationStatus.FAILED, ReplicationStatus.SKIPPED)
 
 
+class AttemptSummary(BaseModel):
+    """An earlier attempt of a replication, kept on its record when it is retried."""
+
+    attempt: int
+    status: ReplicationStatus
+    reason: str = ""
+    execution_name: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    cleanup_errors: list[str] = Field(default_factory=list)
+
+
 class ReplicationRecord(BaseModel):
     """One item of the history table: the latest state of one (snapshot, target) replication."""
 
@@ -54,6 +66,7 @@ class ReplicationRecord(BaseModel):
     replica_deleted_reason: str | None = None
     attempt: int = 1  # the replication's run: the first, or a retry
     outcome_published: bool | None = None  # the outcome event went out (False: to be published again)
+    previous_attempts: list[AttemptSummary] = Field(default_factory=list)  # oldest first
     # the plan the start function made, and where the replication is in it: the only plan its tasks act on
     plan: ReplicationPlan | None = None
     progress: Progress | None = None
@@ -71,6 +84,32 @@ class ReplicationRecord(BaseModel):
                 "step": progress.step_label(self.plan),
                 "percent_progress": progress.overall_percent(self.plan),
             }
+        )
+
+    @property
+    def retryable(self) -> str | None:
+        """Why this replication cannot be retried (None: it can: it FAILED)."""
+        if self.replication_id.startswith("tampering-"):
+            return "a refused task input, not a replication: nothing to retry"
+        if self.status is ReplicationStatus.SUCCEEDED:
+            return f"it SUCCEEDED ({self.reason})"
+        if self.status is ReplicationStatus.SKIPPED:
+            return f"it was SKIPPED by design ({self.reason})"
+        if not self.status.final:
+            return f"it is still running ({self.status.value}, {self.step or 'starting'})"
+        if not self.source_arn:
+            return "no snapshot is named by it (a malformed event): nothing to retry"
+        return None
+
+    def summary(self) -> AttemptSummary:
+        return AttemptSummary(
+            attempt=self.attempt,
+            status=self.status,
+            reason=self.reason,
+            execution_name=self.execution_name,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            cleanup_errors=self.cleanup_errors,
         )
 
     @property

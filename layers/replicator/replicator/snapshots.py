@@ -110,3 +110,13 @@ def replication_id(source_arn: str, target_account: str, target_region: str) -> 
     _, _, _, identifier = parse_snapshot_arn(source_arn)
     body = sanitize_identifier(identifier)[:48].rstrip("-")
     return f"{body}-{target_region}-{short_hash(source_arn, target_account, target_region, length=12)}"
+
+
+MAX_ATTEMPTS = 99  # "-a99" keeps the longest replication id (76 characters) within an execution name's 80
+
+
+def execution_name(rid: str, attempt: int) -> str:
+    """The Step Functions execution name of a replication's attempt (names cannot be reused for 90 days)."""
+    if not 1 <= attempt <= MAX_ATTEMPTS:
+        raise ValueError(f"attempt {attempt} of {rid}: at most {MAX_ATTEMPTS} attempts")
+    return rid if attempt == 1 else f"{rid}-a{attempt}"

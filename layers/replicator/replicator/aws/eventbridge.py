@@ -1,14 +1,42 @@
-"""EventBridge: publishing each outcome as a `Snapshot Replication Succeeded` / `Failed` event."""
+"""EventBridge: each outcome published as an event, and snapshots sent to the start function (backfill, retry)."""
 
 from __future__ import annotations
 
-from ..events import DETAIL_TYPE_FAILED, DETAIL_TYPE_SUCCEEDED, EVENT_SOURCE
+import json
+
+from ..events import DETAIL_TYPE_FAILED, DETAIL_TYPE_REQUESTED, DETAIL_TYPE_SUCCEEDED, EVENT_SOURCE
 from ..history import ReplicationRecord, ReplicationStatus
 from .sessions import home_client
+
+_BATCH = 10  # PutEvents takes at most 10 entries
 
 
 class OutcomeNotPublished(Exception):
     pass
+
+
+class RequestsRefused(Exception):
+    pass
+
+
+def request_replications(snapshot_arns: list[str], requested_by: str, retry_failed: bool = False) -> None:
+    """Send snapshots to the replicator's start function (`Snapshot Replication Requested` on the default bus)."""
+    events = home_client("events")
+    for start in range(0, len(snapshot_arns), _BATCH):
+        entries = [
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": DETAIL_TYPE_REQUESTED,
+                "Detail": json.dumps({"SourceArn": arn, "requested_by": requested_by, "retry_failed": retry_failed}),
+                "Resources": [arn],
+                "EventBusName": "default",
+            }
+            for arn in snapshot_arns[start : start + _BATCH]
+        ]
+        response = events.put_events(Entries=entries)
+        if response.get("FailedEntryCount"):
+            refused = [e for e in response["Entries"] if e.get("ErrorCode")]
+            raise RequestsRefused(f"EventBridge refused {len(refused)} event(s): {refused[0]}")
 
 
 def publish_outcome(event_bus_name: str, record: ReplicationRecord) -> None:

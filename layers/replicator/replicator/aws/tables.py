@@ -89,6 +89,24 @@ def put_record(table_name: str, record: ReplicationRecord) -> bool:
     return True
 
 
+def replace_failed(table_name: str, record: ReplicationRecord, failed_attempt: int) -> bool:
+    """Write a retried replication's new attempt over its FAILED record, only if that record is still the FAILED
+    attempt `failed_attempt` (two retries at once start one attempt). False when it is not."""
+    record = record.model_copy(update={"updated_at": utc_now()})
+    try:
+        _table(table_name).put_item(
+            Item=record.to_item(),
+            ConditionExpression="#s = :failed AND (attribute_not_exists(attempt) OR attempt = :attempt)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":failed": ReplicationStatus.FAILED.value, ":attempt": failed_attempt},
+        )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def mark_replica_deleted(table_name: str, replication_id: str, deleted_at: datetime, reason: str) -> None:
     """Note on a SUCCEEDED record that the prune deleted its replica (the outcome itself stays as it was)."""
     _table(table_name).update_item(

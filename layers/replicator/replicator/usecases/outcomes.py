@@ -7,7 +7,7 @@ from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
 from ..observability import MetricUnit, logger, metrics
 from ..settings import Settings
-from ..snapshots import parse_snapshot_arn, sanitize_identifier, short_hash
+from ..snapshots import execution_name, parse_snapshot_arn, sanitize_identifier, short_hash
 
 METRIC_BY_STATUS = {
     ReplicationStatus.SUCCEEDED: "ReplicationsSucceeded",
@@ -16,7 +16,9 @@ METRIC_BY_STATUS = {
 }
 
 
-def record_outcome(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
+def record_outcome(
+    settings: Settings, record: ReplicationRecord, replacing_attempt: int | None = None
+) -> ReplicationRecord:
     """Write a final outcome, publish it to EventBridge and count it; a final outcome already recorded stays.
 
     The outcome is written first and its event published after: if publishing fails, the outcome stands (a SUCCEEDED
@@ -26,7 +28,11 @@ def record_outcome(settings: Settings, record: ReplicationRecord) -> Replication
     if record.finished_at is None:
         record = record.model_copy(update={"finished_at": utc_now()})
     record = record.model_copy(update={"outcome_published": False})
-    if not tables.put_record(settings.history_table, record):
+    if replacing_attempt is not None:
+        written = tables.replace_failed(settings.history_table, record, replacing_attempt)  # a retry's outcome
+    else:
+        written = tables.put_record(settings.history_table, record)
+    if not written:
         existing = tables.get_record(settings.history_table, record.replication_id)
         logger.info(
             "outcome already recorded: kept",
@@ -74,8 +80,12 @@ def snapshot_outcome(
     reason: str,
     event_id: str,
     source_arn: str | None = None,
+    retry_failed: bool = False,
 ) -> ReplicationRecord:
-    """An outcome about an event or a snapshot as a whole, before any replication of it was planned."""
+    """An outcome about an event or a snapshot as a whole, before any replication of it was planned.
+
+    A retry request replaces such a FAILED outcome of the same snapshot with the new attempt's.
+    """
     try:
         source_region = parse_snapshot_arn(source_arn)[1] if source_arn else None
     except ValueError:
@@ -88,4 +98,36 @@ def snapshot_outcome(
         source_arn=source_arn,
         source_region=source_region,
     )
+    earlier = tables.get_record(settings.history_table, rid) if retry_failed else None
+    if earlier is not None and earlier.retryable is None:
+        return record_outcome(settings, next_attempt(record, earlier), replacing_attempt=earlier.attempt)
     return record_outcome(settings, record)
+
+
+def next_attempt(record: ReplicationRecord, failed: ReplicationRecord) -> ReplicationRecord:
+    """`record` as the attempt after `failed`, which stays readable in its previous attempts."""
+    attempt = failed.attempt + 1
+    return record.model_copy(
+        update={
+            "attempt": attempt,
+            "execution_name": execution_name(record.replication_id, attempt) if record.execution_name else None,
+            "previous_attempts": [*failed.previous_attempts, failed.summary()],
+        }
+    )
+
+
+def supersede(settings: Settings, rid: str, event_id: str, source_arn: str) -> None:
+    """A retried snapshot that now passes the snapshot-level checks: its FAILED snapshot-level outcome is SKIPPED
+    (its targets are replicated on their own records), kept readable as a previous attempt."""
+    earlier = tables.get_record(settings.history_table, rid)
+    if earlier is None or earlier.retryable is not None:
+        return
+    record = ReplicationRecord(
+        replication_id=rid,
+        status=ReplicationStatus.SKIPPED,
+        reason=f"retried as attempt {earlier.attempt + 1}: its targets are replicated on their own records",
+        event_id=event_id,
+        source_arn=source_arn,
+        source_region=earlier.source_region,
+    )
+    record_outcome(settings, next_attempt(record, earlier), replacing_attempt=earlier.attempt)

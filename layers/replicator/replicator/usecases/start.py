@@ -26,7 +26,7 @@ from ..planning import ReplicationPlan, plan_replication
 from ..rules import ReplicationRefused
 from ..settings import Settings
 from ..snapshots import SourceSnapshot, parse_snapshot_arn, replication_id, short_hash
-from .outcomes import record_outcome, snapshot_outcome, snapshot_outcome_id
+from .outcomes import next_attempt, record_outcome, snapshot_outcome, snapshot_outcome_id, supersede
 
 
 def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[ReplicationRecord]:
@@ -64,28 +64,37 @@ def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[Re
         return [snapshot_outcome(settings, event_outcome_id, ReplicationStatus.SKIPPED, reason, event_id)]
 
     outcome_id = snapshot_outcome_id(source_arn)
+    retry_failed = isinstance(event, ReplicationRequestEvent) and event.detail.retry_failed
+
+    def about_snapshot(status: ReplicationStatus, reason: str) -> list[ReplicationRecord]:
+        return [snapshot_outcome(settings, outcome_id, status, reason, event_id, source_arn, retry_failed)]
+
     try:
         source = rds.describe_source_snapshot(source_arn)
     except rds.SnapshotNotFound as error:
-        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.FAILED, str(error), event_id, source_arn)]
+        return about_snapshot(ReplicationStatus.FAILED, str(error))
     if source.is_replica:
         logger.info("ignoring a snapshot made by the replicator itself", extra={"snapshot": source_arn})
         return []
     try:
-        mapping = tables.resolve_mapping(settings.mapping_table, source.region, settings.mapping_cache_seconds)
+        # a retry usually follows a fix of the mapping: read it afresh, not from the cache
+        max_age = 0 if retry_failed else settings.mapping_cache_seconds
+        mapping = tables.resolve_mapping(settings.mapping_table, source.region, max_age)
     except ValidationError as error:
         reason = f"the region mapping for {source.region} is invalid: {describe_validation_error(error)}"
-        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.FAILED, reason, event_id, source_arn)]
+        return about_snapshot(ReplicationStatus.FAILED, reason)
     if mapping is None:
         reason = f"no region mapping for {source.region} and no '*' mapping: nothing to replicate"
-        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.SKIPPED, reason, event_id, source_arn)]
+        return about_snapshot(ReplicationStatus.SKIPPED, reason)
     if (twice := mapping.repeated_destination(settings.account_id)) is not None:
         reason = (
             f"the region mapping for {mapping.source_region} has two targets replicating to account {twice[0]} in "
             f"{twice[1]} (a role in this account and no role mean the same account): remove one"
         )
-        return [snapshot_outcome(settings, outcome_id, ReplicationStatus.FAILED, reason, event_id, source_arn)]
-    return [start_target(settings, source, target, event_id) for target in mapping.targets]
+        return about_snapshot(ReplicationStatus.FAILED, reason)
+    if retry_failed:
+        supersede(settings, outcome_id, event_id, source_arn)
+    return [start_target(settings, source, target, event_id, retry_failed) for target in mapping.targets]
 
 
 def _base_record(source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
@@ -104,13 +113,25 @@ def _base_record(source: SourceSnapshot, target: MappingTarget, event_id: str) -
     )
 
 
-def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
-    """Plan, check, record and start one replication; a refusal is recorded FAILED with its reason, never raised."""
+def start_target(
+    settings: Settings, source: SourceSnapshot, target: MappingTarget, event_id: str, retry_failed: bool = False
+) -> ReplicationRecord:
+    """Plan, check, record and start one replication; a refusal is recorded FAILED with its reason, never raised.
+
+    With `retry_failed`, a replication whose last attempt FAILED runs again as its next attempt (a new plan, a new
+    execution name; the earlier attempt stays readable on the record).
+    """
     record = _base_record(source, target, event_id)
     existing = tables.get_record(settings.history_table, record.replication_id)
+    replacing: int | None = None
     if existing is not None and existing.status.final:
-        logger.info("already replicated: repeated event ignored", extra={"replication_id": record.replication_id})
-        return existing
+        if not retry_failed or (why := existing.retryable) is not None:
+            logger.info("already replicated: repeated event ignored", extra={"replication_id": record.replication_id})
+            if retry_failed:
+                logger.info("not retried", extra={"replication_id": record.replication_id, "reason": why})
+            return existing
+        record, replacing = next_attempt(record, existing), existing.attempt
+        existing = None
     if existing is None:
         try:
             plan = plan_replication(source, target)
@@ -118,15 +139,20 @@ def start_target(settings: Settings, source: SourceSnapshot, target: MappingTarg
                 raise ReplicationRefused(refusal, field="role_arn")
             preflight(plan)
         except ReplicationRefused as refused:
-            return _failed(settings, record, f"refused: {refused.reason}")
+            return _failed(settings, record, f"refused: {refused.reason}", replacing)
         except RoleNotAssumable as error:
-            return _failed(settings, record, _not_assumable(settings, error))
+            return _failed(settings, record, _not_assumable(settings, error), replacing)
         except ClientError as error:
             if is_transient(error):
                 raise  # passing: the event is retried (Lambda, then EventBridge) and nothing was made yet
-            return _failed(settings, record, f"could not check the replication: {error_code(error)}: {error}")
+            reason = f"could not check the replication: {error_code(error)}: {error}"
+            return _failed(settings, record, reason, replacing)
         record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED)})
-        existing = tables.create_record(settings.history_table, record)
+        if replacing is not None:
+            if not tables.replace_failed(settings.history_table, record, replacing):
+                return tables.get_record(settings.history_table, record.replication_id) or record  # retried already
+        else:
+            existing = tables.create_record(settings.history_table, record)
     if existing is not None:
         if existing.status.final or existing.plan is None or existing.progress is None:
             return existing  # finished meanwhile, or a record of an older version: never started twice
@@ -151,8 +177,11 @@ def _start_execution(settings: Settings, record: ReplicationRecord) -> Replicati
     return record
 
 
-def _failed(settings: Settings, record: ReplicationRecord, reason: str) -> ReplicationRecord:
-    return record_outcome(settings, record.model_copy(update={"status": ReplicationStatus.FAILED, "reason": reason}))
+def _failed(
+    settings: Settings, record: ReplicationRecord, reason: str, replacing: int | None = None
+) -> ReplicationRecord:
+    failed = record.model_copy(update={"status": ReplicationStatus.FAILED, "reason": reason})
+    return record_outcome(settings, failed, replacing_attempt=replacing)
 
 
 def _not_assumable(settings: Settings, error: RoleNotAssumable) -> str:

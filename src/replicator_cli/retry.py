@@ -1,0 +1,91 @@
+"""`replicator retry`: run FAILED replications again, as their next attempt, through the normal path."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from replicator.aws import eventbridge, tables
+from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
+
+from .context import CliError, get_context
+from .status import parse_since
+
+console = Console()
+
+
+def _failed_records(history_table: str, since: str, source_region: str | None) -> list[ReplicationRecord]:
+    cutoff = utc_now() - parse_since(since)
+    return [
+        r
+        for r in tables.scan_records(history_table)
+        if r.status is ReplicationStatus.FAILED
+        and r.retryable is None
+        and (r.finished_at or r.updated_at) >= cutoff
+        and (source_region is None or r.source_region == source_region)
+    ]
+
+
+def retry(
+    ctx: typer.Context,
+    replication_ids: Annotated[
+        list[str] | None, typer.Argument(help="Replication ids (replicator status --json shows them)")
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Every FAILED replication (with --since, --source-region)")
+    ] = False,
+    since: Annotated[str, typer.Option("--since", help="With --failed: failed within 24h, 7d, 2w...")] = "7d",
+    source_region: Annotated[str | None, typer.Option("--source-region", help="With --failed: of this region")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run again, send nothing")] = False,
+) -> None:
+    """Run FAILED replications again, each as its next attempt.
+
+    The snapshot goes through the start function again (a new plan from its current mapping, a new execution);
+    the earlier attempt stays on the record. A SUCCEEDED, SKIPPED or running replication is not retried: the reason
+    is said. Fix the cause first (replicator status --status FAILED shows it).
+
+    Examples: replicator retry orders-2026-11-24-03-10-us-west-2-52df4febeee8;
+    replicator retry --failed --since 24h --source-region eu-west-1
+    """
+    cli = get_context(ctx)
+    if not replication_ids and not failed:
+        raise CliError("name the replications to retry, or pass --failed (with --since, --source-region)")
+    chosen: list[ReplicationRecord] = []
+    refused: list[str] = []
+    for rid in replication_ids or []:
+        record = tables.get_record(cli.history_table, rid)
+        if record is None:
+            refused.append(f"{rid}: no such replication")
+        elif (why := record.retryable) is not None:
+            refused.append(f"{rid}: not retried: {why}")
+        else:
+            chosen.append(record)
+    if failed:
+        known = {r.replication_id for r in chosen}
+        chosen += [r for r in _failed_records(cli.history_table, since, source_region) if r.replication_id not in known]
+    by_snapshot: dict[str, list[ReplicationRecord]] = defaultdict(list)
+    for record in chosen:
+        by_snapshot[str(record.source_arn)].append(record)
+    for record in chosen:
+        verb = "would run" if dry_run else "runs"
+        console.print(
+            f"{record.replication_id}: attempt {record.attempt} FAILED ({record.reason}); {verb} again as attempt "
+            f"{record.attempt + 1}",
+            markup=False,
+            highlight=False,
+        )
+    for line in refused:
+        console.print(line, markup=False, highlight=False)
+    if chosen and not dry_run:
+        try:
+            eventbridge.request_replications(sorted(by_snapshot), "retry", retry_failed=True)
+        except eventbridge.RequestsRefused as error:
+            raise CliError(str(error)) from error
+        console.print(f"sent {len(by_snapshot)} snapshot(s); follow them with `replicator status --watch`")
+    elif not chosen:
+        console.print("nothing to retry")
+    if refused:
+        raise typer.Exit(1)
