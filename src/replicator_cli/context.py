@@ -28,6 +28,8 @@ class CliContext:
     stack_name: str = DEFAULT_STACK
     mapping_table_flag: str | None = None
     history_table_flag: str | None = None
+    slots_table_flag: str | None = None
+    state_machine_flag: str | None = None
     _outputs: dict[str, str] | None = field(default=None, repr=False)
 
     def configure(self) -> None:
@@ -73,6 +75,14 @@ class CliContext:
     @cached_property
     def history_table(self) -> str:
         return self.history_table_flag or self._stack_output("HistoryTableName")
+
+    @cached_property
+    def slots_table(self) -> str:
+        return self.slots_table_flag or self._stack_output("CopySlotsTableName")
+
+    @cached_property
+    def state_machine_arn(self) -> str:
+        return self.state_machine_flag or self._stack_output("StateMachineArn")
 
 
 def get_context(ctx: typer.Context) -> CliContext:

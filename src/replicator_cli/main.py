@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import backfill, mappings, retention, retry, status
+from . import backfill, mappings, reconcile, retention, retry, status
 from .context import DEFAULT_STACK, CliContext
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.command("status")(status.status)
 app.command("prune")(retention.prune)
 app.command("backfill")(backfill.backfill)
 app.command("retry")(retry.retry)
+app.command("reconcile")(reconcile.reconcile)
 
 
 @app.callback()
@@ -48,12 +49,21 @@ def main(
     history_table: Annotated[
         str | None, typer.Option("--history-table", envvar="REPLICATOR_HISTORY_TABLE", help="History table name")
     ] = None,
+    slots_table: Annotated[
+        str | None, typer.Option("--slots-table", envvar="REPLICATOR_SLOTS_TABLE", help="Copy slots table name")
+    ] = None,
+    state_machine_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--state-machine-arn", envvar="REPLICATOR_STATE_MACHINE_ARN", help="The replication state machine"
+        ),
+    ] = None,
     external_id: Annotated[
         str | None,
         typer.Option("--external-id", envvar="REPLICATOR_EXTERNAL_ID", help="The stack's ExternalId (mappings check)"),
     ] = None,
 ) -> None:
-    ctx.obj = CliContext(profile, region, stack_name, mapping_table, history_table)
+    ctx.obj = CliContext(profile, region, stack_name, mapping_table, history_table, slots_table, state_machine_arn)
     ctx.obj.configure()
     if external_id:
         os.environ["EXTERNAL_ID"] = external_id  # what the target roles require, as the Lambdas give it

@@ -1,6 +1,6 @@
 """Every AWS call each function makes is one its role allows: the calls seen on the emulation, across the paths of
 the pipeline (same account, cross account with and without an intermediate copy, a shared source, queued slots,
-a failed copy, the prune), are all in tests/aws_calls.yaml, whose lists tests/template/test_iam.py compares with
+a failed copy, the prune, the reconciler), are all in tests/aws_calls.yaml, whose lists tests/template/test_iam.py compares with
 the roles in template.yaml and target-account-role.yaml."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ SCENARIOS = {
 
 @pytest.fixture(scope="module")
 def seen() -> set[tuple[str, str, bool]]:
-    """The calls of every function across the scenarios (the prune run after each)."""
+    """The calls of every function across the scenarios (the prune and the reconciler run after each)."""
     from support import run_in_cloud
 
     calls: set[tuple[str, str, bool]] = set()
@@ -64,8 +64,9 @@ def seen() -> set[tuple[str, str, bool]]:
         clouds: list = []
         try:
             run = run_in_cloud(spec, clouds)
-            prune = run.cloud.stack.function("PruneReplicasFunction").name
-            run.cloud.doubles.lambda_dispatcher.invoke(prune, {})
+            for name in ("PruneReplicasFunction", "ReconcileFunction"):
+                function = run.cloud.stack.function(name).name
+                run.cloud.doubles.lambda_dispatcher.invoke(function, {})
             calls |= run.cloud.doubles.lambda_dispatcher.calls
         finally:
             for cloud in clouds:

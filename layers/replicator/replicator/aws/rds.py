@@ -283,6 +283,44 @@ def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
     return found
 
 
+@dataclass(frozen=True)
+class Intermediate:
+    """A copy the replicator makes on the way to a replica (`-share` in the source account, `-stage` in a target)."""
+
+    arn: str
+    identifier: str
+    kind: SnapshotKind
+    region: str
+    tags: dict[str, str]
+
+
+def list_intermediates(region: str, role_arn: str | None) -> list[Intermediate]:
+    """The replicator's intermediate copies in one account (through `role_arn`) and region."""
+    rds = client("rds", region, role_arn)
+    found = []
+    for kind, arn, identifier, raw in _listed(rds, SnapshotType="manual"):
+        if identifier.startswith(REPLICA_PREFIX) and identifier.endswith(("-share", "-stage")):
+            tag_list = raw.get("TagList")
+            tags = {t["Key"]: t["Value"] for t in tag_list} if tag_list is not None else _tags(rds, arn)
+            found.append(Intermediate(arn=arn, identifier=identifier, kind=kind, region=region, tags=tags))
+    return found
+
+
+def delete_intermediate(intermediate: Intermediate, role_arn: str | None) -> bool:
+    """Delete an intermediate copy (the caller checked its tags); False if it was already gone."""
+    rds = client("rds", intermediate.region, role_arn)
+    try:
+        if intermediate.kind is SnapshotKind.INSTANCE:
+            rds.delete_db_snapshot(DBSnapshotIdentifier=intermediate.identifier)
+        else:
+            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=intermediate.identifier)
+    except ClientError as error:
+        if error_code(error) in _NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 def delete_replica(replica: Replica, role_arn: str | None) -> bool:
     """Delete a replica; False if it was already gone."""
     _, region, _, _ = parse_snapshot_arn(replica.arn)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -198,3 +199,24 @@ def oldest_waiter(table_name: str, pool: str) -> dict[str, Any] | None:
     )
     items = response.get("Items", [])
     return items[0] if items else None
+
+
+def all_items(table_name: str) -> list[dict[str, Any]]:
+    """Every pool, waiter and share lease (the reconciler looks for what no running replication owns)."""
+    table = dynamodb_table(table_name)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = table.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def lease_taken_at(lease: str) -> datetime | None:
+    """When a holder's lease was taken (leases are `<ISO time>#<random>`)."""
+    try:
+        return datetime.fromisoformat(lease.split("#", 1)[0])
+    except ValueError:
+        return None

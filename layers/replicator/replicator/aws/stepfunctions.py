@@ -36,6 +36,17 @@ def execution_exists(state_machine_arn: str, name: str) -> bool:
     return True
 
 
+def execution_status(state_machine_arn: str, name: str) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED...; None when no execution has this name."""
+    try:
+        described = home_client("stepfunctions").describe_execution(executionArn=execution_arn(state_machine_arn, name))
+    except ClientError as error:
+        if error_code(error) == "ExecutionDoesNotExist":
+            return None
+        raise
+    return str(described["status"])
+
+
 def send_task_success(task_token: str, output: dict) -> bool:
     """Resume a waiting execution; False when it is no longer waiting (stopped, timed out, already resumed)."""
     try:

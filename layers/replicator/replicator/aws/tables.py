@@ -121,6 +121,25 @@ def mark_replica_deleted(table_name: str, replication_id: str, deleted_at: datet
     )
 
 
+def set_cleanup_errors(table_name: str, replication_id: str, errors: list[str]) -> None:
+    """What a replication's cleanup still leaves to do (the reconciler retries it; empty: done)."""
+    table = _table(table_name)
+    if errors:
+        table.update_item(
+            Key={"replication_id": replication_id},
+            UpdateExpression="SET cleanup_errors = :e, updated_at = :now",
+            ConditionExpression="attribute_exists(replication_id)",
+            ExpressionAttributeValues={":e": errors, ":now": utc_now().isoformat()},
+        )
+    else:
+        table.update_item(
+            Key={"replication_id": replication_id},
+            UpdateExpression="REMOVE cleanup_errors SET updated_at = :now",
+            ConditionExpression="attribute_exists(replication_id)",
+            ExpressionAttributeValues={":now": utc_now().isoformat()},
+        )
+
+
 def mark_published(table_name: str, replication_id: str) -> None:
     """Note that a final outcome's event went out (the outcome itself is not changed)."""
     _table(table_name).update_item(

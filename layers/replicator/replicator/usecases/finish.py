@@ -8,13 +8,12 @@ running replication needs. A final outcome recorded already is never changed.
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
-from ..aws import rds, shares
+from ..aws import rds
 from ..execution import Phase
 from ..history import ReplicationRecord, ReplicationStatus
-from ..planning import PlanStep, StepAction
+from ..planning import PlanStep
 from ..snapshots import TAG_COMPLETE
+from .cleanup import clean_up
 from .guard import TaskContext
 from .outcomes import publish_pending, record_outcome
 from .slots import give_back_everything
@@ -44,7 +43,7 @@ def finish_replication(ctx: TaskContext) -> ReplicationRecord:
     else:
         reason = progress.failure_reason or f"stopped at step {progress.step_label(plan)} without a reason"
     cleaning = ctx.save(progress, ReplicationStatus.CLEANING_UP)
-    cleanup_errors = _clean_up(cleaning, include_unfinished=not succeeded)
+    cleanup_errors = clean_up(settings, plan, progress, include_unfinished=not succeeded)
     if succeeded and cleanup_errors:
         reason += "; cleanup left work to do (see cleanup_errors)"
     record = cleaning.record.model_copy(
@@ -68,48 +67,3 @@ def _replica_problem(ctx: TaskContext, final_copy: PlanStep) -> str | None:
         return f"the replica {ctx.plan.replica_arn} is '{facts.status}', not 'available'"
     mismatch = rds.copy_mismatch(final_copy, facts, ctx.replication_id, ctx.plan.source)
     return f"{mismatch}; it is left untouched" if mismatch else None
-
-
-def _clean_up(ctx: TaskContext, include_unfinished: bool) -> list[str]:
-    """Leave the shares, delete intermediate copies (and, on failure, the copies this replication left unfinished).
-
-    Each snapshot is deleted only if it carries this replication's markers; anything else is left untouched.
-    """
-    plan, rid = ctx.plan, ctx.replication_id
-    errors: list[str] = []
-    for step in plan.steps:
-        if step.action is StepAction.SHARE:
-            account = step.share_with or ""
-            try:
-                shares.leave(
-                    ctx.settings.slots_table,
-                    step.snapshot_arn,
-                    account,
-                    rid,
-                    unshare=lambda step=step, account=account: rds.change_share(step, account, add=False),  # type: ignore[misc]
-                )
-            except ClientError as error:
-                errors.append(f"{step.describe()} ({step.snapshot_arn}): could not remove the share: {error}")
-    copies = {s.snapshot_identifier: s for s in plan.steps if s.action is StepAction.COPY}
-    deletions = [copies[s.snapshot_identifier] for s in plan.cleanup if s.action is StepAction.DELETE]
-    if include_unfinished:
-        # copies from the recorded step on can only be this replication's unfinished work (a retry would redo them)
-        later = plan.steps[ctx.progress.step_index :]
-        named = _names(deletions)
-        deletions += [s for s in later if s.action is StepAction.COPY and s.snapshot_identifier not in named]
-    for step in deletions:
-        try:
-            facts = rds.snapshot_facts(step)
-            if facts is None:
-                continue
-            if (mismatch := rds.copy_mismatch(step, facts, rid, plan.source)) is not None:
-                errors.append(f"{step.snapshot_arn}: {mismatch}; left untouched")
-                continue
-            rds.delete_snapshot(step)
-        except ClientError as error:
-            errors.append(f"{step.describe()} ({step.snapshot_arn}): {error}")
-    return errors
-
-
-def _names(steps: list[PlanStep]) -> set[str]:
-    return {s.snapshot_identifier for s in steps}

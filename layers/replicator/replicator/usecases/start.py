@@ -160,10 +160,10 @@ def start_target(
             logger.info("replication in progress: repeated event", extra={"replication_id": existing.replication_id})
             return existing
         record = existing  # recorded, but its execution never started (a crash between the two): start it now
-    return _start_execution(settings, record)
+    return start_execution(settings, record)
 
 
-def _start_execution(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
+def start_execution(settings: Settings, record: ReplicationRecord) -> ReplicationRecord:
     if record.progress is None or not record.execution_name:
         raise ValueError(f"replication {record.replication_id} was recorded without its plan")
     state = execution_state(record.replication_id, record.progress, settings.slot_recheck_seconds)

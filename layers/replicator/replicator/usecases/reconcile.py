@@ -1,0 +1,224 @@
+"""The reconciler: repairs what broke, without hands (a scheduled function, and `replicator reconcile`).
+
+Idempotent; each run:
+- a replication whose execution ended without recording an outcome (stopped by hand, timed out, failed outside
+  the catch) is FAILED with the execution's status as the reason, its slot given back and its intermediates removed;
+  one recorded but never started (the start function's event went to the dead-letter queue) is started;
+- a copy slot held, a place in a queue or a share lease kept by a replication that is no longer running is given
+  back (the slot to the oldest waiter), removed, or left (removing the share if it was the last user);
+- intermediate copies (`-share`, `-stage`) that no running replication owns are deleted;
+- cleanups that failed are tried again, and outcome events that could not be published are published.
+Metrics: SlotsReclaimed, RecordsRepaired, OrphansRemoved, CleanupFailed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ValidationError
+
+from ..aws import rds, shares, slots, stepfunctions, tables
+from ..aws.sessions import RoleNotAssumable
+from ..clock import utc_now
+from ..history import ReplicationRecord, ReplicationStatus
+from ..mapping import ALL_REGIONS, parse_mapping_item
+from ..observability import MetricUnit, logger, metrics
+from ..planning import PlanStep, StepAction
+from ..settings import Settings
+from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_REPLICATION_ID, parse_snapshot_arn
+from .cleanup import clean_up
+from .outcomes import publish_pending, record_outcome
+from .slots import give_back_everything, wake_waiters
+from .start import start_execution
+
+# what was taken, recorded or made this recently may belong to a replication whose execution is just starting
+GRACE = timedelta(minutes=10)
+
+
+class ReconcileIncomplete(Exception):
+    """Part of the reconciliation could not be done (a location not listable); the rest was."""
+
+
+class ReconcileReport(BaseModel):
+    records_repaired: list[str] = []
+    executions_started: list[str] = []
+    slots_reclaimed: list[str] = []
+    waiters_removed: list[str] = []
+    shares_released: list[str] = []
+    orphans_removed: list[str] = []
+    cleanups_finished: list[str] = []
+    cleanup_failed: list[str] = []
+    outcomes_published: list[str] = []
+    problems: list[str] = []
+
+    @property
+    def changes(self) -> int:
+        return sum(len(v) for k, v in self.model_dump().items() if k != "problems")
+
+
+def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> ReconcileReport:
+    now = now or utc_now()
+    report = ReconcileReport()
+    records = {r.replication_id: r for r in tables.scan_records(settings.history_table)}
+    alive = _repair_records(settings, records, report, dry_run, now)
+    _finish_final_records(settings, records, report, dry_run)
+    _reclaim(settings, alive, report, dry_run, now)
+    _remove_orphans(settings, records, alive, report, dry_run)
+    if not dry_run:
+        for name, items in (
+            ("RecordsRepaired", report.records_repaired),
+            ("SlotsReclaimed", report.slots_reclaimed),
+            ("OrphansRemoved", report.orphans_removed),
+            ("CleanupFailed", report.cleanup_failed),
+        ):
+            if items:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(items))
+    for problem in report.problems:
+        logger.warning("reconcile problem", extra={"problem": problem})
+    return report
+
+
+def _repair_records(
+    settings: Settings, records: dict[str, ReplicationRecord], report: ReconcileReport, dry_run: bool, now: datetime
+) -> set[str]:
+    """The replications still running; those whose execution ended without an outcome are failed and cleaned."""
+    alive: set[str] = set()
+    for rid, record in records.items():
+        if record.status.final or record.plan is None or record.progress is None or not record.execution_name:
+            continue
+        status = stepfunctions.execution_status(settings.state_machine_arn, record.execution_name)
+        if status == "RUNNING" or (status is None and now - record.updated_at < GRACE):
+            alive.add(rid)
+            continue
+        if status is None:
+            # recorded with its plan, never started: its start event failed after the record (dead-letter queue)
+            report.executions_started.append(f"{rid}: recorded {record.updated_at:%Y-%m-%d %H:%M}, never started")
+            if not dry_run:
+                start_execution(settings, record)
+            alive.add(rid)
+            continue
+        current = tables.get_record(settings.history_table, rid)
+        if current is None or current.status.final or current.attempt != record.attempt:
+            continue  # it finished (or was retried) since the scan: nothing to repair
+        reason = (
+            f"its execution {record.execution_name} ended {status} at step {record.step or '?'} without recording "
+            "an outcome (stopped by hand, timed out, or failed outside its catch); its slot was given back and its "
+            "intermediates removed by the reconciler: retry it with `replicator retry`"
+        )
+        report.records_repaired.append(f"{rid}: {status}")
+        if not dry_run:
+            _fail_abandoned(settings, current, reason)
+    return alive
+
+
+def _fail_abandoned(settings: Settings, record: ReplicationRecord, reason: str) -> None:
+    plan, progress = record.plan, record.progress
+    if plan is None or progress is None:
+        return
+    give_back_everything(settings, plan, progress.queued_at_ms)
+    errors = clean_up(settings, plan, progress, include_unfinished=True)
+    failed = record.model_copy(
+        update={"status": ReplicationStatus.FAILED, "reason": reason, "replica_arn": None, "cleanup_errors": errors}
+    )
+    record_outcome(settings, failed)
+
+
+def _finish_final_records(
+    settings: Settings, records: dict[str, ReplicationRecord], report: ReconcileReport, dry_run: bool
+) -> None:
+    for rid, record in records.items():
+        if not record.status.final:
+            continue
+        if record.cleanup_errors and record.plan is not None and record.progress is not None:
+            if dry_run:
+                report.cleanups_finished.append(f"{rid}: would retry {len(record.cleanup_errors)} cleanup(s)")
+            else:
+                succeeded = record.status is ReplicationStatus.SUCCEEDED
+                errors = clean_up(settings, record.plan, record.progress, include_unfinished=not succeeded)
+                tables.set_cleanup_errors(settings.history_table, rid, errors)
+                (report.cleanup_failed if errors else report.cleanups_finished).append(
+                    f"{rid}: {'; '.join(errors) if errors else 'cleanup done'}"
+                )
+        if record.outcome_published is False:
+            report.outcomes_published.append(f"{rid}: {record.status.value}")
+            if not dry_run:
+                publish_pending(settings, record)
+
+
+def _reclaim(settings: Settings, alive: set[str], report: ReconcileReport, dry_run: bool, now: datetime) -> None:
+    """Slots, places in a queue and share leases that no running replication owns."""
+    table = settings.slots_table
+    woken: set[str] = set()
+    for item in slots.all_items(table):
+        pool, entry = str(item["pool"]), str(item["entry"])
+        if entry == slots.SLOTS:
+            for rid, lease in dict(item.get("holders", {})).items():
+                taken = slots.lease_taken_at(str(lease))
+                if rid in alive or (taken is not None and now - taken < GRACE):
+                    continue
+                report.slots_reclaimed.append(f"{pool}: {rid}")
+                if not dry_run:
+                    slots.release(table, pool, rid, str(lease))
+                    woken.add(pool)
+        elif entry.startswith("wait#"):
+            if item.get("replication_id") not in alive:
+                report.waiters_removed.append(f"{pool}: {item.get('replication_id')}")
+                if not dry_run:
+                    slots.leave_queue(table, pool, entry)
+                    woken.add(pool)
+        elif pool.startswith("share#"):
+            for rid in sorted(set(item.get("users", set())) - alive):
+                report.shares_released.append(f"{pool.removeprefix('share#')} with {entry}: {rid}")
+                if not dry_run:
+                    _leave_share(settings, pool.removeprefix("share#"), entry, rid)
+    for pool in sorted(woken):
+        wake_waiters(pool, settings)  # the freed slots go to the oldest waiters still running
+
+
+def _leave_share(settings: Settings, snapshot_arn: str, account: str, rid: str) -> None:
+    kind, region, owner, identifier = parse_snapshot_arn(snapshot_arn)
+    step = PlanStep(
+        action=StepAction.UNSHARE,
+        kind=kind,
+        account_id=owner,
+        region=region,
+        snapshot_identifier=identifier,
+        share_with=account,
+    )
+    shares.leave(settings.slots_table, snapshot_arn, account, rid, lambda: rds.change_share(step, account, add=False))
+
+
+def _locations(settings: Settings, records: dict[str, ReplicationRecord]) -> dict[tuple[str, str], str | None]:
+    """Where intermediate copies are made: the source regions, in this account and in each target account."""
+    regions = {r.source_region for r in records.values() if r.source_region}
+    roles: dict[str, str | None] = {settings.account_id: None}
+    for item in tables.mapping_items(settings.mapping_table):
+        try:
+            mapping = parse_mapping_item(item)
+        except ValidationError:
+            continue  # the prune and the start function report invalid mappings
+        if mapping.source_region != ALL_REGIONS:
+            regions.add(mapping.source_region)
+        for target in mapping.targets:
+            if target.role_arn:
+                roles[target.account_id(settings.account_id)] = target.role_arn
+    return {(account, region): role for account, role in roles.items() for region in sorted(regions)}
+
+
+def _remove_orphans(
+    settings: Settings, records: dict[str, ReplicationRecord], alive: set[str], report: ReconcileReport, dry_run: bool
+) -> None:
+    for (account, region), role_arn in sorted(_locations(settings, records).items()):
+        try:
+            found = rds.list_intermediates(region, role_arn)
+        except (ClientError, RoleNotAssumable) as error:
+            report.problems.append(f"cannot list intermediate copies in account {account} {region}: {error}")
+            continue
+        for copy in found:
+            owner = copy.tags.get(TAG_REPLICATION_ID)
+            if copy.tags.get(TAG_MANAGED_BY) != MANAGED_BY or not owner or owner in alive:
+                continue  # not the replicator's, or still needed
+            report.orphans_removed.append(f"{copy.arn} (replication {owner})")
+            if not dry_run:
+                rds.delete_intermediate(copy, role_arn)

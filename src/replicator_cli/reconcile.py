@@ -1,0 +1,60 @@
+"""`replicator reconcile`: repair what broke, as the scheduled reconciler does (or, with --dry-run, say what)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import boto3
+import typer
+from rich.console import Console
+
+from replicator.settings import Settings
+from replicator.usecases import reconcile as use_case
+
+from .context import get_context
+
+console = Console()
+_TITLES = {
+    "records_repaired": "replications whose execution ended without an outcome: FAILED, slot given back, cleaned up",
+    "executions_started": "replications recorded but never started: started",
+    "slots_reclaimed": "copy slots held by replications no longer running: given back",
+    "waiters_removed": "places in a queue of replications no longer running: removed",
+    "shares_released": "shares kept for replications no longer running: released",
+    "orphans_removed": "intermediate copies no running replication owns: deleted",
+    "cleanups_finished": "cleanups left to do: finished",
+    "cleanup_failed": "cleanups that failed again",
+    "outcomes_published": "outcome events not published yet: published",
+    "problems": "could not be checked",
+}
+
+
+def reconcile(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be repaired, change nothing")] = False,
+) -> None:
+    """Repair what broke: slots and shares held by ended executions, replications whose execution ended without an
+    outcome, orphan intermediate copies, cleanups and outcome events left to do.
+
+    Does what the scheduled reconciler does (stack parameter ReconcileSchedule); running it again changes nothing.
+
+    Example: replicator reconcile --dry-run
+    """
+    cli = get_context(ctx)
+    settings = Settings(
+        mapping_table=cli.mapping_table,
+        history_table=cli.history_table,
+        slots_table=cli.slots_table,
+        state_machine_arn=cli.state_machine_arn,
+        account_id=boto3.client("sts").get_caller_identity()["Account"],
+    )
+    report = use_case.reconcile(settings, dry_run=dry_run)
+    for field, title in _TITLES.items():
+        lines = getattr(report, field)
+        if lines:
+            console.print(f"{'would repair: ' if dry_run and field != 'problems' else ''}{title} ({len(lines)})")
+            for line in lines:
+                console.print(f"  {line}", markup=False, highlight=False)
+    total = report.changes
+    console.print(f"{'would make' if dry_run else 'made'} {total} repair(s)" if total else "nothing to repair")
+    if report.problems or report.cleanup_failed:
+        raise typer.Exit(1)
