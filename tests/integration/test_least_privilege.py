@@ -1,7 +1,7 @@
 """Every AWS call each function makes is one its role allows: the calls seen on the emulation, across the paths of
 the pipeline (same account, cross account with and without an intermediate copy, a shared source, queued slots,
-a failed copy, the prune, the reconciler), are all in tests/aws_calls.yaml, whose lists tests/template/test_iam.py compares with
-the roles in template.yaml and target-account-role.yaml."""
+a failed copy, the prune, the reconciler), are all in tests/aws_calls.yaml, whose lists tests/template/test_iam.py
+compares with the roles in template.yaml and target-account-role.yaml."""
 
 from __future__ import annotations
 
