@@ -297,8 +297,16 @@ def test_help_lists_the_command_groups():
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     commands = re.findall(r"^│ (\S+)\s", result.output.split("Commands")[1], flags=re.MULTILINE)
-    assert sorted(commands) == ["backfill", "local", "mappings", "prune", "status"]
-    for option in ("--stack-name", "--mapping-table", "--history-table", "--region", "--profile"):
+    assert sorted(commands) == ["backfill", "local", "mappings", "prune", "reconcile", "retry", "status"]
+    for option in (
+        "--stack-name",
+        "--mapping-table",
+        "--history-table",
+        "--slots-table",
+        "--state-machine-arn",
+        "--region",
+        "--profile",
+    ):
         assert option in result.output
 
 

@@ -199,8 +199,14 @@ class LambdaDispatcher:
         """Note each AWS call a handler makes, as the IAM action(s) it needs (least privilege is checked on them)."""
         boto3._get_default_session()._session.register("before-call", self._note_call, unique_id="record-calls")
 
-    def stop_recording(self) -> None:
-        boto3._get_default_session()._session.unregister("before-call", unique_id="record-calls")
+    def unregister_hooks(self) -> None:
+        """Take this dispatcher's hooks off boto3's default session (it outlives the emulation: a hook left there
+        would keep a later emulation's calls going to this dispatcher, and botocore ignores a second registration
+        under the same id)."""
+        session = boto3._get_default_session()._session
+        session.unregister("before-call", unique_id="record-calls")
+        for event_name in list(self.crashes):
+            session.unregister(event_name, unique_id=f"crash-{event_name}")
 
     def _note_call(self, model: Any, params: Any, request_signer: Any = None, **_: Any) -> None:
         if not getattr(self._in_lambda, "active", False):
@@ -631,7 +637,7 @@ class Doubles:
         setattr(owner, name, replacement)
 
     def uninstall(self) -> None:
-        self.lambda_dispatcher.stop_recording()
+        self.lambda_dispatcher.unregister_hooks()
         for owner, name, original in reversed(self._originals):
             if original is None:
                 delattr(owner, name)
