@@ -69,6 +69,24 @@ def capture_outcome_events() -> None:
     events.put_targets(Rule="outcomes", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
 
+def vault_target(**extra: Any) -> dict[str, Any]:
+    """A mapping target in the target account, eu-west-1, through its role: the usual cross-account destination."""
+    return {
+        "target_region": "eu-west-1",
+        "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
+        "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
+        "share_kms_key_arn": "{{key:share-east}}",
+        **extra,
+    }
+
+
+def mapping(*targets: dict[str, Any], source_region: str = "us-east-1") -> dict[str, Any]:
+    return {"source_region": source_region, "targets": list(targets)}
+
+
+CROSS_ACCOUNT = mapping(vault_target())
+
+
 def base_scenario(**overrides: Any) -> dict[str, Any]:
     """A source account with one encrypted PostgreSQL database in us-east-1 and a target account."""
     scenario: dict[str, Any] = {
@@ -121,4 +139,14 @@ def run_in_cloud(spec: dict[str, Any], clouds: list[LocalCloud], before_events: 
     return Run(cloud, runner, runner.result(records), records)
 
 
-__all__ = ["ROOT", "SOURCE_ACCOUNT", "TARGET_ACCOUNT", "Run", "base_scenario", "run_in_cloud"]
+__all__ = [
+    "CROSS_ACCOUNT",
+    "ROOT",
+    "SOURCE_ACCOUNT",
+    "TARGET_ACCOUNT",
+    "Run",
+    "base_scenario",
+    "mapping",
+    "run_in_cloud",
+    "vault_target",
+]

@@ -5,23 +5,12 @@ import time
 
 import boto3
 from moto.rds.models import rds_backends
-from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
+from support import CROSS_ACCOUNT, ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 
 from replicator.aws import slots
 
 ORDERS = "rds:orders-2026-11-24-03-10"
 
-CROSS_ACCOUNT = {
-    "source_region": "us-east-1",
-    "targets": [
-        {
-            "target_region": "eu-west-1",
-            "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-            "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-            "share_kms_key_arn": "{{key:share-east}}",
-        }
-    ],
-}
 
 # every AWS call the replicator makes on the way of a cross-account replication
 CALLS = [

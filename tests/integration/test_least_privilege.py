@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from support import ROOT, TARGET_ACCOUNT, base_scenario
+from support import ROOT, base_scenario, vault_target
 
 CALLS = yaml.safe_load((ROOT / "tests" / "aws_calls.yaml").read_text())
-VAULT = {
-    "target_region": "eu-west-1",
-    "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-    "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-    "share_kms_key_arn": "{{key:share-east}}",
-    "keep_last": 1,
-}
+VAULT = vault_target(keep_last=1)
 DR = {"target_region": "us-west-2", "encryption": {"enabled": True, "kms_key_arn": "{{key:dr-west}}"}, "keep_last": 1}
 
 SCENARIOS = {

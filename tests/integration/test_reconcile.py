@@ -8,24 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
-from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
+from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
 from replicator.aws import slots, tables
 from replicator.clock import utc_now
 from replicator_cli.main import app
 
-CROSS_ACCOUNT = {
-    "source_region": "us-east-1",
-    "targets": [
-        {
-            "target_region": "eu-west-1",
-            "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-            "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-            "share_kms_key_arn": "{{key:share-east}}",
-        }
-    ],
-}
 NAMES = ["orders-a", "orders-b"]
 
 

@@ -6,7 +6,7 @@ import time
 
 import boto3
 from moto.rds.models import rds_backends
-from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
+from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
 from replicator.aws import tables
@@ -14,17 +14,6 @@ from replicator.history import ReplicationRecord
 from replicator_cli.main import app
 
 ORDERS = "rds:orders-2026-11-24-03-10"
-CROSS_ACCOUNT = {
-    "source_region": "us-east-1",
-    "targets": [
-        {
-            "target_region": "eu-west-1",
-            "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-            "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-            "share_kms_key_arn": "{{key:share-east}}",
-        }
-    ],
-}
 
 
 def _cli(run, *args: str):

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 from moto.rds.models import rds_backends
-from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
+from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, mapping, vault_target
 
 from replicator.aws.tables import scan_records
 from replicator.mapping import MappingTarget
@@ -397,18 +397,7 @@ def test_a_mapping_naming_an_account_the_stack_does_not_allow_is_refused(run_sce
     assert [e["name"] for e in run.executions()] == [run.record(LEDGER, "us-west-2").replication_id]
 
 
-VAULT = {
-    "source_region": "us-east-1",
-    "targets": [
-        {
-            "target_region": "eu-west-1",
-            "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-            "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-            "share_kms_key_arn": "{{key:share-east}}",
-            "keep_last": 1,
-        }
-    ],
-}
+VAULT = mapping(vault_target(keep_last=1))
 NIGHTLY = ["orders-a", "orders-b"]
 
 

@@ -222,19 +222,24 @@ def change_share(step: PlanStep, account: str, add: bool) -> None:
             raise
 
 
-def delete_snapshot(step: PlanStep) -> bool:
-    """Delete the snapshot a step names; False if it was already gone."""
-    rds = client("rds", step.region, step.role_arn)
+def _delete(kind: SnapshotKind, region: str, identifier: str, role_arn: str | None) -> bool:
+    """Delete a DB or cluster snapshot in one account (through `role_arn`) and region; False if it was gone."""
+    rds = client("rds", region, role_arn)
     try:
-        if step.kind is SnapshotKind.INSTANCE:
-            rds.delete_db_snapshot(DBSnapshotIdentifier=step.snapshot_identifier)
+        if kind is SnapshotKind.INSTANCE:
+            rds.delete_db_snapshot(DBSnapshotIdentifier=identifier)
         else:
-            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=step.snapshot_identifier)
+            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
     except ClientError as error:
         if error_code(error) in _NOT_FOUND:
             return False
         raise
     return True
+
+
+def delete_snapshot(step: PlanStep) -> bool:
+    """Delete the snapshot a step names; False if it was already gone."""
+    return _delete(step.kind, step.region, step.snapshot_identifier, step.role_arn)
 
 
 def add_tags(step: PlanStep, tags: dict[str, str]) -> None:
@@ -308,33 +313,13 @@ def list_intermediates(region: str, role_arn: str | None) -> list[Intermediate]:
 
 def delete_intermediate(intermediate: Intermediate, role_arn: str | None) -> bool:
     """Delete an intermediate copy (the caller checked its tags); False if it was already gone."""
-    rds = client("rds", intermediate.region, role_arn)
-    try:
-        if intermediate.kind is SnapshotKind.INSTANCE:
-            rds.delete_db_snapshot(DBSnapshotIdentifier=intermediate.identifier)
-        else:
-            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=intermediate.identifier)
-    except ClientError as error:
-        if error_code(error) in _NOT_FOUND:
-            return False
-        raise
-    return True
+    return _delete(intermediate.kind, intermediate.region, intermediate.identifier, role_arn)
 
 
 def delete_replica(replica: Replica, role_arn: str | None) -> bool:
     """Delete a replica; False if it was already gone."""
     _, region, _, _ = parse_snapshot_arn(replica.arn)
-    rds = client("rds", region, role_arn)
-    try:
-        if replica.kind is SnapshotKind.INSTANCE:
-            rds.delete_db_snapshot(DBSnapshotIdentifier=replica.identifier)
-        else:
-            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=replica.identifier)
-    except ClientError as error:
-        if error_code(error) in _NOT_FOUND:
-            return False
-        raise
-    return True
+    return _delete(replica.kind, region, replica.identifier, role_arn)
 
 
 def list_source_snapshots(region: str) -> list[ExistingSnapshot]:
