@@ -1,5 +1,6 @@
 """Property test: whatever the source and the mapping, a plan never makes an unencrypted replica of an encrypted
-source, nor a step AWS would reject for encryption or sharing reasons.
+source, nor a step AWS would reject for encryption or sharing reasons; and every plan but the staging ones takes its
+cross-region copy from the native snapshot (so that it can be incremental) and copies nothing in the source region.
 
 Each plan is replayed on a small model of AWS's rules (from shared/reference/aws-facts.md):
 - a copy of an encrypted snapshot to another region or from another account needs KmsKeyId;
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replicator.mapping import Encryption, KeyUsage, MappingTarget
-from replicator.planning import ReplicationPlan, StepAction, plan_replication
+from replicator.planning import PlanShape, ReplicationPlan, StepAction, plan_replication
 from replicator.rules import ReplicationRefused
 from replicator.snapshots import SnapshotKind, SourceSnapshot, snapshot_arn
 
@@ -74,8 +75,9 @@ def cases(draw):
         encryption=encryption,
         copy_tags=draw(st.booleans()),
         share_kms_key_arn=_key(SRC, "us-east-1", "share") if draw(st.booleans()) else None,
+        transfer_kms_key_arn=_key(SRC, region, "transfer") if draw(st.booleans()) else None,
     )
-    return source, target
+    return source, target, draw(st.booleans()), draw(st.booleans())
 
 
 def replay(source: SourceSnapshot, plan: ReplicationPlan) -> dict[str, Sim]:
@@ -109,9 +111,12 @@ def replay(source: SourceSnapshot, plan: ReplicationPlan) -> dict[str, Sim]:
     return world
 
 
-def _plan_or_refusal(source: SourceSnapshot, target: MappingTarget) -> ReplicationPlan | ReplicationRefused:
+def _plan_or_refusal(
+    source: SourceSnapshot, target: MappingTarget, single_step: bool = True, fallback: bool = False
+) -> ReplicationPlan | ReplicationRefused:
+    """The plan as carried out: planned with or without the single step, and (if AWS refused it) its fallback."""
     try:
-        return plan_replication(source, target)
+        return plan_replication(source, target, single_step=single_step).route(fallback)
     except ReplicationRefused as refused:
         return refused
 
@@ -119,8 +124,8 @@ def _plan_or_refusal(source: SourceSnapshot, target: MappingTarget) -> Replicati
 @settings(max_examples=400, deadline=None)
 @given(cases())
 def test_no_plan_makes_an_unencrypted_replica_of_an_encrypted_source_or_a_step_aws_rejects(case):
-    source, target = case
-    plan = _plan_or_refusal(source, target)
+    source, target, single_step, fallback = case
+    plan = _plan_or_refusal(source, target, single_step, fallback)
     if isinstance(plan, ReplicationRefused):
         assert plan.reason
         return
@@ -134,19 +139,27 @@ def test_no_plan_makes_an_unencrypted_replica_of_an_encrypted_source_or_a_step_a
     assert replica.encrypted == plan.replica_encrypted
     assert replica.account == target.account_id(SRC)
     assert plan.replica_arn.split(":")[3] == target.target_region
-    # cleanup removes exactly what the plan made besides the replica, and any share of the source
+    # cleanup removes what the plan made besides the replica and the lineage's base, and undoes every share
     made = {s.snapshot_arn for s in plan.steps if s.action is StepAction.COPY} - {plan.replica_arn}
+    kept = {plan.steps[plan.base.step_index].snapshot_arn} if plan.base and plan.base.intermediate else set()
     deleted = {s.snapshot_arn for s in plan.cleanup if s.action is StepAction.DELETE}
-    assert deleted == made
-    if any(s.action is StepAction.SHARE and s.snapshot_arn == source.arn for s in plan.steps):
-        assert any(s.action is StepAction.UNSHARE and s.snapshot_arn == source.arn for s in plan.cleanup)
+    assert deleted == made - kept
+    for share in (s for s in plan.steps if s.action is StepAction.SHARE):
+        unshared = {s.snapshot_arn for s in plan.cleanup if s.action is StepAction.UNSHARE}
+        assert share.snapshot_arn in unshared or share.snapshot_arn in deleted
+    # what keeps transfers incremental and automated backups running (docs/performance.md)
+    if plan.shape not in (PlanShape.STAGED, PlanShape.REENCRYPTED_STAGED):
+        for step in (s for s in plan.steps if s.action is StepAction.COPY and s.source_region != s.region):
+            assert step.source_arn == source.arn, "a cross-region copy of a copy is never incremental"
+        if target.target_region != source.region:
+            assert all(s.region == target.target_region for s in plan.steps if s.action is StepAction.COPY)
 
 
 @settings(max_examples=200, deadline=None)
 @given(cases())
 def test_a_refusal_happens_only_when_no_valid_plan_exists(case):
-    source, target = case
-    refused = _plan_or_refusal(source, target)
+    source, target, single_step, _ = case
+    refused = _plan_or_refusal(source, target, single_step)
     if isinstance(refused, ReplicationRefused):
         encryption = target.encryption
         reasons = [
@@ -158,7 +171,8 @@ def test_a_refusal_happens_only_when_no_valid_plan_exists(case):
             target.account_id(SRC) != SRC
             and source.encrypted
             and not source.shareable_as_is
-            and target.share_kms_key_arn is None,
+            and target.share_kms_key_arn is None
+            and (target.transfer_kms_key_arn is None or target.target_region == source.region),
         ]
         assert any(reasons), f"refused without cause: {refused.reason}"
         assert refused.field

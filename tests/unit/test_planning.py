@@ -36,6 +36,7 @@ KEY_SRC_USE1 = f"arn:aws:kms:us-east-1:{SRC}:key/55555555-5555-5555-5555-5555555
 KEY_TGT_EU = f"arn:aws:kms:eu-west-1:{TGT}:key/66666666-6666-6666-6666-666666666666"
 KEY_TGT_USE1 = f"arn:aws:kms:us-east-1:{TGT}:key/77777777-7777-7777-7777-777777777777"
 TGT_AWS_RDS_ALIAS = f"arn:aws:kms:us-east-1:{TGT}:alias/aws/rds"
+TRANSFER_KEY = f"arn:aws:kms:eu-west-1:{SRC}:key/88888888-8888-8888-8888-888888888888"  # source account, target region
 
 COPY, SHARE, UNSHARE, DELETE = StepAction.COPY, StepAction.SHARE, StepAction.UNSHARE, StepAction.DELETE
 INSTANCE, CLUSTER = SnapshotKind.INSTANCE, SnapshotKind.CLUSTER
@@ -98,6 +99,7 @@ CROSS_ACCOUNT_EU = MappingTarget(
     encryption=Encryption(enabled=True, kms_key_arn=KEY_TGT_EU),
     share_kms_key_arn=SHARE_KEY,
 )
+CROSS_ACCOUNT_EU_TRANSFER = CROSS_ACCOUNT_EU.model_copy(update={"transfer_kms_key_arn": TRANSFER_KEY})
 CROSS_ACCOUNT_EU_OFF = MappingTarget(target_region="eu-west-1", role_arn=ROLE, share_kms_key_arn=SHARE_KEY)
 CROSS_ACCOUNT_SAME_REGION_OFF = MappingTarget(target_region="us-east-1", role_arn=ROLE)
 CROSS_ACCOUNT_EU_ENCRYPTED_ONLY = MappingTarget(
@@ -199,56 +201,62 @@ PLANS = [
         True,
         id="cross-account-same-region-db-automated",
     ),
-    # --- another account, another region, shareable source: share, staging copy, cross-region copy ---
+    # --- another account, another region, shareable source: share, then one copy straight into the target region ---
     pytest.param(
         DB_MANUAL_CMK,
         CROSS_ACCOUNT_EU,
-        [
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", TGT_AWS_RDS_ALIAS),
-            (COPY, TGT, "eu-west-1", KEY_TGT_EU),
-        ],
-        [(UNSHARE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", KEY_TGT_EU)],
+        [(UNSHARE, SRC, "us-east-1", None)],
         True,
         id="cross-account-cross-region-db-manual-cmk",
     ),
     pytest.param(
         CLUSTER_MANUAL,
         CROSS_ACCOUNT_EU,
-        [
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", TGT_AWS_RDS_ALIAS),
-            (COPY, TGT, "eu-west-1", KEY_TGT_EU),
-        ],
-        [(UNSHARE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", KEY_TGT_EU)],
+        [(UNSHARE, SRC, "us-east-1", None)],
         True,
         id="cross-account-cross-region-cluster-manual",
     ),
     pytest.param(
         DB_MANUAL_PLAIN,
         CROSS_ACCOUNT_EU_OFF,
-        [
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", None),
-            (COPY, TGT, "eu-west-1", None),
-        ],
-        [(UNSHARE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", None)],
+        [(UNSHARE, SRC, "us-east-1", None)],
         False,
         id="cross-account-cross-region-db-manual-plain",
     ),
     pytest.param(
         CLUSTER_MANUAL_PLAIN,
         CROSS_ACCOUNT_EU_ENCRYPTED_ONLY,
-        [
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", None),
-            (COPY, TGT, "eu-west-1", None),
-        ],
-        [(UNSHARE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", None)],
+        [(UNSHARE, SRC, "us-east-1", None)],
         False,
         id="cross-account-cross-region-cluster-plain-encrypted-only",
     ),
-    # --- another account, unshareable source: intermediate copy with the share key first ---
+    # --- another account, another region, unshareable source with a transfer key: the source account copies it
+    # across regions (kept as the base), shares it there, the target account copies it in its region ---
+    *[
+        pytest.param(
+            source,
+            CROSS_ACCOUNT_EU_TRANSFER,
+            [
+                (COPY, SRC, "eu-west-1", TRANSFER_KEY),
+                (SHARE, SRC, "eu-west-1", None),
+                (COPY, TGT, "eu-west-1", KEY_TGT_EU),
+            ],
+            [(UNSHARE, SRC, "eu-west-1", None)],
+            True,
+            id=f"cross-account-cross-region-{name}-transfer-first",
+        )
+        for name, source in [
+            ("db-automated", DB_AUTOMATED),
+            ("db-awsbackup", DB_AWSBACKUP),
+            ("db-manual-aws-rds-key", DB_MANUAL_AWS_RDS),
+            ("cluster-automated", CLUSTER_AUTOMATED),
+        ]
+    ],
+    # --- the same without a transfer key: the older path (in-region re-encrypting copy, share, staging, copy) ---
     *[
         pytest.param(
             source,
@@ -261,7 +269,7 @@ PLANS = [
             ],
             [(DELETE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
             True,
-            id=f"cross-account-cross-region-{name}",
+            id=f"cross-account-cross-region-{name}-reencrypted-staged",
         )
         for name, source in [
             ("db-automated", DB_AUTOMATED),
@@ -270,16 +278,16 @@ PLANS = [
             ("cluster-automated", CLUSTER_AUTOMATED),
         ]
     ],
+    # --- an unencrypted unshareable source needs no key: transfer-first, unencrypted ---
     pytest.param(
         DB_AUTOMATED_PLAIN,
         CROSS_ACCOUNT_EU_OFF,
         [
-            (COPY, SRC, "us-east-1", None),
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", None),
+            (COPY, SRC, "eu-west-1", None),
+            (SHARE, SRC, "eu-west-1", None),
             (COPY, TGT, "eu-west-1", None),
         ],
-        [(DELETE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+        [(UNSHARE, SRC, "eu-west-1", None)],
         False,
         id="cross-account-cross-region-db-automated-plain",
     ),
@@ -289,12 +297,11 @@ PLANS = [
             target_region="eu-west-1", role_arn=ROLE, encryption=Encryption(enabled=True, kms_key_arn=KEY_TGT_EU)
         ),
         [
-            (COPY, SRC, "us-east-1", None),
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", None),
+            (COPY, SRC, "eu-west-1", None),
+            (SHARE, SRC, "eu-west-1", None),
             (COPY, TGT, "eu-west-1", KEY_TGT_EU),
         ],
-        [(DELETE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+        [(UNSHARE, SRC, "eu-west-1", None)],
         True,
         id="cross-account-cross-region-db-automated-plain-encrypted-at-the-end",
     ),
@@ -339,6 +346,7 @@ def test_plan_is_a_connected_chain(
     assert plan.steps[-1].region == target.target_region
 
     made = {s.snapshot_arn for s in plan.steps if s.action is COPY}
+    kept = {plan.steps[plan.base.step_index].snapshot_arn} if plan.base and plan.base.intermediate else set()
     for step in plan.cleanup:
         if step.action is DELETE:
             assert step.snapshot_arn in made
@@ -346,10 +354,10 @@ def test_plan_is_a_connected_chain(
         else:
             assert step.action is UNSHARE
             assert shared is not None
-            assert step.snapshot_arn == shared.snapshot_arn == source.arn
+            assert step.snapshot_arn == shared.snapshot_arn
             assert step.share_with == plan.target_account_id
     deleted = {s.snapshot_arn for s in plan.cleanup if s.action is DELETE}
-    assert deleted == made - {plan.replica_arn}
+    assert deleted == made - {plan.replica_arn} - kept  # every intermediate but the lineage's base
 
     for step in [*plan.steps, *plan.cleanup]:
         expected_role = target.role_arn if step.account_id == plan.target_account_id else None
@@ -471,7 +479,7 @@ def test_refusals(source: SourceSnapshot, target: MappingTarget, field: str | No
         pytest.param(
             DB_AUTOMATED_PLAIN,
             CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}),
-            (COPY, SRC, "us-east-1", None),
+            (COPY, SRC, "eu-west-1", None),
             id="automated-plain-copied-unencrypted",
         ),
         pytest.param(DB_AUTOMATED, SAME_ACCOUNT_EU, (COPY, SRC, "eu-west-1", KEY_SRC_EU), id="same-account-automated"),
@@ -734,3 +742,89 @@ def test_plan_keeps_the_source_partition() -> None:
 
     arns = [plan.replica_arn, *(s.source_arn for s in plan.steps if s.source_arn), *(s.kms_key_id for s in plan.steps)]
     assert all(a.startswith(gov + ":") for a in arns if a)
+
+
+# --- shapes, bases and the single step's fallback -----------------------------------------------------------------
+
+LINEAGE_DB = "lineage#instance#123456789012#us-east-1#orders"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "single_step", "shape", "base", "note"),
+    [
+        pytest.param(DB_AUTOMATED, SAME_ACCOUNT_EU, True, "same-account",
+                     (f"{LINEAGE_DB}#{SRC}#eu-west-1", f"same-account#{KEY_SRC_EU}", 0, False), "", id="same-account"),
+        pytest.param(DB_MANUAL_CMK, CROSS_ACCOUNT_EU, True, "single-step",
+                     (f"{LINEAGE_DB}#{TGT}#eu-west-1", f"single-step#{KEY_TGT_EU}", 1, False), "", id="single-step"),
+        pytest.param(DB_MANUAL_CMK, CROSS_ACCOUNT_EU, False, "staged", None, "AWS refused a single-step copy",
+                     id="single-step-refused-lately"),
+        pytest.param(DB_AUTOMATED, CROSS_ACCOUNT_EU_TRANSFER, True, "transfer-first",
+                     (f"{LINEAGE_DB}#{SRC}#eu-west-1", f"transfer-first#{TRANSFER_KEY}", 0, True), "",
+                     id="transfer-first"),
+        pytest.param(DB_AUTOMATED_PLAIN, CROSS_ACCOUNT_EU_OFF, True, "transfer-first",
+                     (f"{LINEAGE_DB}#{SRC}#eu-west-1", "transfer-first#unencrypted", 0, True), "",
+                     id="transfer-first-unencrypted"),
+        pytest.param(DB_AUTOMATED, CROSS_ACCOUNT_EU, True, "reencrypted-staged", None,
+                     "set transfer_kms_key_arn to a customer managed key of account 123456789012 in eu-west-1",
+                     id="reencrypted-staged-without-transfer-key"),
+        pytest.param(DB_AUTOMATED, CROSS_ACCOUNT_SAME_REGION, True, "shared-in-region", None, "",
+                     id="shared-in-region"),
+    ],
+)  # fmt: skip
+def test_plan_shapes_and_the_base_each_keeps(
+    source: SourceSnapshot, target: MappingTarget, single_step: bool, shape: str, base: tuple | None, note: str
+) -> None:
+    plan = plan_replication(source, target, single_step=single_step)
+
+    assert plan.shape.value == shape
+    if base is None:
+        assert plan.base is None
+    else:
+        assert plan.base is not None
+        assert (plan.base.lineage, plan.base.signature, plan.base.step_index, plan.base.intermediate) == base
+    assert note in plan.note
+    assert bool(plan.note) is bool(note)
+
+
+def test_the_single_step_carries_its_fallback_the_staging_path():
+    plan = plan_replication(DB_MANUAL_CMK, CROSS_ACCOUNT_EU)
+
+    assert _rows(plan.fallback_steps) == [
+        (COPY, TGT, "us-east-1", TGT_AWS_RDS_ALIAS),
+        (COPY, TGT, "eu-west-1", KEY_TGT_EU),
+    ]
+    assert _rows(plan.fallback_cleanup) == [(DELETE, TGT, "us-east-1", None)]
+    staged = plan.route(fallback=True)
+    assert _rows(staged.steps) == [(SHARE, SRC, "us-east-1", None), *_rows(plan.fallback_steps)]
+    assert _rows(staged.cleanup) == [(UNSHARE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)]
+    assert staged.replica_arn == plan.replica_arn
+    # the same steps as a plan made without the single step
+    direct = plan_replication(DB_MANUAL_CMK, CROSS_ACCOUNT_EU, single_step=False)
+    assert staged.steps == direct.steps
+    assert staged.cleanup == direct.cleanup
+    assert plan.route(fallback=False) is plan
+
+
+@pytest.mark.parametrize(
+    ("transfer_key", "fragments"),
+    [
+        pytest.param(KEY_SRC_USE1, ["transfer_kms_key_arn is in us-east-1 but target_region is eu-west-1"],
+                     id="key-in-the-source-region"),
+        pytest.param(KEY_TGT_EU, [f"source account {SRC} in the target region eu-west-1", f"not {TGT}/eu-west-1"],
+                     id="key-of-the-target-account"),
+    ],
+)  # fmt: skip
+def test_a_transfer_key_must_be_the_source_accounts_in_the_target_region(transfer_key: str, fragments: list[str]):
+    from pydantic import ValidationError
+
+    try:
+        target = CROSS_ACCOUNT_EU.model_copy(update={"transfer_kms_key_arn": transfer_key})
+        target = MappingTarget.model_validate(target.model_dump())  # the model's own check, as a mapping is read
+        with pytest.raises(ReplicationRefused) as caught:
+            plan_replication(DB_AUTOMATED, target)
+        reason = caught.value.reason
+        assert caught.value.field == "transfer_kms_key_arn"
+    except ValidationError as error:
+        reason = str(error)
+    for fragment in fragments:
+        assert fragment in reason

@@ -104,6 +104,15 @@ class MappingTarget(BaseModel):
         ),
     )
 
+    transfer_kms_key_arn: KmsKeyArn | None = Field(
+        default=None,
+        description=(
+            "Cross-account, another region: a customer managed key of the source account in the target region, "
+            "usable by the target account; automated, AWS Backup and aws/rds-encrypted snapshots are copied across "
+            "regions with it first and that copy is kept as the base of the next (incremental) copy"
+        ),
+    )
+
     retention_days: int | None = Field(
         default=None, ge=1, le=36500, description="Replicas older than this many days are deleted (by the pruner)"
     )
@@ -118,6 +127,12 @@ class MappingTarget(BaseModel):
             raise ValueError(
                 f"encryption.kms_key_arn is in {region_of(key)} but target_region is {self.target_region}: "
                 "a replica can only be encrypted with a KMS key in its own region"
+            )
+        transfer = self.transfer_kms_key_arn
+        if transfer is not None and region_of(transfer) != self.target_region:
+            raise ValueError(
+                f"transfer_kms_key_arn is in {region_of(transfer)} but target_region is {self.target_region}: the "
+                "transfer copy is made in the target region, with a key of that region"
             )
         return self
 

@@ -1,13 +1,19 @@
-"""Planning a replication: from a source snapshot and one mapping target, the list of steps (pure, no AWS calls).
+"""Planning a replication: from a source snapshot and one mapping target, the steps (pure, no AWS calls).
 
-Same account: one copy, in the target region.
-Another account (AWS's sharing rules):
-  1. automated, AWS Backup and aws/rds-encrypted snapshots cannot be shared: copy to a manual snapshot first,
-     re-encrypted with the mapping's share key (a customer managed key the target account may use);
-  2. share that snapshot (or the source itself, when it is shareable) with the target account;
-  3. in the target account, copy the shared snapshot in the source region (always allowed), then
-  4. copy that staging copy to the target region with the mapping's key.
-  The intermediate copy, the share and the staging copy are removed afterwards (cleanup steps).
+The plans follow AWS's documented copy rules (docs/performance.md, "The copy rules the plans rest on"): every
+cross-region copy is taken from the native snapshot, never from a copy, so that it can be incremental against the
+lineage's previous copy in the destination, which is kept (the lineage's base) until the next copy is available.
+
+- same account: one copy, into the target region (its replicas are the lineage's bases);
+- another account, a shareable source (manual, customer managed key or unencrypted): share it, and the target
+  account copies it straight into the target region (one step; if AWS refuses it, the fallback stages an in-region
+  copy in the target account first);
+- another account, an unshareable source (automated, AWS Backup, aws/rds key): the source account copies it across
+  regions with the transfer key (`transfer_kms_key_arn`, a key of the target region the target account may use),
+  keeps that copy as the lineage's base, shares it there, and the target account copies it in-region;
+- another account, same region: share (after an in-region re-encrypting copy if unshareable) and copy;
+- without a transfer key, an encrypted unshareable source takes the older path (in-region re-encrypting copy with
+  `share_kms_key_arn`, share, staging copy, cross-region copy of the staging copy: full transfers, said in the plan).
 """
 
 from __future__ import annotations
@@ -72,6 +78,27 @@ class PlanStep(BaseModel):
         return self.purpose or f"{self.action} {self.snapshot_identifier} in {self.account_id}/{self.region}"
 
 
+class PlanShape(StrEnum):
+    SAME_ACCOUNT = "same-account"
+    SHARED_IN_REGION = "shared-in-region"  # another account, the same region
+    SINGLE_STEP = "single-step"  # a shareable source, copied by the target account straight into its region
+    STAGED = "staged"  # a shareable source through an in-region staging copy (AWS refused the single step)
+    TRANSFER_FIRST = "transfer-first"  # an unshareable source, copied across regions by the source account first
+    REENCRYPTED_STAGED = "reencrypted-staged"  # the older path for unshareable sources (full transfers)
+
+
+class LineageBase(BaseModel):
+    """The copy a lineage keeps so that its next copy can be incremental (AWS: the most recent copy of the same
+    source in the destination, under the same key). A new key or plan shape is a new lineage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lineage: str  # source database and destination: one base at a time
+    signature: str  # the key and the plan's shape: a change starts a new lineage (its first copy is full)
+    step_index: int  # the copy step that makes the base
+    intermediate: bool  # True: a copy made only to be the base (older ones are deleted); False: the replica itself
+
+
 class ReplicationPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -83,10 +110,30 @@ class ReplicationPlan(BaseModel):
     replica_encrypted: bool
     steps: list[PlanStep]
     cleanup: list[PlanStep] = Field(default_factory=list)
+    shape: PlanShape = PlanShape.SAME_ACCOUNT
+    # the single-step copy's replacement, if AWS refuses it: these steps instead of the last one, and their cleanup
+    fallback_steps: list[PlanStep] = Field(default_factory=list)
+    fallback_cleanup: list[PlanStep] = Field(default_factory=list)
+    base: LineageBase | None = None
+    note: str = ""  # what the user should know about this plan's cost (e.g. full transfers, and how to avoid them)
 
     @property
     def cross_account(self) -> bool:
         return self.target_account_id != self.source.account_id
+
+    def route(self, fallback: bool) -> ReplicationPlan:
+        """The plan as carried out: its steps, or (after AWS refused the single step) the fallback's."""
+        if not fallback or not self.fallback_steps:
+            return self
+        return self.model_copy(
+            update={
+                "steps": [*self.steps[:-1], *self.fallback_steps],
+                "cleanup": [*self.cleanup, *self.fallback_cleanup],
+                "shape": PlanShape.STAGED,
+                "fallback_steps": [],
+                "fallback_cleanup": [],
+            }
+        )
 
     def problems(self, allowed: AllowedDestinations) -> list[str]:
         """Why this plan is not one the replicator would make for its source and target (empty: it is).
@@ -101,7 +148,7 @@ class ReplicationPlan(BaseModel):
         if refusal := allowed.refusal(self.target_account_id):
             found.append(refusal)
         accounts = {source.account_id, self.target_account_id}
-        for step in [*self.steps, *self.cleanup]:
+        for step in [*self.steps, *self.cleanup, *self.fallback_steps, *self.fallback_cleanup]:
             if step.account_id not in accounts:
                 found.append(
                     f"step '{step.describe()}' acts in account {step.account_id}, not the source's or target's"
@@ -118,11 +165,11 @@ class ReplicationPlan(BaseModel):
                     f"step '{step.describe()}' acts on {step.snapshot_identifier}, not a snapshot of this plan"
                 )
         try:
-            expected = plan_replication(source, self.target)
+            expected = [plan_replication(source, self.target, single_step=s) for s in (True, False)]
         except ReplicationRefused as refused:
             found.append(f"no plan can be made for this source and target: {refused.reason}")
         else:
-            if expected != self:
+            if self not in expected:
                 found.append("the plan differs from the one the planner makes for its source and target")
         return found
 
@@ -138,8 +185,18 @@ def replica_tags(source: SourceSnapshot, rid: str, copy_tags: bool) -> dict[str,
     return tags
 
 
-def plan_replication(source: SourceSnapshot, target: MappingTarget) -> ReplicationPlan:
-    """The steps that replicate `source` to `target`; ReplicationRefused names what to change when none can."""
+def lineage_of(source: SourceSnapshot, account: str, region: str) -> str:
+    """One lineage per source database and destination (account, region): one base at a time."""
+    database = source.database_identifier or source.arn
+    return f"lineage#{source.kind.value}#{source.account_id}#{source.region}#{database}#{account}#{region}"
+
+
+def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step: bool = True) -> ReplicationPlan:
+    """The steps that replicate `source` to `target`; ReplicationRefused names what to change when none can.
+
+    `single_step` False: AWS refused a single-step cross-account, cross-region copy on this route lately, so a
+    shareable source takes the staging path from the start.
+    """
     if source.status != "available":
         raise ReplicationRefused(f"the source snapshot is '{source.status}', not 'available'")
     target_account = target.account_id(source.account_id)
@@ -148,6 +205,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
     tags = replica_tags(source, rid, target.copy_tags)
     replica_id = replica_identifier(source, target_account, target.target_region)
     final_key = decision.kms_key_arn if decision.encrypt else None
+    target_region, role = target.target_region, target.role_arn
 
     def copy(account: str, role: str | None, region: str, src_arn: str, ident: str, key: str | None, why: str):
         return PlanStep(
@@ -165,99 +223,145 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget) -> Replicati
             partition=source.partition,
         )
 
+    def share(region: str, identifier: str) -> PlanStep:
+        why = f"share with account {target_account}"
+        return _step(StepAction.SHARE, source, source.account_id, None, region, identifier, target_account, why)
+
+    def unshare(region: str, identifier: str) -> PlanStep:
+        return _step(StepAction.UNSHARE, source, source.account_id, None, region, identifier, target_account)
+
+    def replica_base(shape: PlanShape, step_index: int) -> LineageBase:
+        return LineageBase(
+            lineage=lineage_of(source, target_account, target_region),
+            signature=f"{shape.value}#{final_key or 'unencrypted'}",
+            step_index=step_index,
+            intermediate=False,
+        )
+
+    to_target, into_target = f"copy to {target_region}", "copy into the target account"
     steps: list[PlanStep] = []
     cleanup: list[PlanStep] = []
+    fallback_steps: list[PlanStep] = []
+    fallback_cleanup: list[PlanStep] = []
+    base: LineageBase | None = None
+    note = ""
     if target_account == source.account_id:
-        steps.append(
-            copy(
-                target_account,
-                target.role_arn,
-                target.target_region,
-                source.arn,
-                replica_id,
-                final_key,
-                f"copy to {target.target_region}",
-            )
-        )
-    else:
+        shape = PlanShape.SAME_ACCOUNT
+        steps = [copy(target_account, role, target_region, source.arn, replica_id, final_key, to_target)]
+        base = replica_base(shape, 0)
+    elif target_region == source.region:
+        shape = PlanShape.SHARED_IN_REGION
         shared_arn, shared_id = source.arn, source.identifier
-        if not source.shareable_as_is:
+        if source.shareable_as_is:
+            cleanup = [unshare(source.region, shared_id)]
+        else:
             share_key = _share_key(source, target, target_account)
-            shared_id = replica_identifier(source, target_account, target.target_region, "share")
+            shared_id = replica_identifier(source, target_account, target_region, "share")
             shared_arn = snapshot_arn(source.kind, source.region, source.account_id, shared_id, source.partition)
             why = "copy to a manual snapshot that can be shared" + (
                 " (re-encrypted with the share key)" if share_key else ""
             )
-            steps.append(copy(source.account_id, None, source.region, source.arn, shared_id, share_key, why))
-            cleanup.append(_step(StepAction.DELETE, source, source.account_id, None, source.region, shared_id))
-        else:
-            cleanup.append(
-                _step(StepAction.UNSHARE, source, source.account_id, None, source.region, shared_id, target_account)
-            )
-        steps.append(
-            _step(
-                StepAction.SHARE,
-                source,
-                source.account_id,
-                None,
-                source.region,
-                shared_id,
-                target_account,
-                f"share with account {target_account}",
-            )
+            steps = [copy(source.account_id, None, source.region, source.arn, shared_id, share_key, why)]
+            cleanup = [_step(StepAction.DELETE, source, source.account_id, None, source.region, shared_id)]
+        steps += [
+            share(source.region, shared_id),
+            copy(
+                target_account, role, source.region, shared_arn, replica_id, final_key, "copy into the target account"
+            ),
+        ]
+    elif source.shareable_as_is:
+        # the target account copies the shared source straight into its region (AWS since 2025); if AWS refuses it,
+        # an in-region staging copy in the target account, then a cross-region copy of it (a copy of a copy: full)
+        staging_id = replica_identifier(source, target_account, target_region, "stage")
+        staging_key = (
+            f"arn:{source.partition}:kms:{source.region}:{target_account}:alias/aws/rds" if source.encrypted else None
         )
-        role = target.role_arn
-        if target.target_region == source.region:
-            steps.append(
-                copy(
-                    target_account,
-                    role,
-                    source.region,
-                    shared_arn,
-                    replica_id,
-                    final_key,
-                    "copy into the target account",
-                )
-            )
+        staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id, source.partition)
+        staged = [
+            copy(
+                target_account, role, source.region, source.arn, staging_id, staging_key, "copy into the target account"
+            ),
+            copy(target_account, role, target_region, staging_arn, replica_id, final_key, to_target),
+        ]
+        staging_cleanup = [_step(StepAction.DELETE, source, target_account, role, source.region, staging_id)]
+        cleanup = [unshare(source.region, source.identifier)]
+        if single_step:
+            shape = PlanShape.SINGLE_STEP
+            why = f"copy into the target account, straight to {target_region}"
+            steps = [
+                share(source.region, source.identifier),
+                copy(target_account, role, target_region, source.arn, replica_id, final_key, why),
+            ]
+            fallback_steps, fallback_cleanup = staged, staging_cleanup
+            base = replica_base(shape, 1)
         else:
-            # AWS always allows an in-region copy of a shared snapshot; the target account's default aws/rds key
-            # holds the staging copy until the cross-region copy re-encrypts it with the mapping's key.
-            staging_id = replica_identifier(source, target_account, target.target_region, "stage")
-            default_key = f"arn:{source.partition}:kms:{source.region}:{target_account}:alias/aws/rds"
-            staging_key = default_key if source.encrypted else None
-            staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id, source.partition)
-            steps.append(
-                copy(
-                    target_account,
-                    role,
-                    source.region,
-                    shared_arn,
-                    staging_id,
-                    staging_key,
-                    "copy into the target account",
-                )
+            shape = PlanShape.STAGED
+            steps = [share(source.region, source.identifier), *staged]
+            cleanup += staging_cleanup
+            note = (
+                f"AWS refused a single-step copy from {source.region} to {target_region} lately: staged through an "
+                "in-region copy, whose cross-region copy is full"
             )
-            steps.append(
-                copy(
-                    target_account,
-                    role,
-                    target.target_region,
-                    staging_arn,
-                    replica_id,
-                    final_key,
-                    f"copy to {target.target_region}",
-                )
-            )
-            cleanup.append(_step(StepAction.DELETE, source, target_account, role, source.region, staging_id))
+    elif (transfer_key := _transfer_key(source, target, target_account)) is not None or not source.encrypted:
+        # the source account copies the native snapshot across regions (incremental against the lineage's base,
+        # which that copy then becomes), shares it there, and the target account copies it in its own region
+        shape = PlanShape.TRANSFER_FIRST
+        transfer_id = replica_identifier(source, target_account, target_region, "xfer")
+        transfer_arn = snapshot_arn(source.kind, target_region, source.account_id, transfer_id, source.partition)
+        why = f"copy to {target_region}, kept as the base of the next copy" + (
+            " (transfer key)" if transfer_key else ""
+        )
+        steps = [
+            copy(source.account_id, None, target_region, source.arn, transfer_id, transfer_key, why),
+            share(target_region, transfer_id),
+            copy(
+                target_account, role, target_region, transfer_arn, replica_id, final_key, "copy into the target account"
+            ),
+        ]
+        cleanup = [unshare(target_region, transfer_id)]
+        base = LineageBase(
+            lineage=lineage_of(source, source.account_id, target_region),
+            signature=f"{shape.value}#{transfer_key or 'unencrypted'}",
+            step_index=0,
+            intermediate=True,
+        )
+    else:
+        shape = PlanShape.REENCRYPTED_STAGED
+        share_key = _share_key(source, target, target_account)
+        shared_id = replica_identifier(source, target_account, target_region, "share")
+        shared_arn = snapshot_arn(source.kind, source.region, source.account_id, shared_id, source.partition)
+        staging_id = replica_identifier(source, target_account, target_region, "stage")
+        staging_key = f"arn:{source.partition}:kms:{source.region}:{target_account}:alias/aws/rds"
+        staging_arn = snapshot_arn(source.kind, source.region, target_account, staging_id, source.partition)
+        steps = [
+            copy(source.account_id, None, source.region, source.arn, shared_id, share_key,
+                 "copy to a manual snapshot that can be shared (re-encrypted with the share key)"),
+            share(source.region, shared_id),
+            copy(target_account, role, source.region, shared_arn, staging_id, staging_key, into_target),
+            copy(target_account, role, target_region, staging_arn, replica_id, final_key, to_target),
+        ]  # fmt: skip
+        cleanup = [
+            _step(StepAction.DELETE, source, source.account_id, None, source.region, shared_id),
+            _step(StepAction.DELETE, source, target_account, role, source.region, staging_id),
+        ]
+        note = (
+            "every cross-region transfer is a full copy: set transfer_kms_key_arn to a customer managed key of account "
+            f"{source.account_id} in {target_region} that account {target_account} may use, to make them incremental"
+        )
     return ReplicationPlan(
         replication_id=rid,
         source=source,
         target=target,
         target_account_id=target_account,
-        replica_arn=snapshot_arn(source.kind, target.target_region, target_account, replica_id, source.partition),
+        replica_arn=snapshot_arn(source.kind, target_region, target_account, replica_id, source.partition),
         replica_encrypted=decision.encrypt,
+        shape=shape,
         steps=steps,
         cleanup=cleanup,
+        fallback_steps=fallback_steps,
+        fallback_cleanup=fallback_cleanup,
+        base=base,
+        note=note,
     )
 
 
@@ -287,6 +391,21 @@ def _share_key(source: SourceSnapshot, target: MappingTarget, target_account: st
             f"share_kms_key_arn must be a key in the source account {source.account_id} and region {source.region}, "
             f"not {account_of(key)}/{region_of(key)}",
             field="share_kms_key_arn",
+        )
+    return key
+
+
+def _transfer_key(source: SourceSnapshot, target: MappingTarget, target_account: str) -> str | None:
+    """The key an encrypted unshareable snapshot is copied across regions with (None: none given, or unencrypted)."""
+    key = target.transfer_kms_key_arn
+    if key is None or not source.encrypted:
+        return None
+    if region_of(key) != target.target_region or account_of(key) != source.account_id:
+        raise ReplicationRefused(
+            f"transfer_kms_key_arn must be a key of the source account {source.account_id} in the target region "
+            f"{target.target_region} (whose key policy lets account {target_account} use it), not "
+            f"{account_of(key)}/{region_of(key)}",
+            field="transfer_kms_key_arn",
         )
     return key
 
