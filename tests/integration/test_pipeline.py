@@ -184,7 +184,7 @@ def test_cross_account_with_a_shareable_snapshot_shares_the_source_then_unshares
     record = run.record("inventory-manual-1", "eu-west-1")
     assert record.status.value == "SUCCEEDED", record.reason
     started = run.cloud.doubles.copy_clock.started
-    assert len(started) == 2  # manual + customer key: no intermediate copy, staging then cross-region
+    assert started == [record.replica_arn]  # manual + customer key: shared, copied straight into the target region
     source = _snapshot(SOURCE_ACCOUNT, "us-east-1", "inventory-manual-1", cluster=True)
     assert TARGET_ACCOUNT not in source.attributes["restore"]  # the share is removed afterwards
     replica = _snapshot(TARGET_ACCOUNT, "eu-west-1", record.replica_arn.rsplit(":", 1)[1], cluster=True)

@@ -311,7 +311,8 @@ def test_a_share_that_existed_before_the_replication_is_kept(run_scenario):
 
 def test_two_targets_in_one_account_share_one_source_and_both_copies_succeed(run_scenario):
     # both plans share the source with the same account: the first to finish must leave the share to the second,
-    # which is still at work (it waits for a copy slot in the same pool, quota 1, then copies across regions)
+    # which is still at work (AWS refuses the single step here, so it stages an in-region copy first, in the same
+    # pool as the other one's copy: quota 1, it waits for that copy to end, then copies across regions)
     mapping = {
         "source_region": "us-east-1",
         "targets": [
@@ -333,7 +334,13 @@ def test_two_targets_in_one_account_share_one_source_and_both_copies_succeed(run
 
         threading.Thread(target=watch, daemon=True).start()
 
-    spec = _ledger_scenario(events=[{"snapshot": LEDGER}], mappings=[mapping], instance_copy_quota=1, copy_seconds=2)
+    spec = _ledger_scenario(
+        events=[{"snapshot": LEDGER}],
+        mappings=[mapping],
+        instance_copy_quota=1,
+        copy_seconds=2,
+        refuse_single_step=True,
+    )
     run = run_scenario(spec, before_events=watch_the_share)
 
     for region in ("us-east-1", "eu-west-1"):

@@ -86,7 +86,20 @@ def test_keep_last_counts_per_source_database() -> None:
 def test_the_last_replicas_of_a_database_whose_snapshots_stopped_are_kept_with_both_rules() -> None:
     stopped = [replica(f"legacy-{n}", 400 + n, database="legacy") for n in range(3)]
     assert deleted(stopped, RetentionRule(retention_days=30, keep_last=2)) == ["legacy-2"]
-    assert deleted(stopped, RetentionRule(retention_days=30)) == ["legacy-0", "legacy-1", "legacy-2"]
+    # days alone: all but the newest, which stays the base of the next (incremental) copy until a newer one exists
+    assert deleted(stopped, RetentionRule(retention_days=30)) == ["legacy-1", "legacy-2"]
+
+
+def test_the_newest_replica_of_each_database_is_never_deleted() -> None:
+    # AWS makes the next copy full once the most recent copy in the destination is gone
+    everything_old = ORDERS + BILLING
+    gone = {
+        d.replica.identifier
+        for d in replicas_to_delete(everything_old, RetentionRule(retention_days=1), NOW + timedelta(days=90))
+    }
+    assert ORDERS[0].identifier not in gone
+    assert BILLING[0].identifier not in gone
+    assert len(gone) == len(everything_old) - 2
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,7 @@ class Progress(BaseModel):
     last_check_seconds: float | None = None  # seconds into the current copy at the last check
     queued_at_ms: int | None = None  # when it started to need a slot (epoch ms): its place in the pool's queue
     failure_reason: str | None = None
+    fallback: bool = False  # AWS refused the plan's single-step copy: its fallback steps are carried out instead
 
     def current_step(self, plan: ReplicationPlan) -> PlanStep | None:
         return plan.steps[self.step_index] if self.step_index < len(plan.steps) else None

@@ -71,18 +71,26 @@ class ReplicationRecord(BaseModel):
     plan: ReplicationPlan | None = None
     progress: Progress | None = None
 
+    @property
+    def carried_out(self) -> ReplicationPlan | None:
+        """The stored plan as it is carried out (its fallback route once AWS refused its single step)."""
+        if self.plan is None:
+            return None
+        return self.plan.route(self.progress.fallback if self.progress else False)
+
     def progressed(self, progress: Progress, status: ReplicationStatus | None = None) -> ReplicationRecord:
         """This record with the replication moved to `progress` (status QUEUED or COPYING unless given)."""
         if self.plan is None:
             raise ValueError(f"replication {self.replication_id} has no plan")
         if status is None:
             status = ReplicationStatus.QUEUED if progress.phase is Phase.QUEUED else ReplicationStatus.COPYING
+        plan = self.plan.route(progress.fallback)
         return self.model_copy(
             update={
                 "progress": progress,
                 "status": status,
-                "step": progress.step_label(self.plan),
-                "percent_progress": progress.overall_percent(self.plan),
+                "step": progress.step_label(plan),
+                "percent_progress": progress.overall_percent(plan),
             }
         )
 

@@ -74,6 +74,13 @@ class PlanStep(BaseModel):
     def source_region(self) -> str | None:
         return region_of(self.source_arn) if self.source_arn else None
 
+    @property
+    def crosses_account_and_region(self) -> bool:
+        """A copy of another account's (shared) snapshot straight into another region: AWS's single step."""
+        if self.action is not StepAction.COPY or not self.source_arn:
+            return False
+        return account_of(self.source_arn) != self.account_id and region_of(self.source_arn) != self.region
+
     def describe(self) -> str:
         return self.purpose or f"{self.action} {self.snapshot_identifier} in {self.account_id}/{self.region}"
 
@@ -185,10 +192,13 @@ def replica_tags(source: SourceSnapshot, rid: str, copy_tags: bool) -> dict[str,
     return tags
 
 
-def lineage_of(source: SourceSnapshot, account: str, region: str) -> str:
-    """One lineage per source database and destination (account, region): one base at a time."""
+def lineage_of(source: SourceSnapshot, account: str, region: str, for_account: str | None = None) -> str:
+    """One lineage per source database and destination (account, region): one base at a time. A transfer copy (in
+    the source account) serves one target account: its lineage names it, so that two targets in one region never
+    take each other's base away while the other still copies from it."""
     database = source.database_identifier or source.arn
-    return f"lineage#{source.kind.value}#{source.account_id}#{source.region}#{database}#{account}#{region}"
+    lineage = f"lineage#{source.kind.value}#{source.account_id}#{source.region}#{database}#{account}#{region}"
+    return f"{lineage}#for#{for_account}" if for_account else lineage
 
 
 def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step: bool = True) -> ReplicationPlan:
@@ -320,7 +330,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step:
         ]
         cleanup = [unshare(target_region, transfer_id)]
         base = LineageBase(
-            lineage=lineage_of(source, source.account_id, target_region),
+            lineage=lineage_of(source, source.account_id, target_region, for_account=target_account),
             signature=f"{shape.value}#{transfer_key or 'unencrypted'}",
             step_index=0,
             intermediate=True,

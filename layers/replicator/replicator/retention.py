@@ -1,10 +1,11 @@
 """Retention of replicas (pure): which replicas a mapping target's `retention_days` / `keep_last` let go.
 
 A replica is kept while any rule given keeps it: younger than `retention_days`, or among the `keep_last` newest
-replicas of its source database. So `keep_last` alone keeps that many, `retention_days` alone keeps that long, and
-both together never delete the last replicas of a database whose snapshots stopped coming. Only final replicas made
-by the replicator are candidates (recognised by its tags and by the history record that names them); anything else in
-the account is never looked at twice.
+replicas of its source database; and the newest replica of each database is always kept (the base its next copy
+is incremental against), until a newer one is available. So `keep_last` alone keeps that many, `retention_days`
+alone keeps that long (and the newest), and both together never delete the last replicas of a database whose
+snapshots stopped coming. Only final replicas made by the replicator are candidates (recognised by its tags and by
+the history record that names them); anything else in the account is never looked at twice.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def replicas_to_delete(replicas: list[Replica], rule: RetentionRule, now: dateti
         database = key[-1] if len(key) == 1 else f"{key[3]} ({key[1]})"
         newest_first = sorted(group, key=lambda r: (r.created_at, r.arn), reverse=True)
         for rank, replica in enumerate(newest_first):
+            if rank == 0:
+                # the newest replica is the base the next copy is incremental against (AWS: a copy is full once the
+                # most recent copy in the destination is gone): it goes only when a newer one is available
+                continue
             age = now - replica.created_at
             kept_by_age = rule.retention_days is not None and age <= timedelta(days=rule.retention_days)
             kept_by_count = rule.keep_last is not None and rank < rule.keep_last

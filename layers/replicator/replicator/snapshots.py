@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +53,7 @@ class SourceSnapshot(BaseModel):
     database_identifier: str | None = None
     allocated_storage_gb: int | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None  # when its data was taken (the original snapshot's time for a copy)
 
     @property
     def partition(self) -> str:

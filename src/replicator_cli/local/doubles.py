@@ -20,7 +20,9 @@
   snapshot in its owner's account and allows the copy only if it is shared with the caller (as AWS does).
 - AwsCopyRules: moto is more lenient than AWS; this refuses what AWS refuses: encrypting an unencrypted cluster
   snapshot by copy, an encrypted cross-region or cross-account copy without KmsKeyId, and sharing automated,
-  AWS Backup or aws/rds-encrypted snapshots.
+  AWS Backup or aws/rds-encrypted snapshots. With `refuse_single_step` it also refuses, as older AWS text says AWS
+  does, a copy of another account's shared snapshot straight into another region (InvalidParameterCombination):
+  the fallback path of the plans is tested with it.
 - AtomicDynamoDBWrites: moto checks a write's condition and then writes, with no lock, so two concurrent conditional
   writes can both succeed; DynamoDB's are atomic. This serializes moto's DynamoDB writes (the copy slots rely on it).
 - RoleTrust: moto lets anyone assume any role, even one that does not exist; this refuses (AccessDenied) a role
@@ -630,6 +632,7 @@ class Doubles:
         self.engine_catalog = EngineVersionCatalog()
         self.event_bus_targets = EventBridgeBusTargets()
         self.metrics = EmbeddedMetrics()
+        self.refuse_single_step = False  # AwsCopyRules: refuse cross-account, cross-region copies in one step
         self._originals: list[tuple[Any, str, Any]] = []
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
@@ -827,9 +830,19 @@ class Doubles:
                     raise not_found(source)  # AWS: a snapshot not shared with you does not exist for you
             return owner, snapshot
 
+        doubles = self
+
         def check_copy_rules(
             owner: RDSBackend, backend: RDSBackend, snapshot: Any, kms_key_id: str | None, cluster: bool
         ):
+            if (
+                doubles.refuse_single_step
+                and owner.account_id != backend.account_id
+                and owner.region_name != backend.region_name
+            ):
+                raise InvalidParameterCombination(
+                    "a shared snapshot can only be copied in its own region: copy it there first"
+                )
             encrypted = bool(snapshot.storage_encrypted if cluster else snapshot.encrypted)
             moves = owner.region_name != backend.region_name or owner.account_id != backend.account_id
             if encrypted and moves and not kms_key_id:

@@ -89,6 +89,7 @@ class Scenario(_Spec):
     target_accounts: list[str] = Field(default_factory=list)
     allowed_target_accounts: list[str] | None = None  # the stack's AllowedTargetAccounts (default: target_accounts)
     replica_deletion: Literal["retention", "never"] = "retention"  # the target roles' ReplicaDeletion
+    refuse_single_step: bool = False  # AWS refuses cross-account, cross-region copies in one step (older AWS text)
     keys: list[KeySpec] = Field(default_factory=list)
     databases: list[DatabaseSpec] = Field(default_factory=list)
     snapshots: list[SnapshotSpec] = Field(default_factory=list)
@@ -164,6 +165,7 @@ class ScenarioRunner:
     def seed(self) -> None:
         s = self.scenario
         self.cloud.doubles.copy_clock.fail_identifiers.update(s.failing_copies)
+        self.cloud.doubles.refuse_single_step = s.refuse_single_step
         for v in s.unavailable_engine_versions:
             self.cloud.doubles.engine_catalog.unavailable.add((v.region, v.engine, v.version))
         for account in s.target_accounts:

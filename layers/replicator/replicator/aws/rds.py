@@ -12,7 +12,9 @@ from ..backfill import ExistingSnapshot
 from ..planning import PlanStep, StepAction
 from ..retention import Replica
 from ..snapshots import (
+    MANAGED_BY,
     REPLICA_PREFIX,
+    TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
     TAG_SOURCE_ARN,
     SnapshotKind,
@@ -32,6 +34,24 @@ class SnapshotNotFound(Exception):
 
 class SnapshotQuotaExceeded(Exception):
     """RDS refused a copy: too many in flight. Its name is the error the state machine retries with backoff."""
+
+
+class SingleStepRefused(Exception):
+    """AWS refused to copy a shared snapshot of another account straight into another region (older AWS text says
+    it cannot be done; the current text says it can): the plan's fallback stages an in-region copy first."""
+
+
+# what AWS may answer a single-step cross-account, cross-region copy it does not do: a parameter refusal, or the
+# shared snapshot not found from the other region (the share exists: the planner shared it the step before)
+SINGLE_STEP_REFUSALS = frozenset(
+    {
+        "InvalidParameterCombination",
+        "InvalidParameterValue",
+        "DBSnapshotNotFound",
+        "DBSnapshotNotFoundFault",
+        "DBClusterSnapshotNotFoundFault",
+    }
+)
 
 
 class ForeignSnapshot(Exception):
@@ -103,6 +123,7 @@ def describe_source_snapshot(arn: str) -> SourceSnapshot:
         database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
         allocated_storage_gb=raw.get("AllocatedStorage"),
         tags=_tags(rds, arn),
+        created_at=raw.get("OriginalSnapshotCreateTime") or raw.get("SnapshotCreateTime"),
     )
 
 
@@ -176,6 +197,8 @@ def start_copy(step: PlanStep, replication_id: str, source: SourceSnapshot) -> N
         code = error_code(error)
         if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
             raise SnapshotQuotaExceeded(f"{step.describe()}: {error}") from error
+        if step.crosses_account_and_region and code in SINGLE_STEP_REFUSALS:
+            raise SingleStepRefused(f"{step.describe()}: {code}: {error}") from error
         if code not in _ALREADY_EXISTS:
             raise
         facts = snapshot_facts(step)
@@ -290,7 +313,8 @@ def list_replicas(region: str, role_arn: str | None) -> list[Replica]:
 
 @dataclass(frozen=True)
 class Intermediate:
-    """A copy the replicator makes on the way to a replica (`-share` in the source account, `-stage` in a target)."""
+    """A copy the replicator makes on the way to a replica: `-share` (source account, source region), `-stage` (a
+    target account, source region), `-xfer` (source account, target region; kept as its lineage's base)."""
 
     arn: str
     identifier: str
@@ -304,11 +328,29 @@ def list_intermediates(region: str, role_arn: str | None) -> list[Intermediate]:
     rds = client("rds", region, role_arn)
     found = []
     for kind, arn, identifier, raw in _listed(rds, SnapshotType="manual"):
-        if identifier.startswith(REPLICA_PREFIX) and identifier.endswith(("-share", "-stage")):
+        if identifier.startswith(REPLICA_PREFIX) and identifier.endswith(("-share", "-stage", "-xfer")):
             tag_list = raw.get("TagList")
             tags = {t["Key"]: t["Value"] for t in tag_list} if tag_list is not None else _tags(rds, arn)
             found.append(Intermediate(arn=arn, identifier=identifier, kind=kind, region=region, tags=tags))
     return found
+
+
+def delete_replicator_snapshot(arn: str, role_arn: str | None) -> bool:
+    """Delete a snapshot the replicator made (named snaprep-*, tagged managed-by), found by its ARN; anything else is
+    left alone. False if it was gone or not the replicator's."""
+    kind, region, _, identifier = parse_snapshot_arn(arn)
+    if not identifier.startswith(REPLICA_PREFIX):
+        return False
+    rds = client("rds", region, role_arn)
+    try:
+        tags = _tags(rds, arn)
+    except ClientError as error:
+        if error_code(error) in _NOT_FOUND:
+            return False
+        raise
+    if tags.get(TAG_MANAGED_BY) != MANAGED_BY:
+        return False
+    return _delete(kind, region, identifier, role_arn)
 
 
 def delete_intermediate(intermediate: Intermediate, role_arn: str | None) -> bool:

@@ -8,9 +8,11 @@ what its plan makes; a share is removed only by its last user, and only if the r
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from botocore.exceptions import ClientError
 
-from ..aws import rds, shares
+from ..aws import lineages, rds, shares
 from ..execution import Progress
 from ..observability import MetricUnit, logger, metrics
 from ..planning import PlanStep, ReplicationPlan, StepAction
@@ -49,6 +51,42 @@ def clean_up(settings: Settings, plan: ReplicationPlan, progress: Progress, incl
         metrics.add_metric(name="CleanupFailed", unit=MetricUnit.Count, value=len(errors))
         logger.warning("cleanup left work to do", extra={"replication_id": rid, "errors": errors})
     return errors
+
+
+def keep_base(
+    settings: Settings, plan: ReplicationPlan, progress: Progress, replica_made: bool, started_at: datetime
+) -> list[str]:
+    """Record the copy this replication made as its lineage's base, and delete the intermediate base it replaces.
+
+    AWS makes a copy incremental against the most recent copy in the destination, and full once that one is gone: an
+    intermediate base that was completed is kept whatever happened after it (a failed final copy included).
+    """
+    base = plan.base
+    if base is None or not settings.slots_table:
+        return []
+    completed = progress.step_index > base.step_index if base.intermediate else replica_made
+    if not completed:
+        return []
+    step = plan.steps[base.step_index]
+    record = lineages.BaseRecord(
+        lineage=base.lineage,
+        signature=base.signature,
+        snapshot_arn=step.snapshot_arn,
+        replication_id=plan.replication_id,
+        taken_at=plan.source.created_at or started_at,
+        size_gb=plan.source.allocated_storage_gb,
+        intermediate=base.intermediate,
+        updated_at=started_at,
+    )
+    try:
+        superseded = lineages.keep(settings.slots_table, record)
+        if superseded is not None and base.intermediate:
+            # intermediate bases live in the source account (no role); replicas are the retention's to delete
+            rds.delete_replicator_snapshot(superseded, None)
+            logger.info("older base deleted", extra={"lineage": base.lineage, "snapshot": superseded})
+    except ClientError as error:
+        return [f"keeping {step.snapshot_arn} as the base of {base.lineage}: {error}"]
+    return []
 
 
 def copies_to_delete(plan: ReplicationPlan, progress: Progress, include_unfinished: bool) -> list[PlanStep]:

@@ -13,7 +13,7 @@ from ..execution import Phase
 from ..history import ReplicationRecord, ReplicationStatus
 from ..planning import PlanStep
 from ..snapshots import TAG_COMPLETE
-from .cleanup import clean_up
+from .cleanup import clean_up, keep_base
 from .guard import TaskContext
 from .outcomes import publish_pending, record_outcome
 from .slots import give_back_everything
@@ -43,7 +43,8 @@ def finish_replication(ctx: TaskContext) -> ReplicationRecord:
     else:
         reason = progress.failure_reason or f"stopped at step {progress.step_label(plan)} without a reason"
     cleaning = ctx.save(progress, ReplicationStatus.CLEANING_UP)
-    cleanup_errors = clean_up(settings, plan, progress, include_unfinished=not succeeded)
+    cleanup_errors = keep_base(settings, plan, progress, replica_made=succeeded, started_at=ctx.record.started_at)
+    cleanup_errors += clean_up(settings, plan, progress, include_unfinished=not succeeded)
     if succeeded and cleanup_errors:
         reason += "; cleanup left work to do (see cleanup_errors)"
     record = cleaning.record.model_copy(

@@ -65,7 +65,8 @@ class TaskContext:
         """Record the replication's new progress (never over a final outcome)."""
         record = self.record.progressed(progress, status)
         tables.put_record(self.settings.history_table, record)
-        return TaskContext(self.settings, self.task_input, record, self.plan, progress)
+        plan = record.plan.route(progress.fallback) if record.plan else self.plan
+        return TaskContext(self.settings, self.task_input, record, plan, progress)
 
 
 def load_task(payload: Any, settings: Settings, task: str) -> TaskContext:
@@ -88,7 +89,7 @@ def load_task(payload: Any, settings: Settings, task: str) -> TaskContext:
         raise refuse_input(settings, task, reason, payload, rid, execution)
     if problems := record.plan.problems(settings.destinations):
         raise refuse_stored_plan(settings, task, record, problems)
-    return TaskContext(settings, task_input, record, record.plan, record.progress)
+    return TaskContext(settings, task_input, record, record.plan.route(record.progress.fallback), record.progress)
 
 
 def _claimed(payload: Any) -> tuple[str | None, str | None]:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from ..aws import rds, shares, slots, stepfunctions, tables
+from ..aws import lineages, rds, shares, slots, stepfunctions, tables
 from ..aws.sessions import RoleNotAssumable
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
@@ -27,7 +27,7 @@ from ..observability import MetricUnit, logger, metrics
 from ..planning import PlanStep, StepAction
 from ..settings import Settings
 from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_REPLICATION_ID, parse_snapshot_arn
-from .cleanup import clean_up
+from .cleanup import clean_up, keep_base
 from .outcomes import publish_pending, record_outcome
 from .slots import give_back_everything, wake_waiters
 from .start import start_execution
@@ -113,11 +113,12 @@ def _repair_records(
 
 
 def _fail_abandoned(settings: Settings, record: ReplicationRecord, reason: str) -> None:
-    plan, progress = record.plan, record.progress
+    plan, progress = record.carried_out, record.progress
     if plan is None or progress is None:
         return
     give_back_everything(settings, plan, progress.queued_at_ms)
-    errors = clean_up(settings, plan, progress, include_unfinished=True)
+    errors = keep_base(settings, plan, progress, replica_made=False, started_at=record.started_at)
+    errors += clean_up(settings, plan, progress, include_unfinished=True)
     failed = record.model_copy(
         update={"status": ReplicationStatus.FAILED, "reason": reason, "replica_arn": None, "cleanup_errors": errors}
     )
@@ -130,12 +131,13 @@ def _finish_final_records(
     for rid, record in records.items():
         if not record.status.final:
             continue
-        if record.cleanup_errors and record.plan is not None and record.progress is not None:
+        plan = record.carried_out
+        if record.cleanup_errors and plan is not None and record.progress is not None:
             if dry_run:
                 report.cleanups_finished.append(f"{rid}: would retry {len(record.cleanup_errors)} cleanup(s)")
             else:
                 succeeded = record.status is ReplicationStatus.SUCCEEDED
-                errors = clean_up(settings, record.plan, record.progress, include_unfinished=not succeeded)
+                errors = clean_up(settings, plan, record.progress, include_unfinished=not succeeded)
                 tables.set_cleanup_errors(settings.history_table, rid, errors)
                 (report.cleanup_failed if errors else report.cleanups_finished).append(
                     f"{rid}: {'; '.join(errors) if errors else 'cleanup done'}"
@@ -190,8 +192,10 @@ def _leave_share(settings: Settings, snapshot_arn: str, account: str, rid: str) 
 
 
 def _locations(settings: Settings, records: dict[str, ReplicationRecord]) -> dict[tuple[str, str], str | None]:
-    """Where intermediate copies are made: the source regions, in this account and in each target account."""
+    """Where intermediate copies are made: the source regions, in this account and in each target account; and the
+    target regions in this account (the transfer copies, `-xfer`)."""
     regions = {r.source_region for r in records.values() if r.source_region}
+    own_regions = {r.target_region for r in records.values() if r.target_region}
     roles: dict[str, str | None] = {settings.account_id: None}
     for item in tables.mapping_items(settings.mapping_table):
         try:
@@ -201,14 +205,18 @@ def _locations(settings: Settings, records: dict[str, ReplicationRecord]) -> dic
         if mapping.source_region != ALL_REGIONS:
             regions.add(mapping.source_region)
         for target in mapping.targets:
+            own_regions.add(target.target_region)
             if target.role_arn:
                 roles[target.account_id(settings.account_id)] = target.role_arn
-    return {(account, region): role for account, role in roles.items() for region in sorted(regions)}
+    found = {(account, region): role for account, role in roles.items() for region in sorted(regions)}
+    found.update({(settings.account_id, region): None for region in sorted(own_regions)})
+    return found
 
 
 def _remove_orphans(
     settings: Settings, records: dict[str, ReplicationRecord], alive: set[str], report: ReconcileReport, dry_run: bool
 ) -> None:
+    bases = {b.snapshot_arn for b in lineages.all_bases(settings.slots_table)}  # kept for the next incremental copy
     for (account, region), role_arn in sorted(_locations(settings, records).items()):
         try:
             found = rds.list_intermediates(region, role_arn)
@@ -217,8 +225,8 @@ def _remove_orphans(
             continue
         for copy in found:
             owner = copy.tags.get(TAG_REPLICATION_ID)
-            if copy.tags.get(TAG_MANAGED_BY) != MANAGED_BY or not owner or owner in alive:
-                continue  # not the replicator's, or still needed
+            if copy.tags.get(TAG_MANAGED_BY) != MANAGED_BY or not owner or owner in alive or copy.arn in bases:
+                continue  # not the replicator's, or still needed (by a running replication, or as a base)
             report.orphans_removed.append(f"{copy.arn} (replication {owner})")
             if not dry_run:
                 rds.delete_intermediate(copy, role_arn)

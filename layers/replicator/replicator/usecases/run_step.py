@@ -6,14 +6,14 @@ Steps run from where the record says the replication is, so a retried or repeate
 
 from __future__ import annotations
 
-from ..aws import rds, shares
+from ..aws import rds, routes, shares
 from ..clock import epoch_ms, utc_now
-from ..execution import ExecutionState, Phase, copy_started
-from ..observability import logger
+from ..execution import ExecutionState, Phase, Progress, copy_started
+from ..observability import MetricUnit, logger, metrics
 from ..planning import PlanStep, ReplicationPlan, StepAction
 from ..scheduling import pool_of
 from .guard import PlanTampering, TaskContext
-from .slots import holds_slot
+from .slots import give_back, holds_slot
 
 _RUNNABLE = (Phase.QUEUED, Phase.STEP_DONE)
 
@@ -32,7 +32,10 @@ def run_next_steps(ctx: TaskContext) -> ExecutionState:
                 queued = progress.queued_at_ms or epoch_ms(utc_now())
                 changes = {"step_index": index, "phase": Phase.QUEUED, "queued_at_ms": queued}
                 return ctx.save(progress.model_copy(update=changes)).state()
-            rds.start_copy(step, rid, plan.source)
+            try:
+                rds.start_copy(step, rid, plan.source)
+            except rds.SingleStepRefused as refused:
+                return _fall_back(ctx, progress.model_copy(update={"step_index": index}), step, str(refused))
             logger.info("copy started", extra={"replication_id": rid, "step": f"{index + 1}/{len(plan.steps)}"})
             return ctx.save(copy_started(plan, progress, index, ctx.settings.wait_policy)).state()
         if step.action is StepAction.SHARE:
@@ -41,6 +44,20 @@ def run_next_steps(ctx: TaskContext) -> ExecutionState:
         index += 1
         progress = progress.model_copy(update={"step_index": index})
     return ctx.save(progress.model_copy(update={"phase": Phase.FINISHED})).state()
+
+
+def _fall_back(ctx: TaskContext, progress: Progress, step: PlanStep, why: str) -> ExecutionState:
+    """AWS refused the single-step copy: carry out the plan's fallback (an in-region staging copy first) from here,
+    and remember the refusal for this route so that the next plans take the staging path at once."""
+    if progress.fallback or not ctx.record.plan or not ctx.record.plan.fallback_steps:
+        raise rds.SingleStepRefused(why)  # no fallback left: the replication fails with AWS's answer
+    source = ctx.plan.source
+    routes.remember_single_step_refused(ctx.settings.slots_table, source.kind.value, source.region, step.region, why)
+    metrics.add_metric(name="SingleStepRefused", unit=MetricUnit.Count, value=1)
+    logger.warning("single-step copy refused: staging", extra={"replication_id": ctx.replication_id, "why": why})
+    give_back(ctx.settings, ctx.replication_id, pool_of(step))  # the staging copy needs a slot of another pool
+    queued = progress.model_copy(update={"fallback": True, "phase": Phase.QUEUED, "queued_at_ms": epoch_ms(utc_now())})
+    return ctx.save(queued).state()
 
 
 def check_share(plan: ReplicationPlan, step: PlanStep) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ..aws import kms, rds, stepfunctions, tables
+from ..aws import kms, rds, routes, stepfunctions, tables
 from ..aws.errors import is_transient
 from ..aws.sessions import RoleNotAssumable, error_code
 from ..events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
@@ -134,7 +134,7 @@ def start_target(
         existing = None
     if existing is None:
         try:
-            plan = plan_replication(source, target)
+            plan = plan_replication(source, target, single_step=_single_step_worth_trying(settings, source, target))
             if refusal := settings.destinations.refusal(plan.target_account_id):
                 raise ReplicationRefused(refusal, field="role_arn")
             preflight(plan)
@@ -175,6 +175,15 @@ def start_execution(settings: Settings, record: ReplicationRecord) -> Replicatio
         # nothing was set in motion: the record says why, nothing needs cleaning up
         return _failed(settings, record, f"could not start the replication's execution: {error_code(error)}: {error}")
     return record
+
+
+def _single_step_worth_trying(settings: Settings, source: SourceSnapshot, target: MappingTarget) -> bool:
+    """False when AWS refused a single-step cross-account, cross-region copy on this route within the last day."""
+    if target.role_arn is None or target.target_region == source.region or not settings.slots_table:
+        return True
+    return not routes.single_step_refused_lately(
+        settings.slots_table, source.kind.value, source.region, target.target_region
+    )
 
 
 def _failed(
