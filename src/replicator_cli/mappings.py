@@ -42,6 +42,7 @@ _OPTION_OF_FIELD = {
     "encryption.key_usage": "--key-usage",
     "encryption": "--encrypt / --kms-key-arn",
     "share_kms_key_arn": "--share-kms-key-arn",
+    "transfer_kms_key_arn": "--transfer-kms-key-arn",
     "copy_tags": "--copy-tags / --no-copy-tags",
     "retention_days": "--retention-days",
     "keep_last": "--keep-last",
@@ -92,6 +93,7 @@ class TargetOptions:
     key_usage: KeyUsageOption = KeyUsageOption.all
     copy_tags: bool = True
     share_kms_key_arn: str | None = None
+    transfer_kms_key_arn: str | None = None
     retention_days: int | None = None
     keep_last: int | None = None
     description: str | None = None
@@ -111,6 +113,7 @@ class TargetOptions:
         optional = {
             "role_arn": self.role_arn,
             "share_kms_key_arn": self.share_kms_key_arn,
+            "transfer_kms_key_arn": self.transfer_kms_key_arn,
             "retention_days": self.retention_days,
             "keep_last": self.keep_last,
         }
@@ -190,6 +193,17 @@ def _target_options_signature(
             help="Cross-account: customer managed key in the source account and region, usable by the target account",
         ),
     ] = None,
+    transfer_kms_key_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--transfer-kms-key-arn",
+            help=(
+                "Cross-account, another region: customer managed key of the source account in the target region, "
+                "usable by the target account; automated, AWS Backup and aws/rds snapshots then cross regions "
+                "incrementally"
+            ),
+        ),
+    ] = None,
     retention_days: Annotated[
         int | None, typer.Option("--retention-days", help="Delete replicas older than this (replicator prune)")
     ] = None,
@@ -237,7 +251,15 @@ def list_mappings(ctx: typer.Context) -> None:
     """A table of every mapping, one row per target (invalid items are shown with their error)."""
     cli = get_context(ctx)
     table = Table(title=f"Region mappings ({cli.mapping_table})")
-    columns = ("source region", "target account", "target region", "encryption", "copy tags", "share key", "retention")
+    columns = (
+        "source region",
+        "target account",
+        "target region",
+        "encryption",
+        "copy tags",
+        "share / transfer key",
+        "retention",
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
     for item in tables.mapping_items(cli.mapping_table):
@@ -258,7 +280,7 @@ def list_mappings(ctx: typer.Context) -> None:
                 target.target_region,
                 encryption,
                 "yes" if target.copy_tags else "no",
-                target.share_kms_key_arn or "",
+                " / ".join(k for k in (target.share_kms_key_arn, target.transfer_kms_key_arn) if k),
                 target.retention.describe() if target.retention.given else "kept",
             )
     console.print(table)
@@ -277,9 +299,17 @@ def show(
     source_region: Annotated[str, typer.Argument(help="Source region, or '*'")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML")] = False,
 ) -> None:
-    """Print one mapping item (YAML, or JSON with --json)."""
+    """Print one mapping item (YAML, or JSON with --json), then the incremental bases kept for its targets."""
     item = _plain(_load_item(ctx, source_region))
     typer.echo(json.dumps(item, indent=2) if as_json else yaml.safe_dump(item, sort_keys=False))
+    if as_json:
+        return
+    from .status import read_bases, render_bases
+
+    bases = read_bases(get_context(ctx))
+    mine = [b for b in bases or [] if source_region == ALL_REGIONS or b.lineage.split("#")[3] == source_region]
+    if mine:
+        console.print(render_bases(mine))
 
 
 @app.command("delete")

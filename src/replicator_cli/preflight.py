@@ -102,6 +102,10 @@ def check_target(
         share = target.share_kms_key_arn
         problem = _safely(lambda: kms.key_problem(share, source_region, None))
         report.checks.append(Check("share key", problem is None, problem or f"{share} is enabled in {source_region}"))
+    if target.transfer_kms_key_arn:
+        transfer, region = target.transfer_kms_key_arn, target.target_region
+        problem = _safely(lambda: kms.key_problem(transfer, region, None))
+        report.checks.append(Check("transfer key", problem is None, problem or f"{transfer} is enabled in {region}"))
     offered: dict[tuple[str, str], bool | str] = {}
     for db in databases:
         report.checks.append(_check_database(db, source_region, target, own_account, role_ok, offered))

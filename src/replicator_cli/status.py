@@ -8,15 +8,17 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
+from botocore.exceptions import ClientError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from replicator.aws import lineages
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
-from .context import CliError, get_context
+from .context import CliContext, CliError, get_context
 
 console = Console()
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -57,6 +59,35 @@ def _elapsed(record: ReplicationRecord, now: datetime) -> str:
     seconds = int(((record.finished_at or now) - record.started_at).total_seconds())
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def render_bases(bases: list[lineages.BaseRecord]) -> Table:
+    """The copies kept so that the next copy of each lineage is incremental, and their storage."""
+    total = sum(b.size_gb or 0 for b in bases)
+    table = Table(title=f"Incremental bases ({len(bases)}, about {total} GB stored)", title_justify="left")
+    for column in ("database", "kept in", "base", "data taken", "GB", "kind"):
+        table.add_column(column, overflow="fold")
+    for base in sorted(bases, key=lambda b: b.lineage):
+        parts = base.lineage.split("#")  # lineage#kind#account#region#database#account#region[#for#account]
+        database = f"{parts[4]} ({parts[3]})"
+        kept_in = f"{parts[5]} / {parts[6]}" + (f" for {parts[8]}" if len(parts) > 8 else "")
+        table.add_row(
+            database,
+            kept_in,
+            base.snapshot_arn.split(":", 6)[-1],
+            base.taken_at.strftime("%Y-%m-%d %H:%M"),
+            str(base.size_gb or "?"),
+            "intermediate" if base.intermediate else "replica",
+        )
+    return table
+
+
+def read_bases(cli: CliContext) -> list[lineages.BaseRecord] | None:
+    """The lineages' bases, or None when the copy-slots table cannot be found (tables given by name only)."""
+    try:
+        return lineages.all_bases(cli.slots_table)
+    except (CliError, ClientError):
+        return None
 
 
 def render(records: list[ReplicationRecord]) -> Group:
@@ -131,6 +162,9 @@ def status(
         return
     if not watch:
         console.print(render(current()))
+        bases = read_bases(cli)
+        if bases:
+            console.print(render_bases(bases))
         return
     count = 0
     with Live(render(current()), console=console, refresh_per_second=4) as live:

@@ -825,3 +825,17 @@ def test_a_target_in_an_account_the_stack_does_not_allow_is_refused_and_nothing_
 
     allowed = cli("mappings", "put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
     ok(allowed)
+
+
+def test_a_transfer_key_is_set_with_its_option_and_must_be_in_the_target_region(cloud):
+    in_eu = f"arn:aws:kms:eu-west-1:{SOURCE_ACCOUNT}:key/9999aaaa-2222-3333-4444-555566667777"
+    base = ["mappings", "put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE]
+
+    ok(cli(*base, "--encrypt", "--kms-key-arn", EU_KEY, "--transfer-kms-key-arn", in_eu))
+    assert item(cloud, "us-east-1")["targets"][0]["transfer_kms_key_arn"] == in_eu
+
+    wrong = cli(*base, "--encrypt", "--kms-key-arn", EU_KEY, "--transfer-kms-key-arn", SHARE_KEY, "--replace")
+    assert wrong.exit_code == 1
+    assert "transfer_kms_key_arn is in us-east-1 but target_region is eu-west-1" in flat(wrong)
+    assert "--transfer-kms-key-arn" in flat(wrong)
+    assert item(cloud, "us-east-1")["targets"][0]["transfer_kms_key_arn"] == in_eu  # nothing written

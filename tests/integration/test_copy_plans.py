@@ -119,3 +119,34 @@ def test_the_transfer_copy_is_kept_as_the_base_until_the_next_days_copy_is_avail
     assert lineages.get(table, day2.plan.base.lineage).snapshot_arn == base2
     # no copy ran in the source region (automated backups there are never held up by a copy)
     assert all(":us-east-1:" not in a for a in run.cloud.doubles.copy_clock.started)
+
+
+def test_the_records_say_when_a_copy_is_full_and_status_shows_the_bases(run_scenario):
+    from typer.testing import CliRunner
+
+    from replicator_cli.main import app
+
+    spec = base_scenario(
+        keys=[*base_scenario()["keys"], {"name": "xfer-eu", "region": "eu-west-1"}],
+        snapshots=[{"id": day, "database": "orders", "type": "automated"} for day in DAYS],
+        events=[{"snapshot": DAYS[0]}],
+        mappings=[mapping(vault_target(share_kms_key_arn=None, transfer_kms_key_arn="{{key:xfer-eu}}"))],
+    )
+    run = run_scenario(spec)
+    day1 = run.record(DAYS[0], "eu-west-1")
+    assert "the first copy of its lineage: a full copy" in (day1.copy_note or "")
+    run.runner.send([run.runner._generated_event(DAYS[1])])
+    day2 = {r.source_arn.split(":", 6)[-1]: r for r in run.runner.wait() if r.source_arn}[DAYS[1]]
+    assert day2.status.value == "SUCCEEDED", day2.reason
+    assert day2.copy_note is None  # incremental against day 1's base
+
+    names = ["--mapping-table", run.cloud.stack.mapping_table, "--history-table", run.cloud.stack.history_table]
+    names += ["--slots-table", run.cloud.stack.resources["CopySlotsTable"]]
+    shown = CliRunner().invoke(app, [*names, "status"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert "Incremental bases (1, about 20 GB stored)" in shown.output
+    assert day2.plan.steps[0].snapshot_identifier in shown.output
+    assert "intermediate" in shown.output
+    mapped = CliRunner().invoke(app, [*names, "mappings", "show", "us-east-1"], env={"COLUMNS": "300"})
+    assert "transfer_kms_key_arn" in mapped.output
+    assert "Incremental bases (1" in mapped.output

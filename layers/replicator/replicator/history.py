@@ -67,6 +67,7 @@ class ReplicationRecord(BaseModel):
     attempt: int = 1  # the replication's run: the first, or a retry
     outcome_published: bool | None = None  # the outcome event went out (False: to be published again)
     previous_attempts: list[AttemptSummary] = Field(default_factory=list)  # oldest first
+    copy_note: str | None = None  # what this replication's copies cost: a full copy (a new lineage), full transfers
     # the plan the start function made, and where the replication is in it: the only plan its tasks act on
     plan: ReplicationPlan | None = None
     progress: Progress | None = None

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ..aws import kms, rds, routes, stepfunctions, tables
+from ..aws import kms, lineages, rds, routes, stepfunctions, tables
 from ..aws.errors import is_transient
 from ..aws.sessions import RoleNotAssumable, error_code
 from ..events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
@@ -147,7 +147,8 @@ def start_target(
                 raise  # passing: the event is retried (Lambda, then EventBridge) and nothing was made yet
             reason = f"could not check the replication: {error_code(error)}: {error}"
             return _failed(settings, record, reason, replacing)
-        record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED)})
+        note = _copy_note(settings, plan)
+        record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED), "copy_note": note})
         if replacing is not None:
             if not tables.replace_failed(settings.history_table, record, replacing):
                 return tables.get_record(settings.history_table, record.replication_id) or record  # retried already
@@ -175,6 +176,21 @@ def start_execution(settings: Settings, record: ReplicationRecord) -> Replicatio
         # nothing was set in motion: the record says why, nothing needs cleaning up
         return _failed(settings, record, f"could not start the replication's execution: {error_code(error)}: {error}")
     return record
+
+
+def _copy_note(settings: Settings, plan: ReplicationPlan) -> str | None:
+    """What the record says of this replication's copies: a full copy when it starts a lineage, full transfers."""
+    notes = [plan.note] if plan.note else []
+    if plan.base is not None and settings.slots_table:
+        known = lineages.get(settings.slots_table, plan.base.lineage)
+        if known is None:
+            notes.append("the first copy of its lineage: a full copy (the next ones are incremental against it)")
+        elif known.signature != plan.base.signature:
+            notes.append(
+                f"the key or the plan changed ({known.signature} -> {plan.base.signature}): a new lineage, whose first "
+                "copy is full"
+            )
+    return "; ".join(notes) or None
 
 
 def _single_step_worth_trying(settings: Settings, source: SourceSnapshot, target: MappingTarget) -> bool:
