@@ -60,6 +60,7 @@ bench: $(BIN)/replicator
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/burst_makespan.py
 	$(BIN)/python bench/replication_cost.py
+	$(BIN)/python bench/copy_ledger.py
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml

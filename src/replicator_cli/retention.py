@@ -1,4 +1,5 @@
-"""`replicator prune`: delete (or, with --dry-run, list) replicas outside their mapping target's retention."""
+"""`replicator prune`: delete (or, with --dry-run, list) replicas outside their mapping target's retention, and
+the transfer bases no mapping target copies against any more."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def render(report: PruneReport, dry_run: bool) -> Table:
             result.replica_arn,
             result.source_arn,
             result.created_at.strftime("%Y-%m-%d %H:%M"),
-            result.reason,
+            f"unused base: {result.reason}" if result.what == "base" else result.reason,
             done,
         )
     return table
@@ -37,7 +38,8 @@ def prune(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted, delete nothing")] = False,
 ) -> None:
-    """Delete the replicas outside their mapping target's retention (retention_days, keep_last).
+    """Delete the replicas outside their mapping target's retention (retention_days, keep_last), and the transfer
+    bases no mapping target copies against any more (its target removed, its transfer key changed).
 
     Does what the scheduled prune function does; only snapshots the replicator made (its tags and its history) are
     ever deleted.
@@ -45,13 +47,20 @@ def prune(
     Example: replicator prune --dry-run
     """
     cli = get_context(ctx)
-    settings = Settings(mapping_table=cli.mapping_table, history_table=cli.history_table)
+    try:
+        slots_table = cli.slots_table
+    except CliError:
+        slots_table = ""  # tables given by name without --slots-table: the bases are not looked at
+    settings = Settings(mapping_table=cli.mapping_table, history_table=cli.history_table, slots_table=slots_table)
     report = prune_replicas(settings, dry_run=dry_run)
     if report.results:
         console.print(render(report, dry_run))
     verb = "would delete" if dry_run else "deleted"
-    count = len(report.results) if dry_run else report.deleted
-    console.print(f"{verb} {count} replica(s)")
+    done = report.results if dry_run else [r for r in report.results if r.deleted]
+    bases = sum(1 for r in done if r.what == "base")
+    console.print(f"{verb} {len(done) - bases} replica(s)" + (f" and {bases} unused base(s)" if bases else ""))
+    if not slots_table:
+        console.print("unused bases not looked at: give --slots-table (or the stack) to prune them too")
     failed = [r for r in report.results if r.error]
     if report.problems or failed:
         raise CliError("; ".join([*report.problems, *(f"{r.replica_arn}: {r.error}" for r in failed)]))

@@ -150,3 +150,42 @@ def test_the_records_say_when_a_copy_is_full_and_status_shows_the_bases(run_scen
     mapped = CliRunner().invoke(app, [*names, "mappings", "show", "us-east-1"], env={"COLUMNS": "300"})
     assert "transfer_kms_key_arn" in mapped.output
     assert "Incremental bases (1" in mapped.output
+
+
+def test_a_base_no_mapping_target_uses_is_pruned_and_one_still_used_is_kept(run_scenario):
+    import boto3
+
+    from replicator.snapshots import TAG_LINEAGE_BASE
+
+    spec = base_scenario(
+        keys=[*base_scenario()["keys"], {"name": "xfer-eu", "region": "eu-west-1"}],
+        snapshots=[{"id": DAYS[0], "database": "orders", "type": "automated"}],
+        events=[{"snapshot": DAYS[0]}],
+        mappings=[mapping(vault_target(share_kms_key_arn=None, transfer_kms_key_arn="{{key:xfer-eu}}"))],
+    )
+    run = run_scenario(spec)
+    day1 = run.record(DAYS[0], "eu-west-1")
+    assert day1.status.value == "SUCCEEDED", day1.reason
+    base = day1.plan.steps[0].snapshot_arn
+    rds = boto3.client("rds", region_name="eu-west-1")
+    tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=base)["TagList"]}
+    assert tags[TAG_LINEAGE_BASE].endswith(f"/eu-west-1/for/{TARGET_ACCOUNT}")  # said on the snapshot itself
+    table = run.cloud.stack.resources["CopySlotsTable"]
+    prune = run.cloud.stack.function("PruneReplicasFunction").name
+
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(prune, {})
+    assert error is None, result
+    assert result["results"] == []  # its target still copies against it: kept
+    assert base.rsplit(":", 1)[1] in _snapshots(SOURCE_ACCOUNT, "eu-west-1")
+
+    # the vault target is removed from the mapping: nothing will copy against the base again
+    boto3.resource("dynamodb").Table(run.cloud.stack.mapping_table).put_item(
+        Item={"source_region": "us-east-1", "targets": [{"target_region": "us-west-2"}]}
+    )
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(prune, {})
+    assert error is None, result
+    assert [(r["replica_arn"], r["what"], r["deleted"]) for r in result["results"]] == [(base, "base", True)]
+    assert "no mapping target copies from us-east-1" in result["results"][0]["reason"]
+    assert base.rsplit(":", 1)[1] not in _snapshots(SOURCE_ACCOUNT, "eu-west-1")
+    assert lineages.get(table, day1.plan.base.lineage) is None
+    assert day1.replica_arn.rsplit(":", 1)[1] in _snapshots(TARGET_ACCOUNT, "eu-west-1")  # the replica stays

@@ -28,6 +28,7 @@ from .rules import ReplicationRefused, decide_encryption
 from .snapshots import (
     MANAGED_BY,
     REPLICA_PREFIX,
+    TAG_LINEAGE_BASE,
     TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
     TAG_SOURCE_ARN,
@@ -201,6 +202,39 @@ def lineage_of(source: SourceSnapshot, account: str, region: str, for_account: s
     return f"{lineage}#for#{for_account}" if for_account else lineage
 
 
+class LineageId(BaseModel):
+    """A lineage's parts, read back from its name (lineage_of)."""
+
+    kind: SnapshotKind
+    source_account: str
+    source_region: str
+    database: str
+    account: str  # where its copies are made
+    region: str
+    for_account: str | None = None  # a transfer copy's target account
+
+
+def parse_lineage(lineage: str) -> LineageId | None:
+    """The parts of a name lineage_of made; None for anything else."""
+    parts = lineage.split("#")
+    if len(parts) not in (7, 9) or parts[0] != "lineage" or (len(parts) == 9 and parts[7] != "for"):
+        return None
+    try:
+        kind = SnapshotKind(parts[1])
+    except ValueError:
+        return None
+    for_account = parts[8] if len(parts) == 9 else None
+    return LineageId(
+        kind=kind, source_account=parts[2], source_region=parts[3], database=parts[4], account=parts[5],
+        region=parts[6], for_account=for_account,
+    )  # fmt: skip
+
+
+def lineage_tag(lineage: str) -> str:
+    """A lineage as an RDS tag value (which allows letters, digits, spaces and _.:/=+-@, not '#')."""
+    return lineage.removeprefix("lineage#").replace("#", "/")
+
+
 def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step: bool = True) -> ReplicationPlan:
     """The steps that replicate `source` to `target`; ReplicationRefused names what to change when none can.
 
@@ -217,7 +251,16 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step:
     final_key = decision.kms_key_arn if decision.encrypt else None
     target_region, role = target.target_region, target.role_arn
 
-    def copy(account: str, role: str | None, region: str, src_arn: str, ident: str, key: str | None, why: str):
+    def copy(
+        account: str,
+        role: str | None,
+        region: str,
+        src_arn: str,
+        ident: str,
+        key: str | None,
+        why: str,
+        base_of: str | None = None,
+    ) -> PlanStep:
         return PlanStep(
             action=StepAction.COPY,
             kind=source.kind,
@@ -228,7 +271,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step:
             source_arn=src_arn,
             kms_key_id=key,
             encrypted=key is not None or source.encrypted,
-            tags=tags,
+            tags=tags | {TAG_LINEAGE_BASE: lineage_tag(base_of)} if base_of else tags,
             purpose=why,
             partition=source.partition,
         )
@@ -321,8 +364,9 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step:
         why = f"copy to {target_region}, kept as the base of the next copy" + (
             " (transfer key)" if transfer_key else ""
         )
+        lineage = lineage_of(source, source.account_id, target_region, for_account=target_account)
         steps = [
-            copy(source.account_id, None, target_region, source.arn, transfer_id, transfer_key, why),
+            copy(source.account_id, None, target_region, source.arn, transfer_id, transfer_key, why, lineage),
             share(target_region, transfer_id),
             copy(
                 target_account, role, target_region, transfer_arn, replica_id, final_key, "copy into the target account"
@@ -330,7 +374,7 @@ def plan_replication(source: SourceSnapshot, target: MappingTarget, single_step:
         ]
         cleanup = [unshare(target_region, transfer_id)]
         base = LineageBase(
-            lineage=lineage_of(source, source.account_id, target_region, for_account=target_account),
+            lineage=lineage,
             signature=f"{shape.value}#{transfer_key or 'unencrypted'}",
             step_index=0,
             intermediate=True,

@@ -11,12 +11,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
-from ..aws import iam, rds, tables
+from ..aws import iam, lineages, rds, tables
 from ..aws.sessions import RoleNotAssumable, error_code, home_client
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
 from ..mapping import ALL_REGIONS, RegionMapping, describe_validation_error, parse_mapping_item
 from ..observability import MetricUnit, logger, metrics
+from ..planning import PlanShape, parse_lineage
 from ..retention import Replica, RetentionRule, replicas_to_delete
 from ..settings import Settings
 
@@ -35,6 +36,7 @@ class PruneResult(BaseModel):
     source_arn: str
     created_at: datetime
     reason: str
+    what: str = "replica"  # or "base": a copy kept only so that its lineage's next copy is incremental
     deleted: bool = False
     error: str | None = None
 
@@ -108,11 +110,83 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
                     continue
                 result = _prune_one(settings, replica, records[replica.arn], decision.reason, role_arn, dry_run, now)
                 report.results.append(result)
+    if settings.slots_table:
+        _prune_bases(settings, mappings, invalid, own_account, report, dry_run)
     if report.deleted:
         metrics.add_metric(name="ReplicasDeleted", unit=MetricUnit.Count, value=report.deleted)
     for problem in report.problems:
         logger.warning("prune problem", extra={"problem": problem})
     return report
+
+
+def _prune_bases(
+    settings: Settings,
+    mappings: dict[str, RegionMapping],
+    invalid: set[str],
+    own_account: str,
+    report: PruneReport,
+    dry_run: bool,
+) -> None:
+    """Delete the transfer bases no mapping target copies against any more (its target removed, its key changed).
+
+    A base whose target still maps it is kept however old, like the newest replica of a database: the next
+    snapshot's copy would be full without it.
+    """
+    for base in lineages.all_bases(settings.slots_table):
+        reason = _base_unused(base, mappings, invalid, own_account)
+        if reason is None:
+            continue
+        if not base.intermediate:  # a replica: no longer a base, but the retention's to delete, never this
+            if not dry_run:
+                lineages.forget(settings.slots_table, base.lineage, base.snapshot_arn)
+            continue
+        record = tables.get_record(settings.history_table, base.replication_id)
+        result = PruneResult(
+            replica_arn=base.snapshot_arn,
+            replication_id=base.replication_id,
+            source_arn=record.source_arn if record else "",
+            created_at=base.taken_at,
+            reason=reason,
+            what="base",
+        )
+        if not dry_run:
+            try:
+                rds.delete_replicator_snapshot(base.snapshot_arn, None)  # in this account (no role)
+            except Exception as error:
+                if not error_code(error):
+                    raise
+                report.results.append(result.model_copy(update={"error": f"{error_code(error)}: {error}"}))
+                continue
+            lineages.forget(settings.slots_table, base.lineage, base.snapshot_arn)
+            logger.info("unused base deleted", extra={"base": base.snapshot_arn, "reason": reason})
+            result = result.model_copy(update={"deleted": True})
+        report.results.append(result)
+
+
+def _base_unused(
+    base: lineages.BaseRecord, mappings: dict[str, RegionMapping], invalid: set[str], own_account: str
+) -> str | None:
+    """Why no mapping target copies against this base any more; None while one may (or its mapping is invalid)."""
+    lineage = parse_lineage(base.lineage)
+    if lineage is None:
+        return None  # not a name the planner makes: left alone
+    region = lineage.source_region
+    if region in invalid or (region not in mappings and ALL_REGIONS in invalid):
+        return None  # reported as a problem already; nothing is decided on an invalid mapping
+    mapping = mappings.get(region) or mappings.get(ALL_REGIONS)
+    destination = lineage.for_account or lineage.account
+    targets = [
+        t for t in (mapping.targets if mapping else [])
+        if t.account_id(own_account) == destination and t.target_region == lineage.region
+    ]  # fmt: skip
+    if not targets:
+        return f"no mapping target copies from {region} to account {destination} {lineage.region} any more"
+    if not base.intermediate:
+        return None
+    keys = {"unencrypted", *(t.transfer_kms_key_arn for t in targets if t.transfer_kms_key_arn)}
+    if base.signature not in {f"{PlanShape.TRANSFER_FIRST.value}#{key}" for key in keys}:
+        return "the mapping target's transfer_kms_key_arn changed: its next copy starts a new lineage"
+    return None
 
 
 def _not_allowed(replica: Replica, reason: str, account: str) -> PruneResult:
