@@ -189,3 +189,18 @@ def test_a_base_no_mapping_target_uses_is_pruned_and_one_still_used_is_kept(run_
     assert base.rsplit(":", 1)[1] not in _snapshots(SOURCE_ACCOUNT, "eu-west-1")
     assert lineages.get(table, day1.plan.base.lineage) is None
     assert day1.replica_arn.rsplit(":", 1)[1] in _snapshots(TARGET_ACCOUNT, "eu-west-1")  # the replica stays
+
+
+def test_a_transfer_key_missing_where_its_copy_is_made_refuses_the_replication_before_any_copy(run_scenario):
+    missing = f"arn:aws:kms:eu-west-1:{SOURCE_ACCOUNT}:key/00000000-1111-2222-3333-444444444444"
+    spec = base_scenario(
+        snapshots=[{"id": DAYS[0], "database": "orders", "type": "automated"}],
+        events=[{"snapshot": DAYS[0]}],
+        mappings=[mapping(vault_target(share_kms_key_arn=None, transfer_kms_key_arn=missing))],
+    )
+    run = run_scenario(spec)
+    record = run.record(DAYS[0], "eu-west-1")
+    assert record.status.value == "FAILED"
+    assert f"KMS key {missing} does not exist in eu-west-1" in (record.reason or "")
+    assert "transfer_kms_key_arn" in (record.reason or "")
+    assert run.cloud.doubles.copy_clock.started == []

@@ -22,7 +22,7 @@ from ..execution import Phase, Progress, execution_state
 from ..history import ReplicationRecord, ReplicationStatus
 from ..mapping import MappingTarget, describe_validation_error
 from ..observability import logger
-from ..planning import ReplicationPlan, plan_replication
+from ..planning import ReplicationPlan, StepAction, plan_replication
 from ..rules import ReplicationRefused
 from ..settings import Settings
 from ..snapshots import SourceSnapshot, parse_snapshot_arn, replication_id, short_hash
@@ -229,3 +229,11 @@ def preflight(plan: ReplicationPlan) -> None:
     key = target.encryption.kms_key_arn
     if plan.replica_encrypted and key and (problem := kms.key_problem(key, target.target_region, role)):
         raise ReplicationRefused(problem, field="encryption.kms_key_arn")
+    # the keys this account's own copies use (share_kms_key_arn in the source region, transfer_kms_key_arn in the
+    # target region): each must exist, enabled, where its copy is made
+    named = {target.share_kms_key_arn: "share_kms_key_arn", target.transfer_kms_key_arn: "transfer_kms_key_arn"}
+    for step in plan.steps:
+        own_copy = step.action is StepAction.COPY and step.account_id == source.account_id
+        key_field = named.get(step.kms_key_id) if own_copy and step.kms_key_id else None
+        if key_field and (problem := kms.key_problem(str(step.kms_key_id), step.region, None)):
+            raise ReplicationRefused(f"{key_field}: {problem}", field=key_field)
