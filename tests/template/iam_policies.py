@@ -119,7 +119,15 @@ def resolve(value: Any, cfn: dict[str, Any], overrides: dict[str, str] | None = 
         if "Fn::Sub" in node:
             text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
             values = {k: walk(v) for k, v in variables.items()}
-            return re.sub(r"\$\{([\w:]+)\}", lambda m: str(values.get(m.group(1), ref(m.group(1)))), text)
+
+            def variable(name: str) -> str:
+                if name in values:
+                    return str(values[name])
+                if "." in name:  # ${Resource.Attribute}, as GetAtt
+                    return str(walk({"Fn::GetAtt": name.split(".", 1)}))
+                return ref(name)
+
+            return re.sub(r"\$\{([\w:.]+)\}", lambda m: variable(m.group(1)), text)
         if "Fn::If" in node:
             return walk(node["Fn::If"][1])
         if "Fn::Split" in node:

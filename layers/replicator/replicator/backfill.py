@@ -21,6 +21,7 @@ class ExistingSnapshot(BaseModel):
     status: str
     created_at: datetime | None
     database_identifier: str | None = None
+    engine: str = ""
     tags: dict[str, str] = {}
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -12,6 +12,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from .clock import utc_now
 from .execution import Phase, Progress
 from .planning import ReplicationPlan
+
+DATABASE_INDEX = "by-database-target"  # history table index: (database_target, source_taken_at)
+
+
+def taken_key(when: datetime) -> str:
+    """A snapshot's time as the database index's sort key: UTC, to the second, ordered as text."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_taken_key(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def database_target_key(
+    source_account: str, source_region: str, kind: str, database: str, target_account: str, target_region: str
+) -> str:
+    """The database index's key: one source database replicated to one target (account and region)."""
+    return "#".join((source_account, source_region, kind, database, target_account, target_region))
 
 
 class ReplicationStatus(StrEnum):
@@ -68,6 +86,12 @@ class ReplicationRecord(BaseModel):
     outcome_published: bool | None = None  # the outcome event went out (False: to be published again)
     previous_attempts: list[AttemptSummary] = Field(default_factory=list)  # oldest first
     copy_note: str | None = None  # what this replication's copies cost: a full copy (a new lineage), full transfers
+    # the source database and when its snapshot was taken: the key and sort key of the history's database index
+    # (DATABASE_INDEX), which the min_interval_hours check and the coverage audit query instead of scanning
+    source_database: str | None = None
+    source_taken_at: str | None = None  # taken_key(): UTC, sortable as text
+    database_target: str | None = None  # database_target_key()
+    not_selected: bool | None = None  # SKIPPED by the target's selection (re-evaluated when sent again)
     # the plan the start function made, and where the replication is in it: the only plan its tasks act on
     plan: ReplicationPlan | None = None
     progress: Progress | None = None
@@ -132,3 +156,45 @@ class ReplicationRecord(BaseModel):
         data = self.model_dump(mode="json", exclude_none=True)
         data = {k: v for k, v in data.items() if v not in ("", [])}
         return json.loads(json.dumps(data), parse_float=Decimal)
+
+
+class IndexedReplication(BaseModel):
+    """A replication as the history's database index returns it (the attributes it projects)."""
+
+    replication_id: str
+    status: ReplicationStatus
+    source_taken_at: str
+    reason: str = ""
+    source_arn: str | None = None
+    replica_arn: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    replica_deleted_at: datetime | None = None
+    not_selected: bool | None = None
+
+    @property
+    def taken_at(self) -> datetime:
+        return parse_taken_key(self.source_taken_at)
+
+    @property
+    def holds_a_replica(self) -> bool:
+        """A replica of it exists (SUCCEEDED and not pruned since)."""
+        return self.status is ReplicationStatus.SUCCEEDED and self.replica_deleted_at is None
+
+    @property
+    def counts_for_interval(self) -> bool:
+        """It made, or is making, a replica: min_interval_hours counts it."""
+        return self.status not in (ReplicationStatus.FAILED, ReplicationStatus.SKIPPED)
+
+
+# what the database index projects besides its keys and the table's key (template.yaml, HistoryTable)
+INDEX_PROJECTION = (
+    "status",
+    "reason",
+    "source_arn",
+    "replica_arn",
+    "started_at",
+    "finished_at",
+    "replica_deleted_at",
+    "not_selected",
+)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .retention import RetentionRule
+from .selection import Selection
 
 ALL_REGIONS = "*"
 
@@ -118,6 +119,15 @@ class MappingTarget(BaseModel):
     )
     keep_last: int | None = Field(
         default=None, ge=1, le=10000, description="Only this many newest replicas per source database are kept"
+    )
+    selection: Selection | None = Field(
+        default=None, description="Which snapshots are replicated to this target (absent: every snapshot)"
+    )
+    rpo_hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=8760,
+        description="Each selected database must have a replica here younger than this (the coverage audit)",
     )
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 SERVICE = "rds-snapshot-replicator"
 NAMESPACE = "SnapshotReplicator"
@@ -32,4 +33,16 @@ logger = Logger(service=SERVICE)
 tracer: Tracer | UntracedHandlers = UntracedHandlers() if tracing_disabled() else Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer", "tracing_disabled"]
+
+def publish_metrics(values: list[tuple[str, MetricUnit, float]], **dimensions: str) -> None:
+    """Publish metrics with dimensions of their own besides `service` (one set per mapping target, per copy-slot
+    pool), at once: the function-wide `metrics` carries one dimension set per invocation."""
+    provider = AmazonCloudWatchEMFProvider(
+        namespace=NAMESPACE, service=SERVICE, default_dimensions={"service": SERVICE, **dimensions}
+    )
+    for name, unit, value in values:
+        provider.add_metric(name=name, unit=unit, value=value)
+    provider.flush_metrics()
+
+
+__all__ = ["MetricUnit", "logger", "metrics", "publish_metrics", "tracer", "tracing_disabled"]

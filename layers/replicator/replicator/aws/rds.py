@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..backfill import ExistingSnapshot
+from ..coverage import SourceDatabase
 from ..planning import PlanStep, StepAction
 from ..retention import Replica
 from ..snapshots import (
@@ -379,6 +380,55 @@ def list_source_snapshots(region: str) -> list[ExistingSnapshot]:
                 status=raw.get("Status", "unknown"),
                 created_at=raw.get("SnapshotCreateTime"),
                 database_identifier=raw.get("DBInstanceIdentifier") or raw.get("DBClusterIdentifier"),
+                engine=raw.get("Engine", ""),
                 tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
             )
     return list(found.values())
+
+
+_DATABASE_NOT_FOUND = {"DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault"}
+
+
+def database_tags(kind: SnapshotKind, region: str, identifier: str) -> dict[str, str] | None:
+    """The tags of this account's DB instance (or Aurora cluster, for a cluster snapshot); None when it is gone."""
+    rds = client("rds", region)
+    try:
+        if kind is SnapshotKind.INSTANCE:
+            found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+        else:
+            found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+    except ClientError as error:
+        if error_code(error) in _DATABASE_NOT_FOUND:
+            return None
+        raise
+    if not found:
+        return None
+    return {t["Key"]: t["Value"] for t in found[0].get("TagList", [])}
+
+
+def list_databases(region: str) -> list[SourceDatabase]:
+    """This account's DB instances and DB clusters in `region` (the instances of a cluster are its cluster's: its
+    snapshots are cluster snapshots), with their engines and tags, as the coverage audit selects them."""
+    rds = client("rds", region)
+    found: list[SourceDatabase] = []
+    for page in rds.get_paginator("describe_db_clusters").paginate():
+        for raw in page["DBClusters"]:
+            found.append(_database(SnapshotKind.CLUSTER, region, raw, raw["DBClusterIdentifier"], "Status"))
+    for page in rds.get_paginator("describe_db_instances").paginate():
+        for raw in page["DBInstances"]:
+            if raw.get("DBClusterIdentifier"):
+                continue
+            found.append(_database(SnapshotKind.INSTANCE, region, raw, raw["DBInstanceIdentifier"], "DBInstanceStatus"))
+    return found
+
+
+def _database(kind: SnapshotKind, region: str, raw: dict[str, Any], identifier: str, status: str) -> SourceDatabase:
+    return SourceDatabase(
+        identifier=identifier,
+        kind=kind,
+        region=region,
+        engine=raw.get("Engine", ""),
+        status=raw.get(status, "unknown"),
+        created_at=raw.get("InstanceCreateTime") or raw.get("ClusterCreateTime"),
+        tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
+    )

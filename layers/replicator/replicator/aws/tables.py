@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from botocore.exceptions import ClientError
 
-from ..history import ReplicationRecord, ReplicationStatus, utc_now
+from ..history import DATABASE_INDEX, IndexedReplication, ReplicationRecord, ReplicationStatus, utc_now
 from ..mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
 from .sessions import dynamodb_table, error_code
 
@@ -89,16 +90,22 @@ def put_record(table_name: str, record: ReplicationRecord) -> bool:
     return True
 
 
-def replace_failed(table_name: str, record: ReplicationRecord, failed_attempt: int) -> bool:
-    """Write a retried replication's new attempt over its FAILED record, only if that record is still the FAILED
-    attempt `failed_attempt` (two retries at once start one attempt). False when it is not."""
+def replace_failed(
+    table_name: str,
+    record: ReplicationRecord,
+    failed_attempt: int,
+    replaced: ReplicationStatus = ReplicationStatus.FAILED,
+) -> bool:
+    """Write a retried replication's new attempt over its FAILED record (or, with `replaced`, its SKIPPED one: a
+    snapshot the target's selection now takes), only if that record is still that attempt `failed_attempt` (two
+    retries at once start one attempt). False when it is not."""
     record = record.model_copy(update={"updated_at": utc_now()})
     try:
         _table(table_name).put_item(
             Item=record.to_item(),
             ConditionExpression="#s = :failed AND (attribute_not_exists(attempt) OR attempt = :attempt)",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":failed": ReplicationStatus.FAILED.value, ":attempt": failed_attempt},
+            ExpressionAttributeValues={":failed": replaced.value, ":attempt": failed_attempt},
         )
     except ClientError as error:
         if error_code(error) != "ConditionalCheckFailedException":
@@ -153,6 +160,69 @@ def mark_published(table_name: str, replication_id: str) -> None:
 def get_record(table_name: str, rid: str) -> ReplicationRecord | None:
     item = _table(table_name).get_item(Key={"replication_id": rid}, ConsistentRead=True).get("Item")
     return ReplicationRecord.model_validate(item) if item else None
+
+
+class ReadUsage:
+    """Read capacity a series of queries consumed, by DynamoDB's rule for Query: the items read per request,
+    rounded up to 4 KB, half a unit per 4 KB when eventually consistent (the emulation does not size it)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.items = 0
+        self.read_units = 0.0
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        size = sum(_item_size(item) for item in items)
+        self.requests += 1
+        self.items += len(items)
+        self.read_units += max(1, -(-size // 4096)) * 0.5
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (attribute names and values; numbers and booleans approximated)."""
+    return sum(len(str(name)) + len(str(value).encode()) for name, value in item.items())
+
+
+def replications_of_database(
+    table_name: str,
+    database_target: str,
+    since: str | None = None,
+    until: str | None = None,
+    newest_first: bool = True,
+    page_size: int = 20,
+    usage: ReadUsage | None = None,
+) -> Iterator[IndexedReplication]:
+    """The replications of one source database to one target (history.database_target_key), by the time their
+    snapshot was taken (taken_key() bounds, inclusive), read from the database index page by page as the caller
+    iterates: no scan of the history."""
+    condition = "database_target = :key"
+    values: dict[str, Any] = {":key": database_target}
+    if since is not None and until is not None:
+        condition += " AND source_taken_at BETWEEN :since AND :until"
+        values.update({":since": since, ":until": until})
+    elif since is not None:
+        condition += " AND source_taken_at >= :since"
+        values[":since"] = since
+    elif until is not None:
+        condition += " AND source_taken_at <= :until"
+        values[":until"] = until
+    kwargs: dict[str, Any] = {
+        "IndexName": DATABASE_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
+        "Limit": page_size,
+    }
+    table = _table(table_name)
+    while True:
+        page = table.query(**kwargs)
+        if usage is not None:
+            usage.add(page["Items"])
+        for item in page["Items"]:
+            yield IndexedReplication.model_validate(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _scan(table_name: str) -> list[dict[str, Any]]:

@@ -17,7 +17,10 @@ METRIC_BY_STATUS = {
 
 
 def record_outcome(
-    settings: Settings, record: ReplicationRecord, replacing_attempt: int | None = None
+    settings: Settings,
+    record: ReplicationRecord,
+    replacing_attempt: int | None = None,
+    replaced: ReplicationStatus = ReplicationStatus.FAILED,
 ) -> ReplicationRecord:
     """Write a final outcome, publish it to EventBridge and count it; a final outcome already recorded stays.
 
@@ -29,7 +32,8 @@ def record_outcome(
         record = record.model_copy(update={"finished_at": utc_now()})
     record = record.model_copy(update={"outcome_published": False})
     if replacing_attempt is not None:
-        written = tables.replace_failed(settings.history_table, record, replacing_attempt)  # a retry's outcome
+        # a retry's outcome (or a resent snapshot's that its selection skipped before)
+        written = tables.replace_failed(settings.history_table, record, replacing_attempt, replaced)
     else:
         written = tables.put_record(settings.history_table, record)
     if not written:

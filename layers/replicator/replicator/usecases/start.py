@@ -9,6 +9,7 @@ no copy and shares nothing: a start that fails leaves nothing to clean up, and a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,11 +20,12 @@ from ..aws.errors import is_transient
 from ..aws.sessions import RoleNotAssumable, error_code
 from ..events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
 from ..execution import Phase, Progress, execution_state
-from ..history import ReplicationRecord, ReplicationStatus
-from ..mapping import MappingTarget, describe_validation_error
+from ..history import ReplicationRecord, ReplicationStatus, database_target_key, parse_taken_key, taken_key
+from ..mapping import MappingTarget, RegionMapping, describe_validation_error
 from ..observability import logger
 from ..planning import ReplicationPlan, StepAction, plan_replication
 from ..rules import ReplicationRefused
+from ..selection import DatabaseFacts, interval_refusal
 from ..settings import Settings
 from ..snapshots import SourceSnapshot, parse_snapshot_arn, replication_id, short_hash
 from .outcomes import next_attempt, record_outcome, snapshot_outcome, snapshot_outcome_id, supersede
@@ -94,13 +96,41 @@ def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[Re
         return about_snapshot(ReplicationStatus.FAILED, reason)
     if retry_failed:
         supersede(settings, outcome_id, event_id, source_arn)
-    return [start_target(settings, source, target, event_id, retry_failed) for target in mapping.targets]
+    facts = database_facts(source, mapping)
+    return [start_target(settings, source, target, event_id, retry_failed, facts) for target in mapping.targets]
+
+
+def database_facts(source: SourceSnapshot, mapping: RegionMapping | None = None) -> DatabaseFacts:
+    """What the targets' selections look at; the database's tags are read (once) only when a selection uses them.
+
+    A database deleted since its snapshot was taken has no tags to read: its snapshot's are used (RDS copies the
+    database's tags to its snapshots when CopyTagsToSnapshot is on, and AWS Backup copies them).
+    """
+    tags = source.tags
+    targets = mapping.targets if mapping else []
+    if source.database_identifier and any(t.selection and t.selection.needs_tags for t in targets):
+        found = rds.database_tags(source.kind, source.region, source.database_identifier)
+        if found is not None:
+            tags = found
+    return DatabaseFacts(
+        identifier=source.database_identifier, engine=source.engine, tags=tags, snapshot_type=source.snapshot_type
+    )
 
 
 def _base_record(source: SourceSnapshot, target: MappingTarget, event_id: str) -> ReplicationRecord:
     account = target.account_id(source.account_id)
     rid = replication_id(source.arn, account, target.target_region)
+    database = source.database_identifier
     return ReplicationRecord(
+        source_database=database,
+        source_taken_at=taken_key(source.created_at) if source.created_at else None,
+        database_target=(
+            database_target_key(
+                source.account_id, source.region, source.kind.value, database, account, target.target_region
+            )
+            if database
+            else None
+        ),
         replication_id=rid,
         status=ReplicationStatus.PENDING,
         source_arn=source.arn,
@@ -114,16 +144,31 @@ def _base_record(source: SourceSnapshot, target: MappingTarget, event_id: str) -
 
 
 def start_target(
-    settings: Settings, source: SourceSnapshot, target: MappingTarget, event_id: str, retry_failed: bool = False
+    settings: Settings,
+    source: SourceSnapshot,
+    target: MappingTarget,
+    event_id: str,
+    retry_failed: bool = False,
+    facts: DatabaseFacts | None = None,
 ) -> ReplicationRecord:
-    """Plan, check, record and start one replication; a refusal is recorded FAILED with its reason, never raised.
+    """Select, plan, check, record and start one replication; a snapshot the target's selection leaves out is
+    recorded SKIPPED with the rule, a refusal FAILED with its reason, never raised.
 
     With `retry_failed`, a replication whose last attempt FAILED runs again as its next attempt (a new plan, a new
-    execution name; the earlier attempt stays readable on the record).
+    execution name; the earlier attempt stays readable on the record). A snapshot SKIPPED by the selection is
+    selected again whenever it is sent again (a backfill after the selection changed): if it is selected now, it
+    is replicated as its next attempt.
     """
     record = _base_record(source, target, event_id)
+    facts = facts or database_facts(source)
     existing = tables.get_record(settings.history_table, record.replication_id)
     replacing: int | None = None
+    replaced = ReplicationStatus.FAILED
+    if existing is not None and existing.status is ReplicationStatus.SKIPPED and existing.not_selected:
+        if _not_selected(settings, source, target, facts, record) is not None:
+            return existing  # still left out: the record stays as it was
+        record, replacing, replaced = next_attempt(record, existing), existing.attempt, ReplicationStatus.SKIPPED
+        existing = None
     if existing is not None and existing.status.final:
         if not retry_failed or (why := existing.retryable) is not None:
             logger.info("already replicated: repeated event ignored", extra={"replication_id": record.replication_id})
@@ -133,24 +178,29 @@ def start_target(
         record, replacing = next_attempt(record, existing), existing.attempt
         existing = None
     if existing is None:
+        if (why_not := _not_selected(settings, source, target, facts, record)) is not None:
+            skipped = record.model_copy(
+                update={"status": ReplicationStatus.SKIPPED, "reason": f"not selected: {why_not}", "not_selected": True}
+            )
+            return record_outcome(settings, skipped, replacing_attempt=replacing, replaced=replaced)
         try:
             plan = plan_replication(source, target, single_step=_single_step_worth_trying(settings, source, target))
             if refusal := settings.destinations.refusal(plan.target_account_id):
                 raise ReplicationRefused(refusal, field="role_arn")
             preflight(plan)
         except ReplicationRefused as refused:
-            return _failed(settings, record, f"refused: {refused.reason}", replacing)
+            return _failed(settings, record, f"refused: {refused.reason}", replacing, replaced)
         except RoleNotAssumable as error:
-            return _failed(settings, record, _not_assumable(settings, error), replacing)
+            return _failed(settings, record, _not_assumable(settings, error), replacing, replaced)
         except ClientError as error:
             if is_transient(error):
                 raise  # passing: the event is retried (Lambda, then EventBridge) and nothing was made yet
             reason = f"could not check the replication: {error_code(error)}: {error}"
-            return _failed(settings, record, reason, replacing)
+            return _failed(settings, record, reason, replacing, replaced)
         note = _copy_note(settings, plan)
         record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED), "copy_note": note})
         if replacing is not None:
-            if not tables.replace_failed(settings.history_table, record, replacing):
+            if not tables.replace_failed(settings.history_table, record, replacing, replaced):
                 return tables.get_record(settings.history_table, record.replication_id) or record  # retried already
         else:
             existing = tables.create_record(settings.history_table, record)
@@ -203,10 +253,45 @@ def _single_step_worth_trying(settings: Settings, source: SourceSnapshot, target
 
 
 def _failed(
-    settings: Settings, record: ReplicationRecord, reason: str, replacing: int | None = None
+    settings: Settings,
+    record: ReplicationRecord,
+    reason: str,
+    replacing: int | None = None,
+    replaced: ReplicationStatus = ReplicationStatus.FAILED,
 ) -> ReplicationRecord:
     failed = record.model_copy(update={"status": ReplicationStatus.FAILED, "reason": reason})
-    return record_outcome(settings, failed, replacing_attempt=replacing)
+    return record_outcome(settings, failed, replacing_attempt=replacing, replaced=replaced)
+
+
+def _not_selected(
+    settings: Settings, source: SourceSnapshot, target: MappingTarget, facts: DatabaseFacts, record: ReplicationRecord
+) -> str | None:
+    """Why the target's selection leaves this snapshot out (the rule), or None: it is replicated.
+
+    min_interval_hours reads the replications of the same database to the same target whose snapshots were taken
+    within the interval on either side (the database index: one Query, however long the history).
+    """
+    selection = target.selection
+    if selection is None:
+        return None
+    if (refusal := selection.refusal(facts)) is not None:
+        return refusal
+    if selection.min_interval_hours is None or record.database_target is None or source.created_at is None:
+        return None
+    interval = timedelta(hours=selection.min_interval_hours)
+    taken = parse_taken_key(taken_key(source.created_at))  # in UTC, as the index holds it
+    nearby = tables.replications_of_database(
+        settings.history_table,
+        record.database_target,
+        since=taken_key(taken - interval),
+        until=taken_key(taken + interval),
+    )
+    apart = [
+        (taken - other.taken_at).total_seconds() / 3600
+        for other in nearby
+        if other.counts_for_interval and other.replication_id != record.replication_id
+    ]
+    return interval_refusal(selection, apart)
 
 
 def _not_assumable(settings: Settings, error: RoleNotAssumable) -> str:
