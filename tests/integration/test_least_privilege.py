@@ -1,7 +1,7 @@
 """Every AWS call each function makes is one its role allows: the calls seen on the emulation, across the paths of
 the pipeline (same account, cross account with and without an intermediate copy, a shared source, queued slots,
-a failed copy, the prune, the reconciler), are all in tests/aws_calls.yaml, whose lists tests/template/test_iam.py
-compares with the roles in template.yaml and target-account-role.yaml."""
+a failed copy, a selection, the prune, the reconciler, the coverage audit), are all in tests/aws_calls.yaml, whose
+lists tests/template/test_iam.py compares with the roles in template.yaml and target-account-role.yaml."""
 
 from __future__ import annotations
 
@@ -41,6 +41,26 @@ SCENARIOS = {
             {"source_region": "us-east-1", "targets": [{k: v for k, v in VAULT.items() if k != "share_kms_key_arn"}]}
         ],
     ),
+    # a selection by the database's tags and an interval: the start reads tags and the history's database index;
+    # the coverage audit (run after each scenario) lists the databases and queries the index
+    "selection": base_scenario(
+        databases=[{"id": "orders", "engine": "postgres", "engine_version": "16.3", "tags": {"env": "prod"}}],
+        mappings=[
+            {
+                "source_region": "us-east-1",
+                "targets": [
+                    {
+                        **{k: v for k, v in DR.items() if k != "keep_last"},
+                        "selection": {
+                            "include": [{"tags": [{"key": "env", "values": ["prod"]}]}],
+                            "min_interval_hours": 24,
+                        },
+                        "rpo_hours": 24,
+                    }
+                ],
+            }
+        ],
+    ),
     # a copy that fails: the failure path cleans up
     "failed-copy": base_scenario(
         mappings=[{"source_region": "us-east-1", "targets": [VAULT]}], failing_copies=["rds:orders-2026-11-24-03-10"]
@@ -58,7 +78,7 @@ def seen() -> set[tuple[str, str, bool]]:
         clouds: list = []
         try:
             run = run_in_cloud(spec, clouds)
-            for name in ("PruneReplicasFunction", "ReconcileFunction"):
+            for name in ("PruneReplicasFunction", "ReconcileFunction", "AuditCoverageFunction"):
                 function = run.cloud.stack.function(name).name
                 run.cloud.doubles.lambda_dispatcher.invoke(function, {})
             calls |= run.cloud.doubles.lambda_dispatcher.calls

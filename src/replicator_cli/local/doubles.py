@@ -609,17 +609,33 @@ class EmbeddedMetrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.totals: Counter[str] = Counter()
+        # every datum as emitted: (namespace, name, its dimensions, value)
+        self.data: list[tuple[str, str, dict[str, str], float]] = []
 
     def record(self, metric_set: dict[str, Any]) -> None:
-        names = [m["Name"] for d in metric_set.get("_aws", {}).get("CloudWatchMetrics", []) for m in d["Metrics"]]
         with self._lock:
-            for name in names:
-                values = metric_set.get(name, [])
-                self.totals[name] += sum(values) if isinstance(values, list) else values
+            for directive in metric_set.get("_aws", {}).get("CloudWatchMetrics", []):
+                dimension_names = [name for group in directive.get("Dimensions", []) for name in group]
+                dimensions = {name: str(metric_set.get(name)) for name in dimension_names}
+                for metric in directive["Metrics"]:
+                    name = metric["Name"]
+                    values = metric_set.get(name, [])
+                    for value in values if isinstance(values, list) else [values]:
+                        self.totals[name] += value
+                        self.data.append((directive.get("Namespace", ""), name, dimensions, value))
 
     def count(self, name: str) -> float:
         with self._lock:
             return self.totals[name]
+
+    def values(self, name: str, **dimensions: str) -> list[float]:
+        """The values of `name` emitted with exactly these dimensions besides `service`, oldest first."""
+        with self._lock:
+            return [
+                value
+                for _, emitted, dims, value in self.data
+                if emitted == name and {k: v for k, v in dims.items() if k != "service"} == dimensions
+            ]
 
 
 class Doubles:

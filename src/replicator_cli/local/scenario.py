@@ -48,6 +48,7 @@ class DatabaseSpec(_Spec):
     engine_version: str = "16.3"
     encrypted: bool = False
     kms_key: str | None = None  # a key of the scenario; encrypted without one = the account's aws/rds key
+    tags: dict[str, str] = Field(default_factory=dict)  # the database's own tags (a selection may read them)
 
 
 class SnapshotSpec(_Spec):
@@ -214,6 +215,8 @@ class ScenarioRunner:
         common.update(MasterUsername="admin", MasterUserPassword="local-only-password")
         if key:
             common["KmsKeyId"] = key
+        if db.tags:
+            common["Tags"] = [{"Key": k, "Value": v} for k, v in db.tags.items()]
         if db.kind == "instance":
             rds.create_db_instance(
                 DBInstanceIdentifier=db.id, DBInstanceClass="db.t3.micro", AllocatedStorage=20, **common
