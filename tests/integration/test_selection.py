@@ -7,8 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from moto.rds.models import rds_backends
 from support import SOURCE_ACCOUNT, base_scenario
+
+from replicator.usecases.coverage import audit_coverage
+from replicator.usecases.reindex import reindex_history
 
 WEST = "us-west-2"
 WEST_TARGET = f"{SOURCE_ACCOUNT}/{WEST}"  # coverage.target_label
@@ -118,3 +122,29 @@ def test_the_coverage_audit_publishes_covered_and_uncovered_databases_per_target
     assert 3 * 86400 - 600 < oldest < 3 * 86400 + 600  # the stale replica's data is 3 days old
     # the alarm's metric: the total over every target, with the service dimension only
     assert metrics.values("UncoveredDatabases") == [2]
+
+
+def test_records_from_before_the_index_are_reindexed_from_their_plan_and_then_cover_their_database(run_scenario):
+    def created_last_week(cloud, runner) -> None:
+        backend = rds_backends[SOURCE_ACCOUNT]["us-east-1"]
+        backend.databases["orders"].instance_create_time = datetime.now(UTC) - timedelta(days=7)
+
+    run = run_scenario(_scenario(_target(rpo_hours=24), [_db("orders")], ["orders-1"]), before_events=created_last_week)
+    record = run.record("orders-1", WEST)
+    assert record.status.value == "SUCCEEDED", record.reason
+    history = run.cloud.stack.history_table
+    # as a record written by the version before the index: no index attributes
+    boto3.resource("dynamodb").Table(history).update_item(
+        Key={"replication_id": record.replication_id},
+        UpdateExpression="REMOVE source_database, source_taken_at, database_target",
+    )
+    assert [r.verdict.value for r in audit_coverage(run.cloud.stack.mapping_table, history, SOURCE_ACCOUNT).rows] == [
+        "BREACH"
+    ]
+
+    assert reindex_history(history, dry_run=True).indexed == 1
+    report = reindex_history(history)
+    assert (report.indexed, report.already) == (1, 0)
+    assert reindex_history(history).indexed == 0  # idempotent
+    (row,) = audit_coverage(run.cloud.stack.mapping_table, history, SOURCE_ACCOUNT).rows
+    assert (row.verdict.value, row.newest_replica_arn) == ("ok", record.replica_arn)

@@ -96,6 +96,26 @@ class ReplicationRecord(BaseModel):
     plan: ReplicationPlan | None = None
     progress: Progress | None = None
 
+    def index_fields(self) -> dict[str, str] | None:
+        """The database index's attributes of a record written before the index existed, from its stored plan
+        (None: no plan names its database)."""
+        source = self.plan.source if self.plan else None
+        if self.plan is None or source is None or not source.database_identifier or source.created_at is None:
+            return None
+        database = source.database_identifier
+        return {
+            "source_database": database,
+            "source_taken_at": taken_key(source.created_at),
+            "database_target": database_target_key(
+                source.account_id,
+                source.region,
+                source.kind.value,
+                database,
+                self.plan.target_account_id,
+                self.plan.target.target_region,
+            ),
+        }
+
     @property
     def carried_out(self) -> ReplicationPlan | None:
         """The stored plan as it is carried out (its fallback route once AWS refused its single step)."""

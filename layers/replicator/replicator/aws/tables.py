@@ -147,6 +147,25 @@ def set_cleanup_errors(table_name: str, replication_id: str, errors: list[str]) 
         )
 
 
+def set_index_fields(table_name: str, replication_id: str, fields: dict[str, str]) -> bool:
+    """Add the database index's attributes to a record that lacks them (False: it has them, or is gone)."""
+    names = {f"#{i}": name for i, name in enumerate(fields)}
+    values = {f":{i}": value for i, value in enumerate(fields.values())}
+    try:
+        _table(table_name).update_item(
+            Key={"replication_id": replication_id},
+            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(fields))),
+            ConditionExpression="attribute_exists(replication_id) AND attribute_not_exists(database_target)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def mark_published(table_name: str, replication_id: str) -> None:
     """Note that a final outcome's event went out (the outcome itself is not changed)."""
     _table(table_name).update_item(
