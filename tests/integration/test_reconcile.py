@@ -109,6 +109,10 @@ def test_a_slot_held_by_a_replication_that_no_longer_runs_is_reclaimed(run_scena
     assert record.status.value == "SUCCEEDED", record.reason
     _nothing_held(run.cloud)
     assert run.cloud.doubles.metrics.count("SlotsReclaimed") == 1
+    # the pool as the run left it (read again after the reclaimed slot went to the waiter)
+    label = f"{SOURCE_ACCOUNT}/us-west-2/instance"
+    assert run.cloud.doubles.metrics.values("CopiesInFlight", pool=label) == [1]
+    assert run.cloud.doubles.metrics.values("CopiesWaiting", pool=label) == [0]
 
 
 def test_a_replication_recorded_but_never_started_is_started(run_scenario):
@@ -182,3 +186,48 @@ def test_an_outcome_event_refused_once_is_published_by_the_reconciler(run_scenar
     (event,) = run.outcome_events()
     assert event["detail-type"] == "Snapshot Replication Succeeded"
     assert tables.get_record(run.cloud.stack.history_table, record.replication_id).outcome_published is True
+
+
+def test_each_run_publishes_each_pools_copies_in_flight_and_waiting(run_scenario):
+    # one copy slot, three replications: one copies while two wait when the reconciler runs
+    pool = f"{SOURCE_ACCOUNT}#us-west-2#instance"
+    label = f"{SOURCE_ACCOUNT}/us-west-2/instance"
+    seen: list[tuple[int, int]] = []
+
+    def reconcile_while_two_wait(cloud, runner):
+        def watch() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                state = slots.occupancy(_slot_items(cloud)).get(pool)
+                if state == (1, 2):
+                    result, error = _reconcile(cloud)
+                    assert error is None, result
+                    seen.append(state)
+                    return
+                time.sleep(0.1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    names = ["orders-a", "orders-b", "orders-c"]
+    spec = base_scenario(
+        snapshots=[{"id": n, "database": "orders"} for n in names],
+        events=[{"snapshot": n} for n in names],
+        instance_copy_quota=1,
+        copy_seconds=4,
+        timeout_seconds=90,
+    )
+    run = run_scenario(spec, before_events=reconcile_while_two_wait)
+
+    assert seen == [(1, 2)], "the reconciler never ran while one copied and two waited"
+    assert [r.status.value for r in run.records] == ["SUCCEEDED"] * 3, [r.reason for r in run.records]
+    metrics = run.cloud.doubles.metrics
+    assert metrics.values("CopiesInFlight", pool=label) == [1]
+    assert metrics.values("CopiesWaiting", pool=label) == [2]
+
+    result, error = _reconcile(run.cloud)  # all done: the pool is published empty (zeros, not missing data)
+
+    assert error is None, result
+    assert metrics.values("CopiesInFlight", pool=label) == [1, 0]
+    assert metrics.values("CopiesWaiting", pool=label) == [2, 0]
+    assert metrics.count("CopiesInFlight") == 1  # one pool only; nothing published without a dimension `pool`
+    assert metrics.values("CopiesInFlight") == []

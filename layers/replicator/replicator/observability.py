@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -45,4 +46,61 @@ def publish_metrics(values: list[tuple[str, MetricUnit, float]], **dimensions: s
     provider.flush_metrics()
 
 
-__all__ = ["MetricUnit", "logger", "metrics", "publish_metrics", "tracer", "tracing_disabled"]
+# --- the catalogue: every metric the code emits (tests/unit/test_metric_catalogue.py keeps it so; the dashboard's
+# widgets show only metrics it lists, tests/template/test_dashboard.py) ----------------------------------------------
+
+SERVICE_ONLY = frozenset({"service"})
+PER_TARGET = frozenset({"service", "target"})  # target = "account/region" of a mapping target
+PER_POOL = frozenset({"service", "pool"})  # pool = "account/region/kind" of a copy-slot pool
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric of namespace NAMESPACE: its unit, the dimension-name sets it is emitted with, what it counts."""
+
+    unit: MetricUnit
+    dimensions: frozenset[frozenset[str]]
+    description: str
+
+
+def _spec(unit: MetricUnit, description: str, *dimensions: frozenset[str]) -> MetricSpec:
+    return MetricSpec(unit=unit, dimensions=frozenset(dimensions or (SERVICE_ONLY,)), description=description)
+
+
+_COUNT, _SECONDS = MetricUnit.Count, MetricUnit.Seconds
+
+METRICS: dict[str, MetricSpec] = {
+    "ReplicationsSucceeded": _spec(_COUNT, "replications recorded SUCCEEDED"),
+    "ReplicationsFailed": _spec(_COUNT, "replications recorded FAILED"),
+    "ReplicationsSkipped": _spec(_COUNT, "replications recorded SKIPPED (not to be copied; the record says why)"),
+    "ReplicationDuration": _spec(_SECONDS, "a succeeded replication's duration, started to finished"),
+    "PlanTampering": _spec(_COUNT, "tasks that refused to act on something the replicator did not plan"),
+    "CleanupFailed": _spec(_COUNT, "cleanups (a share, an intermediate copy) that failed"),
+    "SlotHandOverFailed": _spec(_COUNT, "copy slots that could not be handed to a waiter (given back)"),
+    "SingleStepRefused": _spec(_COUNT, "single-step copies RDS refused (the replication fell back to staging)"),
+    "ReplicasDeleted": _spec(_COUNT, "replicas the prune deleted"),
+    "RecordsRepaired": _spec(_COUNT, "replications the reconciler failed (execution ended without an outcome)"),
+    "SlotsReclaimed": _spec(_COUNT, "copy slots the reconciler took back from replications no longer running"),
+    "OrphansRemoved": _spec(_COUNT, "intermediate copies no running replication owned, deleted by the reconciler"),
+    "CoveredDatabases": _spec(_COUNT, "databases with a replica younger than the RPO", PER_TARGET, SERVICE_ONLY),
+    "UncoveredDatabases": _spec(_COUNT, "databases without a replica younger than the RPO", PER_TARGET, SERVICE_ONLY),
+    "OldestReplicaAgeSeconds": _spec(
+        _SECONDS, "the age of the newest replica of the database least recently replicated", PER_TARGET, SERVICE_ONLY
+    ),
+    "CopiesInFlight": _spec(_COUNT, "copy slots held in a pool (copies in flight), per reconciler run", PER_POOL),
+    "CopiesWaiting": _spec(_COUNT, "replications waiting for a copy slot of a pool, per reconciler run", PER_POOL),
+}
+
+
+__all__ = [
+    "METRICS",
+    "NAMESPACE",
+    "SERVICE",
+    "MetricSpec",
+    "MetricUnit",
+    "logger",
+    "metrics",
+    "publish_metrics",
+    "tracer",
+    "tracing_disabled",
+]

@@ -220,3 +220,40 @@ def lease_taken_at(lease: str) -> datetime | None:
         return datetime.fromisoformat(lease.split("#", 1)[0])
     except ValueError:
         return None
+
+
+def pool_items(table_name: str, pool: str) -> list[dict[str, Any]]:
+    """A pool's holders item and its waiters, as they are now (one query)."""
+    table = dynamodb_table(table_name)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "#p = :pool",
+        "ExpressionAttributeNames": {"#p": "pool"},
+        "ExpressionAttributeValues": {":pool": pool},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = table.query(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def occupancy(items: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Per copy-slot pool among `items` (read by `all_items` or `pool_items`): the copies in flight (slots held) and
+    the replications waiting. Share leases, lineage bases and the like are not pools and are left out."""
+    found: dict[str, tuple[int, int]] = {}
+    for item in items:
+        pool, entry = str(item["pool"]), str(item["entry"])
+        in_flight, waiting = found.get(pool, (0, 0))
+        if entry == SLOTS:
+            found[pool] = (len(item.get("holders", {})), waiting)
+        elif entry.startswith("wait#"):
+            found[pool] = (in_flight, waiting + 1)
+    return found
+
+
+def pool_label(pool: str) -> str:
+    """A pool as a metric dimension reads it: `account/region/kind` (the table's key is `account#region#kind`)."""
+    return pool.replace("#", "/")

@@ -8,7 +8,8 @@ Idempotent; each run:
   back (the slot to the oldest waiter), removed, or left (removing the share if it was the last user);
 - intermediate copies (`-share`, `-stage`) that no running replication owns are deleted;
 - cleanups that failed are tried again, and outcome events that could not be published are published.
-Metrics: SlotsReclaimed, RecordsRepaired, OrphansRemoved, CleanupFailed.
+Metrics: SlotsReclaimed, RecordsRepaired, OrphansRemoved, CleanupFailed; and per copy-slot pool (dimension `pool` =
+account/region/kind), CopiesInFlight and CopiesWaiting as the run leaves them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..aws.sessions import RoleNotAssumable
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
 from ..mapping import ALL_REGIONS, parse_mapping_item
-from ..observability import MetricUnit, logger, metrics
+from ..observability import MetricUnit, logger, metrics, publish_metrics
 from ..planning import PlanStep, StepAction
 from ..settings import Settings
 from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_REPLICATION_ID, parse_snapshot_arn
@@ -63,17 +64,18 @@ def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None
     records = {r.replication_id: r for r in tables.scan_records(settings.history_table)}
     alive = _repair_records(settings, records, report, dry_run, now)
     _finish_final_records(settings, records, report, dry_run)
-    _reclaim(settings, alive, report, dry_run, now)
+    pools = _reclaim(settings, alive, report, dry_run, now)
     _remove_orphans(settings, records, alive, report, dry_run)
     if not dry_run:
-        for name, items in (
-            ("RecordsRepaired", report.records_repaired),
-            ("SlotsReclaimed", report.slots_reclaimed),
-            ("OrphansRemoved", report.orphans_removed),
-            ("CleanupFailed", report.cleanup_failed),
+        for name, unit, items in (
+            ("RecordsRepaired", MetricUnit.Count, report.records_repaired),
+            ("SlotsReclaimed", MetricUnit.Count, report.slots_reclaimed),
+            ("OrphansRemoved", MetricUnit.Count, report.orphans_removed),
+            ("CleanupFailed", MetricUnit.Count, report.cleanup_failed),
         ):
             if items:
-                metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(items))
+                metrics.add_metric(name=name, unit=unit, value=len(items))
+        publish_pools(pools)
     for problem in report.problems:
         logger.warning("reconcile problem", extra={"problem": problem})
     return report
@@ -148,11 +150,25 @@ def _finish_final_records(
                 publish_pending(settings, record)
 
 
-def _reclaim(settings: Settings, alive: set[str], report: ReconcileReport, dry_run: bool, now: datetime) -> None:
-    """Slots, places in a queue and share leases that no running replication owns."""
+def publish_pools(pools: dict[str, tuple[int, int]]) -> None:
+    """Per copy-slot pool (dimension `pool` = account/region/kind, zeros included): CopiesInFlight, CopiesWaiting."""
+    for pool, (in_flight, waiting) in sorted(pools.items()):
+        publish_metrics(
+            [("CopiesInFlight", MetricUnit.Count, in_flight), ("CopiesWaiting", MetricUnit.Count, waiting)],
+            pool=slots.pool_label(pool),
+        )
+
+
+def _reclaim(
+    settings: Settings, alive: set[str], report: ReconcileReport, dry_run: bool, now: datetime
+) -> dict[str, tuple[int, int]]:
+    """Slots, places in a queue and share leases that no running replication owns; returns each copy-slot pool's
+    copies in flight and waiters as the run leaves them (from the one scan, a pool it changed read again)."""
     table = settings.slots_table
     woken: set[str] = set()
-    for item in slots.all_items(table):
+    items = slots.all_items(table)
+    pools = slots.occupancy(items)
+    for item in items:
         pool, entry = str(item["pool"]), str(item["entry"])
         if entry == slots.SLOTS:
             for rid, lease in dict(item.get("holders", {})).items():
@@ -176,6 +192,8 @@ def _reclaim(settings: Settings, alive: set[str], report: ReconcileReport, dry_r
                     _leave_share(settings, pool.removeprefix("share#"), entry, rid)
     for pool in sorted(woken):
         wake_waiters(pool, settings)  # the freed slots go to the oldest waiters still running
+        pools[pool] = slots.occupancy(slots.pool_items(table, pool)).get(pool, (0, 0))
+    return pools
 
 
 def _leave_share(settings: Settings, snapshot_arn: str, account: str, rid: str) -> None:
