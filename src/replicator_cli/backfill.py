@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -13,7 +14,8 @@ from replicator.aws import eventbridge, rds, tables
 from replicator.aws.sessions import home_client
 from replicator.backfill import ExistingSnapshot, backfill_candidates
 from replicator.history import ReplicationStatus, utc_now
-from replicator.mapping import RegionMapping, describe_validation_error
+from replicator.mapping import ALL_REGIONS, MappingTarget, RegionMapping, describe_validation_error
+from replicator.selection import DatabaseFacts
 from replicator.snapshots import replication_id
 
 from .context import CliError, get_context
@@ -23,19 +25,70 @@ console = Console()
 _BATCH = 10  # PutEvents takes at most 10 entries
 
 
-def _missing_targets(
-    history_table: str, snapshot: ExistingSnapshot, mapping: RegionMapping, account: str
-) -> tuple[int, int]:
-    """(targets without any record, targets whose replication failed before) of one snapshot."""
-    missing = failed = 0
+@dataclass
+class _Look:
+    """What the history and the targets' selections say of one snapshot."""
+
+    missing: list[MappingTarget] = field(default_factory=list)  # selected, without any record
+    reselected: list[MappingTarget] = field(default_factory=list)  # SKIPPED as not selected before, selected now
+    failed: list[MappingTarget] = field(default_factory=list)  # selected, FAILED before
+    left_out: int = 0  # targets whose selection leaves the snapshot out
+
+
+def _read_mapping(mapping_table: str, source_region: str) -> RegionMapping | None:
+    """The region's own mapping, else '*': read afresh (the Lambdas' cache is theirs, not the command's)."""
+    for key in (source_region, ALL_REGIONS):
+        item = tables.mapping_item(mapping_table, key)
+        if item:
+            return RegionMapping.model_validate(item)
+    return None
+
+
+class _Facts:
+    """What the targets' selections look at, per snapshot; each database's tags read once, and only when a
+    selection looks at tags (its snapshot's tags when the database is gone), as the start function reads them."""
+
+    def __init__(self, mapping: RegionMapping, region: str):
+        self.region = region
+        self.needs_tags = any(t.selection is not None and t.selection.needs_tags for t in mapping.targets)
+        self._tags: dict[tuple[str, str], dict[str, str] | None] = {}
+
+    def of(self, snapshot: ExistingSnapshot) -> DatabaseFacts:
+        tags = snapshot.tags
+        if self.needs_tags and snapshot.database_identifier:
+            key = (snapshot.kind.value, snapshot.database_identifier)
+            if key not in self._tags:
+                self._tags[key] = rds.database_tags(snapshot.kind, self.region, snapshot.database_identifier)
+            found = self._tags[key]
+            if found is not None:
+                tags = found
+        return DatabaseFacts(
+            identifier=snapshot.database_identifier,
+            engine=snapshot.engine,
+            tags=tags,
+            snapshot_type=snapshot.snapshot_type,
+        )
+
+
+def _look(
+    history_table: str, snapshot: ExistingSnapshot, mapping: RegionMapping, account: str, facts: DatabaseFacts
+) -> _Look:
+    """Per target: left out by its selection, or selected and then without a record, SKIPPED as not selected
+    before (the start function selects it again), or FAILED before. min_interval_hours is the start function's."""
+    look = _Look()
     for target in mapping.targets:
+        if target.selection is not None and target.selection.refusal(facts) is not None:
+            look.left_out += 1
+            continue
         rid = replication_id(snapshot.arn, target.account_id(account), target.target_region)
         record = tables.get_record(history_table, rid)
         if record is None:
-            missing += 1
+            look.missing.append(target)
+        elif record.status is ReplicationStatus.SKIPPED and record.not_selected:
+            look.reselected.append(target)
         elif record.status is ReplicationStatus.FAILED:
-            failed += 1
-    return missing, failed
+            look.failed.append(target)
+    return look
 
 
 def backfill(
@@ -53,11 +106,15 @@ def backfill(
     Each is sent to the replicator as an event, so it goes through the same planning, copy quota and outcome path as
     a new snapshot. Running it again sends only what is still missing.
 
+    Each target's selection is honoured: a snapshot is sent only when some target selects it (database pattern,
+    tags, engine, snapshot type) and has no record of it yet, or SKIPPED it as not selected before (a changed
+    selection: the replicator selects it again). min_interval_hours is applied by the replicator, not here.
+
     Example: replicator backfill --source-region eu-west-1 --since 7d --db orders
     """
     cli = get_context(ctx)
     try:
-        mapping = tables.resolve_mapping(cli.mapping_table, source_region, max_age=0)
+        mapping = _read_mapping(cli.mapping_table, source_region)
     except ValidationError as error:
         raise CliError(f"the mapping for {source_region} is invalid: {describe_validation_error(error)}") from error
     if mapping is None:
@@ -65,18 +122,32 @@ def backfill(
     cutoff = utc_now() - parse_since(since) if since else None
     account = home_client("sts").get_caller_identity()["Account"]
     candidates = backfill_candidates(rds.list_source_snapshots(source_region), cutoff, database)
-    to_send, done, failed_before = [], 0, 0
+    facts = _Facts(mapping, source_region)
+    to_send: list[tuple[ExistingSnapshot, _Look]] = []
+    done = unselected = failed_before = reselected = left_out = 0
     for snapshot in candidates:
-        missing, failed = _missing_targets(cli.history_table, snapshot, mapping, account)
-        failed_before += failed
-        if missing or (include_failed and failed):
-            to_send.append(snapshot)
+        look = _look(cli.history_table, snapshot, mapping, account, facts.of(snapshot))
+        failed_before += len(look.failed)
+        left_out += look.left_out
+        if look.missing or look.reselected or (include_failed and look.failed):
+            to_send.append((snapshot, look))
+            reselected += len(look.reselected)
+        elif look.left_out == len(mapping.targets):
+            unselected += 1
         else:
             done += 1
+    unselected_text = f"{unselected} selected by no target; " if unselected else ""
     console.print(
         f"{len(candidates)} snapshot(s) in {source_region}; {done} already replicated or on their way; "
-        f"{len(to_send)} to replicate to {len(mapping.targets)} target(s)"
+        f"{unselected_text}{len(to_send)} to replicate to {len(mapping.targets)} target(s)"
     )
+    if any(t.selection is not None for t in mapping.targets):
+        console.print(
+            f"the targets' selections leave out {left_out} snapshot-target pair(s) "
+            "(min_interval_hours is applied by the replicator, as for new snapshots)"
+        )
+    if reselected:
+        console.print(f"{reselected} replication(s) SKIPPED before as not selected are selected now: sent again")
     if failed_before and include_failed:
         console.print(f"{failed_before} earlier replication(s) of these snapshots FAILED: they run again")
     elif failed_before:
@@ -85,13 +156,16 @@ def backfill(
             f"see `replicator status --status FAILED --source {source_region}`; --include-failed runs them again"
         )
     if dry_run:
-        for snapshot in to_send:
-            console.print(f"would send {snapshot.arn}")
+        for snapshot, look in to_send:
+            chosen = [*look.missing, *look.reselected, *(look.failed if include_failed else [])]
+            where = ", ".join(f"{t.account_id(account)}/{t.target_region}" for t in chosen)
+            console.print(f"would send {snapshot.arn} (for {where})", soft_wrap=True, highlight=False)
         return
-    batches = [to_send[i : i + _BATCH] for i in range(0, len(to_send), _BATCH)]
+    arns = [snapshot.arn for snapshot, _ in to_send]
+    batches = [arns[i : i + _BATCH] for i in range(0, len(arns), _BATCH)]
     for batch in track(batches, description="sending", console=console, disable=not batches):
         try:
-            eventbridge.request_replications([s.arn for s in batch], "backfill", retry_failed=include_failed)
+            eventbridge.request_replications(batch, "backfill", retry_failed=include_failed)
         except eventbridge.RequestsRefused as error:
             raise CliError(f"{error}; run backfill again to resume") from error
     if to_send:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import backfill, mappings, reconcile, retention, retry, status
+from . import backfill, coverage, mappings, reconcile, reindex, retention, retry, status
 from .context import DEFAULT_STACK, CliContext
 
 app = typer.Typer(
@@ -31,8 +31,10 @@ app.add_typer(mappings.app, name="mappings")
 app.command("status")(status.status)
 app.command("prune")(retention.prune)
 app.command("backfill")(backfill.backfill)
+app.command("coverage")(coverage.coverage)
 app.command("retry")(retry.retry)
 app.command("reconcile")(reconcile.reconcile)
+app.command("reindex")(reindex.reindex)
 
 
 @app.callback()
@@ -63,6 +65,9 @@ def main(
         typer.Option("--external-id", envvar="REPLICATOR_EXTERNAL_ID", help="The stack's ExternalId (mappings check)"),
     ] = None,
 ) -> None:
+    # the use cases the CLI shares with the Lambdas publish metrics as EMF lines on stdout, which only Lambda's log
+    # ingestion turns into metrics: from the command line they would only clutter its output
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     ctx.obj = CliContext(profile, region, stack_name, mapping_table, history_table, slots_table, state_machine_arn)
     ctx.obj.configure()
     if external_id:

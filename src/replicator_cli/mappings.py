@@ -20,11 +20,13 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from replicator.aws import tables
 from replicator.history import utc_now
 from replicator.mapping import ALL_REGIONS, KeyUsage, RegionMapping, account_of, describe_validation_error
+from replicator.selection import Selection
 
 from .context import CliContext, CliError, get_context
 
@@ -46,6 +48,16 @@ _OPTION_OF_FIELD = {
     "copy_tags": "--copy-tags / --no-copy-tags",
     "retention_days": "--retention-days",
     "keep_last": "--keep-last",
+    "rpo_hours": "--rpo-hours",
+    "selection.min_interval_hours": "--min-interval-hours",
+}
+
+# the options that make the one include rule (selection.include[0]) out of the simple selection options
+_INCLUDE_OPTIONS = {
+    "databases": "--include-db",
+    "tags": "--include-tag",
+    "engines": "--include-engine",
+    "snapshot_types": "--snapshot-types",
 }
 
 
@@ -54,23 +66,31 @@ class KeyUsageOption(StrEnum):
     encrypted_only = "encrypted-only"
 
 
-def _refusal(error: ValidationError) -> str:
+def _refusal(error: ValidationError, new_target: tuple[int, dict[str, str]] | None = None) -> str:
+    """The refusal, each bad field with the option that sets it. `new_target` = (index of the target the options
+    made, the options of its fields made from the command's options, e.g. "selection.exclude.1" -> --exclude-tag):
+    searched first, the longest field first, for that target's errors only."""
     lines = []
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         field = path.split(".", 2)[-1] if path.startswith("targets.") else path
-        option = next((o for f, o in _OPTION_OF_FIELD.items() if field == f or message.startswith(f)), None)
+        option = None
+        if new_target is not None and f"{path}.".startswith(f"targets.{new_target[0]}."):
+            made = sorted(new_target[1].items(), key=lambda fo: -len(fo[0]))
+            option = next((o for f, o in made if field == f or field.startswith(f + ".")), None)
+        if option is None:
+            option = next((o for f, o in _OPTION_OF_FIELD.items() if field == f or message.startswith(f)), None)
         hint = f" (option {option})" if option else ""
         lines.append(f"  {path or 'mapping'}: {message}{hint}")
     return "invalid mapping, nothing written:\n" + "\n".join(lines)
 
 
-def validate(item: dict[str, Any]) -> RegionMapping:
+def validate(item: dict[str, Any], new_target: tuple[int, dict[str, str]] | None = None) -> RegionMapping:
     try:
         return RegionMapping.model_validate(item)
     except ValidationError as error:
-        raise CliError(_refusal(error)) from error
+        raise CliError(_refusal(error, new_target)) from error
 
 
 def _same_destination(
@@ -96,10 +116,77 @@ class TargetOptions:
     transfer_kms_key_arn: str | None = None
     retention_days: int | None = None
     keep_last: int | None = None
+    include_db: list[str] | None = None
+    exclude_db: list[str] | None = None
+    include_tag: list[str] | None = None
+    exclude_tag: list[str] | None = None
+    include_engine: list[str] | None = None
+    exclude_engine: list[str] | None = None
+    snapshot_types: list[str] | None = None
+    exclude_snapshot_types: list[str] | None = None
+    min_interval_hours: float | None = None
+    selection_file: Path | None = None
+    rpo_hours: float | None = None
     description: str | None = None
     replace: bool = False
 
-    def target(self) -> dict[str, Any]:
+    def selection(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The target's `selection` (None: every snapshot) and, for a refusal, which option made which of its
+        fields. The simple options make at most one include rule, every option given in it (a snapshot must match
+        them all: each --include-tag, and one of the values of each other option); and one exclude rule per
+        --exclude-db / --exclude-engine / --exclude-snapshot-types option and per --exclude-tag (a snapshot matching
+        any of them is left out)."""
+        simple = {
+            "--include-db": self.include_db,
+            "--exclude-db": self.exclude_db,
+            "--include-tag": self.include_tag,
+            "--exclude-tag": self.exclude_tag,
+            "--include-engine": self.include_engine,
+            "--exclude-engine": self.exclude_engine,
+            "--snapshot-types": self.snapshot_types,
+            "--exclude-snapshot-types": self.exclude_snapshot_types,
+            "--min-interval-hours": self.min_interval_hours,
+        }
+        given = [option for option, value in simple.items() if value is not None and value != []]
+        if self.selection_file is not None:
+            if given:
+                raise typer.BadParameter(
+                    f"cannot be combined with {', '.join(given)}: put the whole selection in the file",
+                    param_hint="'--selection-file'",
+                )
+            return _selection_file(self.selection_file), {"selection": "--selection-file"}
+        include: dict[str, Any] = {}
+        if self.include_db:
+            include["databases"] = list(self.include_db)
+        if self.include_tag:
+            include["tags"] = [_tag_match(text) for text in self.include_tag]
+        if self.include_engine:
+            include["engines"] = list(self.include_engine)
+        if self.snapshot_types:
+            include["snapshot_types"] = _types(self.snapshot_types)
+        options: dict[str, str] = {}
+        selection: dict[str, Any] = {}
+        if include:
+            selection["include"] = [include]
+            options["selection.include.0"] = " / ".join(_INCLUDE_OPTIONS[f] for f in include)
+            options.update({f"selection.include.0.{f}": _INCLUDE_OPTIONS[f] for f in include})
+        exclude: list[tuple[str, dict[str, Any]]] = []
+        if self.exclude_db:
+            exclude.append(("--exclude-db", {"databases": list(self.exclude_db)}))
+        exclude.extend(("--exclude-tag", {"tags": [_tag_match(text)]}) for text in self.exclude_tag or [])
+        if self.exclude_engine:
+            exclude.append(("--exclude-engine", {"engines": list(self.exclude_engine)}))
+        if self.exclude_snapshot_types:
+            exclude.append(("--exclude-snapshot-types", {"snapshot_types": _types(self.exclude_snapshot_types)}))
+        if exclude:
+            selection["exclude"] = [rule for _, rule in exclude]
+            options.update({f"selection.exclude.{i}": option for i, (option, _) in enumerate(exclude)})
+        if self.min_interval_hours is not None:
+            selection["min_interval_hours"] = self.min_interval_hours
+        return selection or None, options
+
+    def target(self, selection: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The target item (`selection` as made by selection())."""
         target: dict[str, Any] = {
             "target_region": self.target_region,
             "encryption": {
@@ -116,9 +203,37 @@ class TargetOptions:
             "transfer_kms_key_arn": self.transfer_kms_key_arn,
             "retention_days": self.retention_days,
             "keep_last": self.keep_last,
+            "selection": selection,
+            "rpo_hours": self.rpo_hours,
         }
         target.update({k: v for k, v in optional.items() if v is not None})
         return target
+
+
+def _tag_match(text: str) -> dict[str, Any]:
+    """KEY (any value) or KEY=V1[,V2...] (one of these values, shell-style patterns) as a tag match."""
+    key, has_values, values = text.partition("=")
+    return {"key": key.strip(), "values": [v.strip() for v in values.split(",")] if has_values else []}
+
+
+def _types(texts: list[str]) -> list[str]:
+    """--snapshot-types automated,manual (and/or repeated) as a list of types."""
+    return [t.strip() for text in texts for t in text.split(",") if t.strip()]
+
+
+def _selection_file(file: Path) -> dict[str, Any]:
+    """A `selection` block from a YAML or JSON file: the block itself, or a document with a `selection` key."""
+    try:
+        document = yaml.safe_load(file.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise CliError(f"--selection-file {file}: cannot read it: {error}") from error
+    if isinstance(document, dict) and set(document) == {"selection"}:
+        document = document["selection"]
+    if not isinstance(document, dict):
+        raise CliError(
+            f"--selection-file {file}: expected a selection (a mapping with include / exclude / min_interval_hours)"
+        )
+    return document
 
 
 def refuse_disallowed_accounts(cli: CliContext, mappings: list[RegionMapping]) -> None:
@@ -142,11 +257,14 @@ def refuse_disallowed_accounts(cli: CliContext, mappings: list[RegionMapping]) -
 
 def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None:
     cli = get_context(ctx)
+    selection, made = options.selection()  # before anything is read: a usage error is refused first
     existing = tables.mapping_item(cli.mapping_table, source_region) or {}
-    target = options.target()
-    others = [] if options.replace else list(existing.get("targets", []))
+    target = options.target(selection)
+    current = list(existing.get("targets", []))
     # a role in this account and no role are the same account: such a target is replaced, not added beside
-    own_account = boto3.client("sts").get_caller_identity()["Account"] if others else None
+    own_account = boto3.client("sts").get_caller_identity()["Account"] if current else None
+    replaced = [t for t in current if _same_destination(t, options.role_arn, options.target_region, own_account)]
+    others = [] if options.replace else current
     kept = [t for t in others if not _same_destination(t, options.role_arn, options.target_region, own_account)]
     item: dict[str, Any] = {
         "source_region": source_region,
@@ -155,12 +273,37 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     }
     if options.description or existing.get("description"):
         item["description"] = options.description or existing["description"]
-    mapping = validate(item)
+    mapping = validate(item, (len(kept), made))
     refuse_disallowed_accounts(cli, [mapping])
     tables.put_mapping(cli.mapping_table, mapping)
-    verb = "replaced" if len(kept) < len(others) else "added"
+    verb = "replaced" if replaced else "added"
     where = "all regions without their own mapping" if source_region == ALL_REGIONS else source_region
     console.print(f"{verb} target {_describe_target(target)} for {where} ({len(mapping.targets)} target(s) now)")
+    if replaced and (lost := _settings_lost(_plain(replaced[0]), target)):
+        console.print(
+            f"note: the replaced target had {'; '.join(lost)}, which the new one does not have "
+            "(put it again with their options to keep them)",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+
+
+def _settings_lost(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The settings of a replaced target that its replacement lacks (put replaces a target whole)."""
+    lost = []
+    if old.get("encryption", {}).get("enabled") and not new.get("encryption", {}).get("enabled"):
+        lost.append(f"encryption with {old['encryption'].get('kms_key_arn')}")
+    for field in ("share_kms_key_arn", "transfer_kms_key_arn", "retention_days", "keep_last", "rpo_hours"):
+        if old.get(field) is not None and new.get(field) is None:
+            lost.append(f"{field} {old[field]}")
+    if old.get("selection") is not None and new.get("selection") is None:
+        try:
+            described = Selection.model_validate(old["selection"]).describe()
+        except ValidationError:
+            described = json.dumps(old["selection"])
+        lost.append(f"selection ({described})")
+    return lost
 
 
 def _describe_target(target: dict[str, Any]) -> str:
@@ -210,6 +353,107 @@ def _target_options_signature(
     keep_last: Annotated[
         int | None, typer.Option("--keep-last", help="Keep this many newest replicas per source database")
     ] = None,
+    include_db: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include-db",
+            metavar="PATTERN",
+            help=(
+                "Selection: replicate only DB instances / clusters whose identifier matches one of these patterns "
+                "(shell-style, e.g. 'prod-*'; repeatable). All --include-* options and --snapshot-types make ONE "
+                "include rule: a snapshot must match every one of them given"
+            ),
+        ),
+    ] = None,
+    exclude_db: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-db",
+            metavar="PATTERN",
+            help=(
+                "Selection: leave out databases matching one of these patterns (repeatable). Each --exclude-* "
+                "option is its own exclude rule: a snapshot matching any of them is left out"
+            ),
+        ),
+    ] = None,
+    include_tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include-tag",
+            metavar="KEY[=V1,V2]",
+            help=(
+                "Selection: only databases with this tag, KEY (any value) or KEY=V1,V2 (one of these values, "
+                "patterns); repeatable: every --include-tag must hold"
+            ),
+        ),
+    ] = None,
+    exclude_tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-tag",
+            metavar="KEY[=V1,V2]",
+            help="Selection: leave out databases with this tag (KEY or KEY=V1,V2); repeatable: any of them excludes",
+        ),
+    ] = None,
+    include_engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include-engine",
+            metavar="PATTERN",
+            help="Selection: only these engines (patterns, e.g. 'aurora-*', postgres; repeatable)",
+        ),
+    ] = None,
+    exclude_engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-engine", metavar="PATTERN", help="Selection: leave out these engines (patterns; repeatable)"
+        ),
+    ] = None,
+    snapshot_types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--snapshot-types",
+            metavar="TYPES",
+            help="Selection: only these snapshot types, comma-separated: automated,manual,awsbackup",
+        ),
+    ] = None,
+    exclude_snapshot_types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-snapshot-types",
+            metavar="TYPES",
+            help="Selection: leave out these snapshot types (automated,manual,awsbackup)",
+        ),
+    ] = None,
+    min_interval_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--min-interval-hours",
+            metavar="HOURS",
+            help="Selection: at most one replica per source database per this many hours (the first snapshot wins)",
+        ),
+    ] = None,
+    selection_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--selection-file",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help=(
+                "A YAML or JSON selection block (include / exclude rule lists, min_interval_hours), for selections "
+                "the options above cannot say; not with them"
+            ),
+        ),
+    ] = None,
+    rpo_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--rpo-hours",
+            metavar="HOURS",
+            help="Each selected database must have a replica here younger than this (replicator coverage)",
+        ),
+    ] = None,
     description: Annotated[str | None, typer.Option("--description", help="Free text")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Drop the mapping's other targets")] = False,
 ) -> None:
@@ -233,8 +477,12 @@ def put(
 ) -> None:
     """Add a target to SOURCE_REGION's mapping, or replace its target with the same account and region.
 
+    A replaced target is replaced whole: settings not given again (retention, selection, RPO...) are dropped, and
+    the output names them.
+
     Example: replicator mappings put us-east-1 --target-region us-west-2 --encrypt
     --kms-key-arn arn:aws:kms:us-west-2:123456789012:key/... --key-usage all --retention-days 35
+    --include-db 'prod-*' --exclude-tag backup=none --rpo-hours 26
     """
     _put(ctx, source_region, TargetOptions(**options))
 
@@ -248,7 +496,8 @@ def put_all(ctx: typer.Context, **options: Any) -> None:
 
 @app.command("list")
 def list_mappings(ctx: typer.Context) -> None:
-    """A table of every mapping, one row per target (invalid items are shown with their error)."""
+    """A table of every mapping, one row per target (invalid items are shown with their error), with each target's
+    selection and RPO."""
     cli = get_context(ctx)
     table = Table(title=f"Region mappings ({cli.mapping_table})")
     columns = (
@@ -259,6 +508,8 @@ def list_mappings(ctx: typer.Context) -> None:
         "copy tags",
         "share / transfer key",
         "retention",
+        "selection",
+        "rpo",
     )
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -267,7 +518,11 @@ def list_mappings(ctx: typer.Context) -> None:
             mapping = RegionMapping.model_validate(item)
         except ValidationError as error:
             table.add_row(
-                str(item.get("source_region")), "[red]invalid[/]", "", describe_validation_error(error), "", "", ""
+                str(item.get("source_region")),
+                "[red]invalid[/]",
+                "",
+                describe_validation_error(error),
+                *[""] * (len(columns) - 4),
             )
             continue
         for target in mapping.targets:
@@ -282,6 +537,8 @@ def list_mappings(ctx: typer.Context) -> None:
                 "yes" if target.copy_tags else "no",
                 " / ".join(k for k in (target.share_kms_key_arn, target.transfer_kms_key_arn) if k),
                 target.retention.describe() if target.retention.given else "kept",
+                escape(target.selection.describe()) if target.selection else "every snapshot",
+                f"{target.rpo_hours:g} h" if target.rpo_hours is not None else "-",
             )
     console.print(table)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import boto3
-from support import base_scenario
+from support import ROOT, SOURCE_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
+from replicator.aws.tables import scan_records
+from replicator.history import ReplicationRecord
 from replicator.snapshots import parse_snapshot_arn
+from replicator_cli.local.cloud import LocalCloud
+from replicator_cli.local.scenario import Scenario, ScenarioRunner, stack_parameters
 from replicator_cli.main import app
 
 ORDERS = ["rds:orders-2026-11-24-03-10", "orders-manual-1", "orders-manual-2"]
@@ -98,3 +107,144 @@ def test_backfill_include_failed_runs_the_failed_replications_again(run_scenario
     records = {r.replication_id: r for r in run.runner.wait()}
     again = records[failed.replication_id]
     assert (again.status.value, again.attempt) == ("SUCCEEDED", 2), again.reason
+
+
+# --- the targets' selections ---------------------------------------------------------------------------------------
+
+DEV_MANUAL = "dev-orders-manual-1"
+
+
+def _selected_spec(selection: dict[str, Any]) -> dict[str, Any]:
+    """Two prod databases and a dev one in us-east-1, one target in us-west-2 selecting `selection`; the dev
+    database's manual snapshot was announced (a new snapshot event) and left out by the selection."""
+    return {
+        "name": "selection",
+        "copy_seconds": 1.0,
+        "poll_seconds": 1,
+        "timeout_seconds": 60,
+        "databases": [
+            {"id": "prod-orders", "engine": "postgres", "engine_version": "16.3"},
+            {"id": "prod-billing", "engine": "postgres", "engine_version": "16.3"},
+            {"id": "dev-orders", "engine": "postgres", "engine_version": "16.3"},
+        ],
+        "snapshots": [
+            {"id": "prod-orders-manual-1", "database": "prod-orders"},
+            {"id": DEV_MANUAL, "database": "dev-orders"},
+        ],
+        "mappings": [
+            {"source_region": "us-east-1", "targets": [{"target_region": "us-west-2", "selection": selection}]}
+        ],
+        "events": [{"snapshot": DEV_MANUAL}],
+    }
+
+
+@contextmanager
+def uncached_cloud(spec: dict[str, Any]) -> Iterator[tuple[LocalCloud, ScenarioRunner]]:
+    """The emulation with MappingCacheSeconds 0, the scenario seeded and its events sent: the start function reads a
+    changed selection at once (on AWS, within MappingCacheSeconds)."""
+    scenario = Scenario.model_validate(spec)
+    with LocalCloud(
+        ROOT,
+        copy_seconds=scenario.copy_seconds,
+        poll_seconds=scenario.poll_seconds,
+        mapping_cache_seconds=0,
+        parameters=stack_parameters(scenario),
+    ) as cloud:
+        runner = ScenarioRunner(scenario, cloud, ROOT)
+        runner.seed()
+        runner.send(runner.events())
+        runner.wait()
+        yield cloud, runner
+
+
+def _snapshots_of(database: str) -> list[str]:
+    listed = boto3.client("rds", region_name="us-east-1").describe_db_snapshots(DBInstanceIdentifier=database)
+    return sorted(s["DBSnapshotIdentifier"] for s in listed["DBSnapshots"])
+
+
+def _by_snapshot(records: list[ReplicationRecord]) -> dict[str, ReplicationRecord]:
+    return {parse_snapshot_arn(r.source_arn)[3]: r for r in records if r.source_arn}
+
+
+def test_backfill_sends_only_what_a_selection_selects_and_a_widened_selection_replicates_what_it_skipped():
+    with uncached_cloud(_selected_spec({"include": [{"databases": ["prod-*"]}]})) as (cloud, runner):
+        (skipped,) = scan_records(cloud.stack.history_table)
+        assert (skipped.status.value, skipped.not_selected) == ("SKIPPED", True)
+        assert skipped.reason == "not selected: matches no selection.include rule (databases prod-*)"
+        prod = _snapshots_of("prod-orders") + _snapshots_of("prod-billing")  # with their automated snapshots
+        dev = _snapshots_of("dev-orders")
+        assert DEV_MANUAL in dev
+        assert len(dev) >= 2  # moto takes an automated snapshot of a new database too
+        total = len(prod) + len(dev)
+        tables = ["--mapping-table", cloud.stack.mapping_table, "--history-table", cloud.stack.history_table]
+        cli = CliRunner()
+
+        first = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1"], env={"COLUMNS": "300"})
+
+        assert first.exit_code == 0, first.output
+        assert (
+            f"{total} snapshot(s) in us-east-1; 0 already replicated or on their way; {len(dev)} selected by no "
+            f"target; {len(prod)} to replicate to 1 target(s)"
+        ) in first.output
+        assert f"the targets' selections leave out {len(dev)} snapshot-target pair(s)" in first.output
+        assert f"sent {len(prod)}" in first.output
+        records = _by_snapshot(runner.wait())
+        assert {s: r.status.value for s, r in records.items() if s in prod} == dict.fromkeys(prod, "SUCCEEDED")
+        assert set(records) == {*prod, DEV_MANUAL}  # nothing of dev was sent: no other record
+        assert records[DEV_MANUAL].status.value == "SKIPPED"
+
+        # the selection widened to every database: what it left out is sent, and replicated
+        changed = cli.invoke(
+            app, [*tables, "mappings", "put", "us-east-1", "--target-region", "us-west-2", "--include-db", "*"]
+        )
+        assert changed.exit_code == 0, changed.output
+        dry = cli.invoke(
+            app, [*tables, "backfill", "--source-region", "us-east-1", "--dry-run"], env={"COLUMNS": "300"}
+        )
+        assert dry.exit_code == 0, dry.output
+        assert f"{len(prod)} already replicated or on their way; {len(dev)} to replicate" in dry.output
+        assert "the targets' selections leave out 0 snapshot-target pair(s)" in dry.output
+        assert "1 replication(s) SKIPPED before as not selected are selected now: sent again" in dry.output
+        assert f"would send {skipped.source_arn} (for {SOURCE_ACCOUNT}/us-west-2)" in dry.output
+
+        second = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1"], env={"COLUMNS": "300"})
+
+        assert second.exit_code == 0, second.output
+        assert f"sent {len(dev)}" in second.output
+        records = _by_snapshot(runner.wait())
+        assert {s: r.status.value for s, r in records.items()} == dict.fromkeys([*prod, *dev], "SUCCEEDED")
+        again = records[DEV_MANUAL]
+        assert again.replication_id == skipped.replication_id
+        assert again.attempt == 2  # the SKIPPED record was its first attempt
+        assert again.not_selected is None or again.not_selected is False
+
+        third = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1"], env={"COLUMNS": "300"})
+        assert f"{total} already replicated or on their way; 0 to replicate" in third.output
+        assert "sent" not in third.output
+
+
+def test_backfill_selects_by_the_database_tags_and_by_the_snapshot_tags_of_a_deleted_database(run_scenario):
+    spec = _selected_spec({"include": [{"tags": [{"key": "team", "values": ["core"]}]}]})
+    spec["databases"].append({"id": "gone", "engine": "postgres", "engine_version": "16.3"})
+    spec["snapshots"].append({"id": "gone-manual-1", "database": "gone", "tags": {"team": "core"}})
+    spec["events"] = []
+    run = run_scenario(spec)
+    rds = boto3.client("rds", region_name="us-east-1")
+    arn = f"arn:aws:rds:us-east-1:{SOURCE_ACCOUNT}:db:prod-billing"
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "team", "Value": "core"}])
+    # prod-orders' snapshots carry the tag, its database does not: the database's tags decide
+    for snapshot in _snapshots_of("prod-orders"):
+        snapshot_arn = f"arn:aws:rds:us-east-1:{SOURCE_ACCOUNT}:snapshot:{snapshot}"
+        rds.add_tags_to_resource(ResourceName=snapshot_arn, Tags=[{"Key": "team", "Value": "core"}])
+    rds.delete_db_instance(DBInstanceIdentifier="gone", SkipFinalSnapshot=True)
+    tables = ["--mapping-table", run.cloud.stack.mapping_table, "--history-table", run.cloud.stack.history_table]
+
+    result = CliRunner().invoke(
+        app, [*tables, "backfill", "--source-region", "us-east-1", "--dry-run"], env={"COLUMNS": "300"}
+    )
+
+    assert result.exit_code == 0, result.output
+    sent = sorted(re.findall(r"would send arn:aws:rds:us-east-1:\d+:snapshot:(\S+)", result.output))
+    assert sent == sorted([*_snapshots_of("prod-billing"), "gone-manual-1"])
+    left_out = len(_snapshots_of("prod-orders")) + len(_snapshots_of("dev-orders"))
+    assert f"the targets' selections leave out {left_out} snapshot-target pair(s)" in result.output

@@ -18,7 +18,8 @@ from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT
 from typer.testing import CliRunner
 
 from replicator.aws import tables
-from replicator.mapping import KeyUsage, RegionMapping
+from replicator.mapping import KeyUsage, MappingTarget, RegionMapping
+from replicator.selection import DatabaseFacts, Selection
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.local.scenario import Scenario, ScenarioRunner
 from replicator_cli.main import app
@@ -348,9 +349,12 @@ def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud)
 
     assert result.exit_code == 0, result.output
     rows = [flat_line(line) for line in result.output.splitlines()]
-    assert f"us-east-1 this account us-west-2 {WEST_KEY} (all) yes retention_days 35" in rows
-    assert f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off no {SHARE_KEY} retention_days 90 and keep_last 7" in rows
-    assert "* this account us-west-2 off yes kept" in rows
+    assert f"us-east-1 this account us-west-2 {WEST_KEY} (all) yes retention_days 35 every snapshot -" in rows
+    assert (
+        f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off no {SHARE_KEY} retention_days 90 and keep_last 7 every snapshot -"
+        in rows
+    )
+    assert "* this account us-west-2 off yes kept every snapshot -" in rows
     (invalid,) = [r for r in rows if r.startswith("eu-west-1 ")]
     assert "invalid" in invalid
     assert "targets.0.encryption: kms_key_arn is required when encryption is enabled" in invalid
@@ -786,7 +790,8 @@ def test_the_mapping_table_flag_works_without_the_stack(cloud):
     result = runner.invoke(app, [*args, "list"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     assert f"Region mappings ({table})" in flat(result)
-    assert "us-east-1 this account us-west-2 off yes kept" in [flat_line(line) for line in result.output.splitlines()]
+    rows = [flat_line(line) for line in result.output.splitlines()]
+    assert "us-east-1 this account us-west-2 off yes kept every snapshot -" in rows
 
 
 def test_mappings_help_lists_every_subcommand():
@@ -839,3 +844,308 @@ def test_a_transfer_key_is_set_with_its_option_and_must_be_in_the_target_region(
     assert "transfer_kms_key_arn is in us-east-1 but target_region is eu-west-1" in flat(wrong)
     assert "--transfer-kms-key-arn" in flat(wrong)
     assert item(cloud, "us-east-1")["targets"][0]["transfer_kms_key_arn"] == in_eu  # nothing written
+
+
+# --- selection and RPO ---------------------------------------------------------------------------------------------
+
+PUT_WEST = ["mappings", "put", "us-east-1", "--target-region", "us-west-2"]
+
+# the simple options, and the selection they make: the --include-* options (and --snapshot-types) one include rule,
+# every one of them to match; each --exclude-* option (each --exclude-tag) an exclude rule of its own
+SELECTIONS: dict[str, tuple[list[str], dict[str, Any]]] = {
+    "include-db": (
+        ["--include-db", "prod-*", "--include-db", "app-?"],
+        {"include": [{"databases": ["prod-*", "app-?"]}]},
+    ),
+    "exclude-db": (
+        ["--exclude-db", "dev-*", "--exclude-db", "tmp-*"],
+        {"exclude": [{"databases": ["dev-*", "tmp-*"]}]},
+    ),
+    "include-tag": (
+        ["--include-tag", "env=prod,staging", "--include-tag", "tier"],
+        {"include": [{"tags": [{"key": "env", "values": ["prod", "staging"]}, {"key": "tier"}]}]},
+    ),
+    "exclude-tag": (
+        ["--exclude-tag", "backup=none", "--exclude-tag", "scratch"],
+        {"exclude": [{"tags": [{"key": "backup", "values": ["none"]}]}, {"tags": [{"key": "scratch"}]}]},
+    ),
+    "engines": (
+        ["--include-engine", "aurora-*", "--include-engine", "postgres", "--exclude-engine", "sqlserver-*"],
+        {"include": [{"engines": ["aurora-*", "postgres"]}], "exclude": [{"engines": ["sqlserver-*"]}]},
+    ),
+    "snapshot-types": (
+        ["--snapshot-types", "automated,manual"],
+        {"include": [{"snapshot_types": ["automated", "manual"]}]},
+    ),
+    "exclude-snapshot-types": (
+        ["--exclude-snapshot-types", "awsbackup"],
+        {"exclude": [{"snapshot_types": ["awsbackup"]}]},
+    ),
+    "min-interval-hours": (["--min-interval-hours", "12"], {"min_interval_hours": 12}),
+    "all together": (
+        [
+            "--include-db",
+            "prod-*",
+            "--include-engine",
+            "postgres",
+            "--include-tag",
+            "env=prod",
+            "--snapshot-types",
+            "automated",
+            "--exclude-db",
+            "prod-scratch",
+            "--exclude-tag",
+            "legal-hold=yes",
+            "--exclude-tag",
+            "temporary",
+            "--min-interval-hours",
+            "6.5",
+        ],
+        {
+            "include": [
+                {
+                    "databases": ["prod-*"],
+                    "tags": [{"key": "env", "values": ["prod"]}],
+                    "engines": ["postgres"],
+                    "snapshot_types": ["automated"],
+                }
+            ],
+            "exclude": [
+                {"databases": ["prod-scratch"]},
+                {"tags": [{"key": "legal-hold", "values": ["yes"]}]},
+                {"tags": [{"key": "temporary"}]},
+            ],
+            "min_interval_hours": 6.5,
+        },
+    ),
+}
+
+
+def shown_target(region: str = "us-east-1", index: int = 0) -> MappingTarget:
+    """A target as `mappings show --json` prints it, read by the model."""
+    return RegionMapping.model_validate(json.loads(ok(cli("mappings", "show", region, "--json")).output)).targets[index]
+
+
+@pytest.mark.parametrize("case", list(SELECTIONS))
+def test_each_selection_option_sets_the_selection_that_show_prints(cloud, case):
+    args, expected = SELECTIONS[case]
+    result = ok(cli(*PUT_WEST, *args))
+    assert "added target this account / us-west-2" in flat(result)
+    target = shown_target()
+    assert target.selection == Selection.model_validate(expected)
+    assert target.rpo_hours is None
+    # the YAML show prints the same selection
+    shown = yaml.safe_load(ok(cli("mappings", "show", "us-east-1")).output)
+    assert Selection.model_validate(shown["targets"][0]["selection"]) == target.selection
+
+
+def test_the_simple_options_include_when_every_given_option_matches_and_exclude_when_any_does(cloud):
+    ok(cli(*PUT_WEST, *SELECTIONS["all together"][0]))
+    selection = shown_target().selection
+    assert selection is not None
+
+    def facts(database: str = "prod-orders", **changes: Any) -> DatabaseFacts:
+        base: dict[str, Any] = {
+            "identifier": database,
+            "engine": "postgres",
+            "tags": {"env": "prod"},
+            "snapshot_type": "automated",
+        }
+        return DatabaseFacts(**{**base, **changes})
+
+    assert selection.refusal(facts()) is None
+    # the include rule: every option given must match
+    assert "matches no selection.include rule" in (selection.refusal(facts("dev-orders")) or "")
+    assert "matches no selection.include rule" in (selection.refusal(facts(engine="mysql")) or "")
+    assert "matches no selection.include rule" in (selection.refusal(facts(tags={"env": "test"})) or "")
+    assert "matches no selection.include rule" in (selection.refusal(facts(snapshot_type="manual")) or "")
+    # any exclude option leaves a snapshot out
+    assert (selection.refusal(facts("prod-scratch")) or "").startswith("excluded by selection.exclude[0]")
+    held = facts(tags={"env": "prod", "legal-hold": "yes"})
+    assert (selection.refusal(held) or "").startswith("excluded by selection.exclude[1]")
+    temporary = facts(tags={"env": "prod", "temporary": ""})
+    assert (selection.refusal(temporary) or "").startswith("excluded by selection.exclude[2]")
+    assert selection.min_interval_hours == 6.5
+
+
+def test_rpo_hours_is_set_with_its_option_and_listed_with_the_selection(cloud):
+    ok(cli(*PUT_WEST, "--rpo-hours", "26", "--include-db", "prod-*", "--exclude-tag", "backup=none"))
+    ok(cli("mappings", "put", "eu-west-1", "--target-region", "us-west-2", "--rpo-hours", "1.5"))
+    assert shown_target().rpo_hours == 26
+    assert shown_target("eu-west-1").rpo_hours == 1.5
+
+    result = ok(cli("mappings", "list"))
+
+    rows = [flat_line(line) for line in result.output.splitlines()]
+    assert (
+        "us-east-1 this account us-west-2 off yes kept include (databases prod-*); exclude (tag backup=none) 26 h"
+        in rows
+    )
+    assert "eu-west-1 this account us-west-2 off yes kept every snapshot 1.5 h" in rows
+
+
+def test_a_selection_file_sets_a_selection_the_options_cannot_say(cloud, tmp_path):
+    selection = {
+        "include": [
+            {"databases": ["prod-*"], "engines": ["aurora-*"]},
+            {"tags": [{"key": "dr", "values": ["yes", "true"]}], "snapshot_types": ["manual"]},
+        ],
+        "exclude": [{"databases": ["prod-scratch"], "snapshot_types": ["awsbackup"]}],
+        "min_interval_hours": 4,
+    }
+    as_yaml = tmp_path / "selection.yaml"
+    as_yaml.write_text(yaml.safe_dump({"selection": selection}))
+    ok(cli(*PUT_WEST, "--selection-file", str(as_yaml), "--rpo-hours", "8"))
+    target = shown_target()
+    assert target.selection == Selection.model_validate(selection)
+    assert target.rpo_hours == 8
+
+    # a JSON file holding the block itself works as well
+    as_json = tmp_path / "selection.json"
+    as_json.write_text(json.dumps({"include": [{"databases": ["orders"]}]}))
+    ok(cli(*PUT_WEST, "--selection-file", str(as_json)))
+    assert shown_target().selection == Selection.model_validate({"include": [{"databases": ["orders"]}]})
+
+
+def test_a_selection_file_cannot_be_combined_with_the_selection_options(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2")
+    before = all_items(cloud)
+    file = tmp_path / "selection.yaml"
+    file.write_text(yaml.safe_dump({"include": [{"databases": ["orders"]}]}))
+
+    result = cli(*PUT_WEST, "--selection-file", str(file), "--include-db", "prod-*", "--min-interval-hours", "2")
+
+    assert result.exit_code == 2, result.output
+    text = flat(result)
+    assert "Invalid value for '--selection-file'" in text
+    assert "cannot be combined with --include-db, --min-interval-hours" in text
+    assert all_items(cloud) == before
+
+
+SELECTION_REFUSALS = {
+    "unknown snapshot type": (
+        ["--snapshot-types", "automated,hourly"],
+        "targets.1.selection.include.0.snapshot_types.1: Input should be 'automated', 'manual' or 'awsbackup'",
+        "--snapshot-types",
+    ),
+    "unknown excluded snapshot type, after other exclude options": (
+        ["--exclude-db", "dev-*", "--exclude-tag", "scratch", "--exclude-snapshot-types", "hourly"],
+        "targets.1.selection.exclude.2.snapshot_types.0: Input should be 'automated', 'manual' or 'awsbackup'",
+        "--exclude-snapshot-types",
+    ),
+    "negative rpo": (["--rpo-hours", "-1"], "targets.1.rpo_hours: Input should be greater than 0", "--rpo-hours"),
+    "rpo over a year": (
+        ["--rpo-hours", "9000"],
+        "targets.1.rpo_hours: Input should be less than or equal to 8760",
+        "--rpo-hours",
+    ),
+    "zero interval": (
+        ["--min-interval-hours", "0"],
+        "targets.1.selection.min_interval_hours: Input should be greater than 0",
+        "--min-interval-hours",
+    ),
+    "tag without a key": (
+        ["--include-db", "prod-*", "--include-tag", "=prod"],
+        "targets.1.selection.include.0.tags.0.key: String should have at least 1 character",
+        "--include-tag",
+    ),
+    "excluded tag without a key": (
+        ["--exclude-tag", "=prod"],
+        "targets.1.selection.exclude.0.tags.0.key: String should have at least 1 character",
+        "--exclude-tag",
+    ),
+    "pattern too long": (
+        ["--include-db", "x" * 256],
+        f"targets.1.selection.include.0: '{'x' * 256}' is not a pattern (1 to 255 characters)",
+        "--include-db",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SELECTION_REFUSALS))
+def test_an_invalid_selection_or_rpo_is_refused_naming_the_option_and_writes_nothing(cloud, case):
+    put("us-east-1", "--target-region", "ap-south-1")
+    before = all_items(cloud)
+    args, fragment, option = SELECTION_REFUSALS[case]
+
+    result = cli(*PUT_WEST, *args)
+
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "invalid mapping, nothing written" in text
+    assert f"{fragment} (option {option})" in text
+    assert "Traceback" not in result.output
+    assert all_items(cloud) == before
+
+
+def test_an_invalid_selection_file_is_refused_naming_the_option(cloud, tmp_path):
+    file = tmp_path / "selection.yaml"
+    file.write_text(yaml.safe_dump({"selection": {"include": [{"snapshot_types": ["hourly"]}], "sometimes": 1}}))
+    result = cli(*PUT_WEST, "--selection-file", str(file))
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "targets.0.selection.include.0.snapshot_types.0: Input should be" in text
+    assert "(option --selection-file)" in text
+    assert "targets.0.selection.sometimes: Extra inputs are not permitted (option --selection-file)" in text
+    assert all_items(cloud) == []
+
+    file.write_text("- just\n- a list\n")
+    result = cli(*PUT_WEST, "--selection-file", str(file))
+    assert result.exit_code == 1, result.output
+    assert "expected a selection (a mapping with include / exclude / min_interval_hours)" in flat(result)
+    assert all_items(cloud) == []
+
+
+def test_put_replacing_a_target_says_which_settings_the_new_one_lacks(cloud):
+    first = [*PUT_WEST, "--retention-days", "35", "--rpo-hours", "24", "--include-db", "prod-*"]
+    ok(cli(*first))
+
+    # the same options again: nothing is lost, nothing said
+    again = ok(cli(*first))
+    assert "replaced target this account / us-west-2" in flat(again)
+    assert "note:" not in flat(again)
+
+    # put replaces the target whole (as it always did for retention): the output names what is dropped
+    result = ok(cli(*PUT_WEST, "--no-copy-tags"))
+    lines = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert lines == [
+        "note: the replaced target had retention_days 35; rpo_hours 24; selection (include (databases prod-*)), "
+        "which the new one does not have (put it again with their options to keep them)"
+    ]
+    target = shown_target()
+    assert (target.retention_days, target.rpo_hours, target.selection) == (None, None, None)
+
+    # a new target (another region) replaces nothing: no note
+    added = ok(cli("mappings", "put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE))
+    assert "note:" not in flat(added)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_export_then_import_round_trips_a_complex_selection_and_rpo(cloud, tmp_path, suffix):
+    selection = {
+        "include": [
+            {"databases": ["prod-*", "billing"], "engines": ["aurora-*"], "snapshot_types": ["automated", "manual"]},
+            {"tags": [{"key": "dr", "values": ["yes", "tier-?"]}, {"key": "owner"}]},
+        ],
+        "exclude": [{"databases": ["prod-scratch"]}, {"tags": [{"key": "legal-hold"}], "snapshot_types": ["manual"]}],
+        "min_interval_hours": 6.5,
+    }
+    selection_file = tmp_path / "selection.yaml"
+    selection_file.write_text(yaml.safe_dump(selection))
+    ok(cli(*PUT_WEST, "--selection-file", str(selection_file), "--rpo-hours", "26.5", "--keep-last", "3"))
+    ok(cli("mappings", "put-all", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE, "--rpo-hours", "48"))
+    exported = all_items(cloud)
+    file = tmp_path / f"mappings{suffix}"
+    ok(cli("mappings", "export", str(file)))
+
+    empty_table(cloud)
+    result = ok(cli("mappings", "import", str(file)))
+    assert "2 change(s)" in flat(result)
+
+    assert all_items(cloud) == exported
+    target = shown_target()
+    assert target.selection == Selection.model_validate(selection)
+    assert (target.rpo_hours, target.keep_last) == (26.5, 3)
+    assert shown_target("*").rpo_hours == 48
+    # and importing it again is no change at all
+    assert "0 change(s)" in flat(ok(cli("mappings", "import", str(file))))

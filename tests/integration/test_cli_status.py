@@ -297,7 +297,10 @@ def test_help_lists_the_command_groups():
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     commands = re.findall(r"^│ (\S+)\s", result.output.split("Commands")[1], flags=re.MULTILINE)
-    assert sorted(commands) == ["backfill", "local", "mappings", "prune", "reconcile", "retry", "status"]
+    assert sorted(commands) == [
+        *("backfill", "coverage", "local", "mappings", "prune"),
+        *("reconcile", "reindex", "retry", "status"),
+    ]
     for option in (
         "--stack-name",
         "--mapping-table",

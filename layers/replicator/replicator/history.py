@@ -14,6 +14,11 @@ from .execution import Phase, Progress
 from .planning import ReplicationPlan
 
 DATABASE_INDEX = "by-database-target"  # history table index: (database_target, source_taken_at)
+# a sparse index of the records the reconciler must look at (running, or with a cleanup or an event left to do):
+# the attribute exists only on those, so the reconciler reads them without scanning months of settled history
+UNSETTLED_INDEX = "unsettled"
+UNSETTLED_KEY = "unsettled"
+UNSETTLED = "1"
 
 
 def taken_key(when: datetime) -> str:
@@ -171,10 +176,18 @@ class ReplicationRecord(BaseModel):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def unsettled(self) -> bool:
+        """The reconciler still has a look to take: it runs, or a cleanup or its outcome event is left to do."""
+        return not self.status.final or bool(self.cleanup_errors) or self.outcome_published is False
+
     def to_item(self) -> dict:
-        """The DynamoDB item (no empty or None attributes; numbers as Decimal, as DynamoDB stores them)."""
+        """The DynamoDB item (no empty or None attributes; numbers as Decimal, as DynamoDB stores them), with the
+        key of the history's sparse UNSETTLED_INDEX while the record is unsettled."""
         data = self.model_dump(mode="json", exclude_none=True)
         data = {k: v for k, v in data.items() if v not in ("", [])}
+        if self.unsettled:
+            data[UNSETTLED_KEY] = UNSETTLED
         return json.loads(json.dumps(data), parse_float=Decimal)
 
 

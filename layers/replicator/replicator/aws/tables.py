@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from botocore.exceptions import ClientError
 
-from ..history import DATABASE_INDEX, IndexedReplication, ReplicationRecord, ReplicationStatus, utc_now
+from ..history import (
+    DATABASE_INDEX,
+    UNSETTLED,
+    UNSETTLED_INDEX,
+    UNSETTLED_KEY,
+    IndexedReplication,
+    ReplicationRecord,
+    ReplicationStatus,
+    utc_now,
+)
 from ..mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
 from .sessions import dynamodb_table, error_code
 
 _FINAL = [s.value for s in ReplicationStatus if s.final]
+_OPEN = [s.value for s in ReplicationStatus if not s.final]
 
 
 class MappingProvider(DynamoDBProvider):
@@ -134,9 +146,10 @@ def set_cleanup_errors(table_name: str, replication_id: str, errors: list[str]) 
     if errors:
         table.update_item(
             Key={"replication_id": replication_id},
-            UpdateExpression="SET cleanup_errors = :e, updated_at = :now",
+            UpdateExpression="SET cleanup_errors = :e, updated_at = :now, #u = :u",
             ConditionExpression="attribute_exists(replication_id)",
-            ExpressionAttributeValues={":e": errors, ":now": utc_now().isoformat()},
+            ExpressionAttributeNames={"#u": UNSETTLED_KEY},
+            ExpressionAttributeValues={":e": errors, ":now": utc_now().isoformat(), ":u": UNSETTLED},
         )
     else:
         table.update_item(
@@ -145,6 +158,7 @@ def set_cleanup_errors(table_name: str, replication_id: str, errors: list[str]) 
             ConditionExpression="attribute_exists(replication_id)",
             ExpressionAttributeValues={":now": utc_now().isoformat()},
         )
+        _settle(table_name, replication_id)
 
 
 def set_index_fields(table_name: str, replication_id: str, fields: dict[str, str]) -> bool:
@@ -174,6 +188,63 @@ def mark_published(table_name: str, replication_id: str) -> None:
         ConditionExpression="attribute_exists(replication_id)",
         ExpressionAttributeValues={":yes": True},
     )
+    _settle(table_name, replication_id)
+
+
+def _settle(table_name: str, replication_id: str) -> None:
+    """Take a record out of the unsettled index once nothing is left to do for it (final, no cleanup left, its
+    outcome event published); a record with something left stays in it."""
+    open_statuses = {f":n{i}": v for i, v in enumerate(_OPEN)}
+    try:
+        _table(table_name).update_item(
+            Key={"replication_id": replication_id},
+            UpdateExpression="REMOVE #u",
+            ConditionExpression=(
+                "attribute_exists(#u) AND NOT #s IN (" + ", ".join(open_statuses) + ") "
+                "AND attribute_not_exists(cleanup_errors) AND outcome_published = :yes"
+            ),
+            ExpressionAttributeNames={"#u": UNSETTLED_KEY, "#s": "status"},
+            ExpressionAttributeValues={":yes": True, **open_statuses},
+        )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+
+
+def unsettled_records(table_name: str) -> list[ReplicationRecord]:
+    """The records the reconciler must look at (running, or a cleanup or an outcome event left to do), read from
+    the history's sparse index: their number, not the history's length, sets the cost."""
+    table = _table(table_name)
+    records: list[ReplicationRecord] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": UNSETTLED_INDEX,
+        "KeyConditionExpression": "#u = :u",
+        "ExpressionAttributeNames": {"#u": UNSETTLED_KEY},
+        "ExpressionAttributeValues": {":u": UNSETTLED},
+    }
+    while True:
+        page = table.query(**kwargs)
+        records.extend(ReplicationRecord.model_validate(item) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return records
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def mark_unsettled(table_name: str, replication_id: str) -> bool:
+    """Put a record written before the unsettled index existed into it (False: gone, or there already)."""
+    try:
+        _table(table_name).update_item(
+            Key={"replication_id": replication_id},
+            UpdateExpression="SET #u = :u",
+            ConditionExpression="attribute_exists(replication_id) AND attribute_not_exists(#u)",
+            ExpressionAttributeNames={"#u": UNSETTLED_KEY},
+            ExpressionAttributeValues={":u": UNSETTLED},
+        )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def get_record(table_name: str, rid: str) -> ReplicationRecord | None:
@@ -275,7 +346,8 @@ def mapping_item(table_name: str, source_region: str) -> dict[str, Any] | None:
 
 def put_mapping(table_name: str, mapping: RegionMapping) -> None:
     """Write a mapping item; only a validated RegionMapping can be written."""
-    _table(table_name).put_item(Item=mapping.model_dump(mode="json", exclude_none=True))
+    item = json.loads(json.dumps(mapping.model_dump(mode="json", exclude_none=True)), parse_float=Decimal)
+    _table(table_name).put_item(Item=item)  # numbers as Decimal: boto3 refuses floats (rpo_hours...)
 
 
 def delete_mapping(table_name: str, source_region: str) -> None:

@@ -61,7 +61,8 @@ class ReconcileReport(BaseModel):
 def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> ReconcileReport:
     now = now or utc_now()
     report = ReconcileReport()
-    records = {r.replication_id: r for r in tables.scan_records(settings.history_table)}
+    # the records with something left to do, from the history's sparse index: not a scan of months of history
+    records = {r.replication_id: r for r in tables.unsettled_records(settings.history_table)}
     alive = _repair_records(settings, records, report, dry_run, now)
     _finish_final_records(settings, records, report, dry_run)
     pools = _reclaim(settings, alive, report, dry_run, now)
@@ -211,7 +212,8 @@ def _leave_share(settings: Settings, snapshot_arn: str, account: str, rid: str) 
 
 def _locations(settings: Settings, records: dict[str, ReplicationRecord]) -> dict[tuple[str, str], str | None]:
     """Where intermediate copies are made: the source regions, in this account and in each target account; and the
-    target regions in this account (the transfer copies, `-xfer`)."""
+    target regions in this account (the transfer copies, `-xfer`): those of the mappings and of the unsettled
+    records (a mapping changed while a replication ran)."""
     regions = {r.source_region for r in records.values() if r.source_region}
     own_regions = {r.target_region for r in records.values() if r.target_region}
     roles: dict[str, str | None] = {settings.account_id: None}
