@@ -52,4 +52,5 @@ def test_demo_shows_every_expected_outcome(monkeypatch):
     assert result.exit_code == 0, result.output
     assert "every expected outcome happened" in result.output
     assert result.output.count("SUCCEEDED") >= 6
-    assert result.output.count("FAILED") >= 6  # three refusals: status and expected columns
+    assert result.output.count("FAILED") >= 4  # two refusals: status and expected columns
+    assert result.output.count("SKIPPED") >= 2  # a dev database the vault's selection leaves out
