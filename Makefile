@@ -61,6 +61,7 @@ bench: $(BIN)/replicator
 	$(BIN)/python bench/burst_makespan.py
 	$(BIN)/python bench/replication_cost.py
 	$(BIN)/python bench/copy_ledger.py
+	$(BIN)/python bench/coverage_audit.py
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml
