@@ -21,6 +21,10 @@ from ..history import database_target_key
 from ..mapping import ALL_REGIONS, RegionMapping, describe_validation_error
 from ..observability import MetricUnit, logger, publish_metrics
 
+# index entries per Query page: an entry is 430 to 660 bytes, so 5 stay within one 4 KB read unit, and the newest
+# replica is usually the first (bench/coverage_audit.py: half the read units of pages of 10, for 1 % more queries)
+HISTORY_PAGE = 5
+
 
 class AuditIncomplete(Exception):
     """Some mapping or region could not be audited (the report says which): the audit's run fails, its alarm fires."""
@@ -95,7 +99,7 @@ def audit_coverage(
                 key = database_target_key(
                     own_account, region, database.kind.value, database.identifier, account, target.target_region
                 )
-                history = tables.replications_of_database(history_table, key, usage=usage, page_size=10)
+                history = tables.replications_of_database(history_table, key, usage=usage, page_size=HISTORY_PAGE)
                 report.rows.append(
                     assess(database, account, target.target_region, target.selection, target.rpo_hours, history, now)
                 )
