@@ -54,3 +54,22 @@ def test_demo_shows_every_expected_outcome(monkeypatch):
     assert result.output.count("SUCCEEDED") >= 6
     assert result.output.count("FAILED") >= 4  # two refusals: status and expected columns
     assert result.output.count("SKIPPED") >= 2  # a dev database the vault's selection leaves out
+
+
+def test_demo_prints_results_on_stdout_and_no_log_line_anywhere():
+    """`make demo` as a user runs it: a separate process (the functions' Logger is made when the CLI imports the
+    package, before the emulation sets the demo's LogLevel), stdout and stderr kept apart."""
+    import subprocess  # nosec B404 - runs this project's own CLI
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).parent / "replicator"
+    done = subprocess.run(  # nosec B603 - a fixed command line
+        [str(cli), "local", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every expected outcome happened" in done.stdout
+    for stream in (done.stdout, done.stderr):
+        assert '{"level"' not in stream  # the handlers' JSON logs (ERROR level: none in the demo)
+        assert "No Moto CloudFormation support" not in stream
+        assert "Tried to parse" not in stream

@@ -6,8 +6,10 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import urllib.request
+import warnings
 from pathlib import Path
 
 import boto3
@@ -31,6 +33,25 @@ _LOCAL_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
+
+
+def _quiet_libraries() -> None:
+    """The emulation's own chatter stays out of the user's terminal: no line per emulated request, none for each
+    resource type moto's CloudFormation skips (alarms, queue policies: the doubles stand in where it matters)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+
+
+def _function_logs_to_stderr(level: str) -> None:
+    """The functions run in this process: their logs go to stderr at the stack's LogLevel, so that stdout carries
+    only the command's results (the Logger was made, at INFO on stdout, when the CLI first imported the package)."""
+    from replicator.observability import logger
+
+    logger.setLevel(level)
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler) and handler.stream is not sys.stderr:
+        handler.setStream(sys.stderr)
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -79,7 +100,7 @@ class LocalCloud:
             os.environ[key] = value
 
     def __enter__(self) -> LocalCloud:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per emulated request
+        _quiet_libraries()
         self.server.start()
         self._setenv({**_LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.port)})
         self._post("/moto-api/reset", {})  # moto's state is per process: start from nothing
@@ -102,6 +123,7 @@ class LocalCloud:
         for function in self.stack.functions.values():
             env.update(function.environment)  # the functions' environment, as the template resolved it
         self._setenv(env)
+        _function_logs_to_stderr(self.log_level)
         self.doubles.lambda_dispatcher.register(self.stack.functions.values())
         from replicator.settings import get_settings
 
