@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -74,25 +75,42 @@ def main(
         os.environ["EXTERNAL_ID"] = external_id  # what the target roles require, as the Lambdas give it
 
 
-def _print_table(result: object, title: str) -> None:
+def _short(text: str, room: int, wide: bool) -> str:
+    """`text` within `room` characters (an ellipsis in the middle keeps an ARN's or a name's both ends)."""
+    if wide or len(text) <= room:
+        return text
+    head = (room - 1) // 2
+    return f"{text[:head]}…{text[-(room - 1 - head) :]}"
+
+
+def _print_table(result: object, title: str, wide: bool = False) -> None:
+    """The outcomes in one table that fits 120 columns (names and reasons shortened; `wide`: in full), then what
+    went wrong, if anything, and a one-line verdict."""
     from .local.scenario import ScenarioResult
 
     if not isinstance(result, ScenarioResult):
         raise TypeError(f"expected a ScenarioResult, not {type(result).__name__}")
-    table = Table(title=title, show_lines=False)
-    for column in ("snapshot", "kind", "target", "status", "expected", "replica / reason"):
-        table.add_column(column, overflow="fold")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("snapshot [dim](type)[/]", no_wrap=not wide, max_width=None if wide else 24)
+    table.add_column("target [dim](path)[/]", max_width=None if wide else 28)
+    table.add_column("status", no_wrap=True)
+    table.add_column("replica / reason", overflow="fold")
     for o in result.outcomes:
-        target = f"{o.target_account or '-'} / {o.target_region or '-'}"
-        detail = o.replica_arn or o.reason
-        if o.replica_encrypted is not None:
-            detail += " (encrypted)" if o.replica_encrypted else " (unencrypted)"
-        mark = "" if o.met is None else ("[green]yes[/]" if o.met else "[red]NO[/]")
+        if o.replica_arn:
+            detail = o.replica_arn if wide else o.replica_arn.rsplit(":", 1)[-1]
+            if o.replica_encrypted is not None:
+                detail += " (encrypted)" if o.replica_encrypted else " (unencrypted)"
+        else:
+            detail = o.reason if wide or len(o.reason) <= 110 else f"{o.reason[:109]}…"  # in full with --wide
+        mark = "" if o.met is None else (" [green]✓[/]" if o.met else f" [red]✗ expected {o.expected}[/]")
         style = {"SUCCEEDED": "green", "FAILED": "red", "SKIPPED": "yellow"}.get(o.status, "")
         table.add_row(
-            o.snapshot, o.kind or "-", target, f"[{style}]{o.status}[/]", f"{o.expected or ''} {mark}", detail
+            f"{_short(o.snapshot, 24, wide)}\n[dim]{o.snapshot_type or '-'}[/]",
+            f"{o.target_account or '-'}/{o.target_region or '-'}\n[dim]{o.path or 'nothing copied'}[/]",
+            f"[{style}]{o.status}[/]{mark}",
+            detail,
         )
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = Console(width=None if wide and sys.stdout.isatty() else (250 if wide else 120))
     console.print(table)
     for missing in result.missing:
         console.print(
@@ -102,21 +120,29 @@ def _print_table(result: object, title: str) -> None:
         console.print(f"[red]intermediate copy left behind[/]: {leftover}")
     for error in result.async_errors:
         console.print(f"[red]handler error[/]: {error}")
+    met = sum(1 for o in result.outcomes if o.met)
+    expected = sum(1 for o in result.outcomes if o.met is not None) + len(result.missing)
     verdict = (
-        "[green]every expected outcome happened[/]" if result.ok else "[red]some expected outcomes did not happen[/]"
+        f"[green]{met} of {expected} expected outcomes: every expected outcome happened[/]"
+        if result.ok
+        else f"[red]{met} of {expected} expected outcomes: some expected outcomes did not happen[/]"
     )
     console.print(verdict)
 
 
 @local_app.command("demo")
-def demo() -> None:
+def demo(
+    wide: Annotated[bool, typer.Option("--wide", help="Full snapshot names, replica ARNs and reasons")] = False,
+) -> None:
     """Run the built-in demo scenario (scenarios/demo.yaml) and print a table of outcomes; exit 1 if any is wrong."""
     from .local.cloud import find_root
     from .local.scenario import run_scenario
 
     path = find_root() / "scenarios" / "demo.yaml"
     result = run_scenario(path, log_level="ERROR")
-    _print_table(result, "Snapshot replication demo (moto on 127.0.0.1)")
+    _print_table(
+        result, "Snapshot replication demo: the real rules, handlers and state machine on moto (127.0.0.1)", wide
+    )
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -124,13 +150,14 @@ def demo() -> None:
 def run(
     scenario: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scenario file (YAML), see README")],
     table: Annotated[bool, typer.Option("--table", help="Print a table instead of JSON lines")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="With --table: names, ARNs and reasons in full")] = False,
 ) -> None:
     """Run a scenario file and print one JSON line per outcome; exit 1 if an expected outcome did not happen."""
     from .local.scenario import run_scenario
 
     result = run_scenario(scenario, log_level="ERROR")
     if table:
-        _print_table(result, f"Scenario {scenario}")
+        _print_table(result, f"Scenario {scenario}", wide)
     else:
         for outcome in result.outcomes:
             typer.echo(outcome.model_dump_json())

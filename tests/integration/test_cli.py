@@ -51,9 +51,14 @@ def test_demo_shows_every_expected_outcome(monkeypatch):
     result = runner.invoke(app, ["local", "demo"])
     assert result.exit_code == 0, result.output
     assert "every expected outcome happened" in result.output
-    assert result.output.count("SUCCEEDED") >= 6
-    assert result.output.count("FAILED") >= 4  # two refusals: status and expected columns
-    assert result.output.count("SKIPPED") >= 2  # a dev database the vault's selection leaves out
+    assert result.output.count("SUCCEEDED ✓") == 7
+    assert result.output.count("FAILED ✓") == 2  # two refusals, as expected
+    assert result.output.count("SKIPPED ✓") == 1  # a dev database the vault's selection leaves out
+    assert "10 of 10 expected outcomes: every expected outcome happened" in result.output
+    # one table within 120 columns: names shortened, each row's snapshot type and the path its copies took
+    assert max(len(line) for line in result.output.splitlines()) <= 120
+    assert "re-encrypt → share → stage →" in result.output
+    assert "awsbackup" in result.output
 
 
 def test_demo_prints_results_on_stdout_and_no_log_line_anywhere():

@@ -94,6 +94,21 @@ class PlanShape(StrEnum):
     TRANSFER_FIRST = "transfer-first"  # an unshareable source, copied across regions by the source account first
     REENCRYPTED_STAGED = "reencrypted-staged"  # the older path for unshareable sources (full transfers)
 
+    @property
+    def path(self) -> str:
+        """The copies and shares of this shape, in order, as a user reads them."""
+        return _PATHS[self]
+
+
+_PATHS = {
+    PlanShape.SAME_ACCOUNT: "copy",
+    PlanShape.SHARED_IN_REGION: "share → copy",
+    PlanShape.SINGLE_STEP: "share → cross-region copy",
+    PlanShape.STAGED: "share → stage → cross-region copy",
+    PlanShape.TRANSFER_FIRST: "cross-region copy → share → copy",
+    PlanShape.REENCRYPTED_STAGED: "re-encrypt → share → stage → cross-region copy",
+}
+
 
 class LineageBase(BaseModel):
     """The copy a lineage keeps so that its next copy can be incremental (AWS: the most recent copy of the same

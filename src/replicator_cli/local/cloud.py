@@ -50,8 +50,19 @@ def _function_logs_to_stderr(level: str) -> None:
 
     logger.setLevel(level)
     handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler) and handler.stream is not sys.stderr:
-        handler.setStream(sys.stderr)
+    if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _CurrentStderr):
+        handler.setStream(_CurrentStderr())
+
+
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written (a test runner swaps it per command; a stream kept from one
+    command would be closed by the next)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -117,6 +117,8 @@ class Outcome(BaseModel):
     reason: str
     replica_arn: str | None = None
     replica_encrypted: bool | None = None
+    snapshot_type: str | None = None  # automated, manual, awsbackup
+    path: str | None = None  # the copies and shares the replication took (planning.PlanShape.path)
     expected: str | None = None  # the expected status, when an expectation names this outcome
     met: bool | None = None  # None: no expectation; else whether every expected fact holds
 
@@ -357,6 +359,11 @@ class ScenarioRunner:
             async_errors=list(self.cloud.doubles.lambda_dispatcher.async_errors),
         )
 
+    def _snapshot_type(self, record: ReplicationRecord) -> str | None:
+        """The type the scenario gave the snapshot (a record refused before planning has no plan to say it)."""
+        name = record.source_arn.split(":", 6)[-1] if record.source_arn else None
+        return next((s.type for s in self.scenario.snapshots if s.id == name), None)
+
     def _outcome(self, record: ReplicationRecord, expectation: Expectation | None) -> Outcome:
         encrypted = _replica_encrypted(record) if record.replica_arn and record.status.value == "SUCCEEDED" else None
         outcome = Outcome(
@@ -369,6 +376,8 @@ class ScenarioRunner:
             reason=record.reason,
             replica_arn=record.replica_arn,
             replica_encrypted=encrypted,
+            snapshot_type=record.plan.source.snapshot_type if record.plan else self._snapshot_type(record),
+            path=record.carried_out.shape.path if record.carried_out else None,
         )
         if expectation is None:
             return outcome
