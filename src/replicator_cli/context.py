@@ -1,12 +1,28 @@
-"""Where the CLI acts: AWS profile and region, and the stack's table names (from its outputs, or given as flags)."""
+"""Where the CLI acts (AWS profile and region, the stack's table names: from its outputs, or given as flags) and how
+it speaks: results on stdout in the chosen --output format, messages on stderr, documented exit codes.
+
+Exit codes (as the README documents them): 0 done; 1 a check failed or something was refused (CliError); 2 a usage
+error (a bad option or value, typer's own); 3 AWS refused or could not be reached, or a file could not be read or
+written (AwsError).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 import boto3
 import typer
+import yaml
+from rich.console import Console
 
 # typer (0.26 and newer, pinned in pyproject.toml) vendors click and shows only its own ClickException as a message;
 # it exports no public name for it
@@ -17,8 +33,70 @@ from replicator.destinations import AllowedDestinations, parse_accounts
 DEFAULT_STACK = "rds-snapshot-replicator"
 
 
+EXIT_OK = 0
+EXIT_FAILED = 1  # a check failed, a replication or a change was refused
+EXIT_USAGE = 2  # typer's own for a bad option or value
+EXIT_AWS = 3  # AWS refused or could not be reached; a file could not be read or written
+
+
 class CliError(ClickException):
     """A refusal or failure shown to the user as one clear message (exit status 1)."""
+
+    exit_code = EXIT_FAILED
+
+    def show(self, file: Any = None) -> None:
+        _stderr().print(f"[red]error[/]: {self.format_message()}", highlight=False, soft_wrap=True)
+
+
+class AwsError(CliError):
+    """AWS refused a call or could not be reached, or a file could not be read or written (exit status 3)."""
+
+    exit_code = EXIT_AWS
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"  # commands whose result is rows (status, coverage, mappings list...)
+
+
+def _color() -> bool:
+    return "NO_COLOR" not in os.environ
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, no_color=not _color(), highlight=False, soft_wrap=True)
+
+
+def as_csv(rows: Any) -> str:
+    """Rows (a list of objects) as CSV: a header of every field, nested values as JSON."""
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise CliError("--output csv: this command's result is not a list of rows; use json or yaml")
+    fields: dict[str, None] = {}
+    for row in rows:
+        fields.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def to_plain(data: Any) -> Any:
+    """Models, enums, datetimes and sets as JSON's types (what --output json and yaml print)."""
+    return json.loads(json.dumps(data, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 @dataclass
@@ -30,7 +108,38 @@ class CliContext:
     history_table_flag: str | None = None
     slots_table_flag: str | None = None
     state_machine_flag: str | None = None
+    output: OutputFormat = OutputFormat.table
+    debug: bool = False
     _outputs: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Console:
+        """Results (stdout): tables within 120 columns unless the terminal says otherwise."""
+        width = None if sys.stdout.isatty() else 120
+        return Console(width=width, no_color=not _color(), highlight=False)
+
+    @property
+    def err(self) -> Console:
+        """Messages, progress and warnings (stderr): never mixed into the results."""
+        return _stderr()
+
+    def emit(self, data: Any, table: Callable[[Console], None] | None = None) -> None:
+        """Print a command's result: as JSON or YAML (`data`, whole) with --output json / yaml, else with `table`
+        (rich, for people; `data` pretty-printed when the command has no table)."""
+        if self.output is OutputFormat.json:
+            typer.echo(json.dumps(to_plain(data), indent=2, sort_keys=False))
+        elif self.output is OutputFormat.csv:
+            typer.echo(as_csv(to_plain(data)), nl=False)
+        elif self.output is OutputFormat.yaml:
+            typer.echo(yaml.safe_dump(to_plain(data), sort_keys=False, allow_unicode=True), nl=False)
+        elif table is not None:
+            table(self.out)
+        else:
+            self.out.print_json(data=to_plain(data))
+
+    @property
+    def machine_output(self) -> bool:
+        return self.output is not OutputFormat.table
 
     def configure(self) -> None:
         """Make profile and region the default of every boto3 client (the layer's AWS access uses them too)."""

@@ -15,11 +15,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import boto3
 import typer
+import yaml
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -29,7 +29,7 @@ from replicator.coverage import CoverageRow, TargetCoverage, Verdict
 from replicator.observability import logger
 from replicator.usecases.coverage import CoverageReport, audit_coverage
 
-from .context import get_context
+from .context import OutputFormat, get_context
 
 _REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d"
 _TARGET = re.compile(rf"^(\d{{12}}/)?{_REGION}$")
@@ -58,12 +58,6 @@ FIELDS = (
 )
 
 _VERDICT_STYLE = {Verdict.OK: "green", Verdict.BREACH: "bold red", Verdict.NONE: "yellow", Verdict.NOT_SELECTED: "dim"}
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 def human_age(seconds: float | None) -> str:
@@ -212,14 +206,6 @@ def coverage(
             help="Only this target: ACCOUNT/REGION, or REGION for every account (repeatable)",
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat,
-        typer.Option(
-            "--output",
-            help="table (fits 120 columns, reasons cut), json (an array of rows, full values) or csv; with json "
-            "and csv only the rows go to stdout",
-        ),
-    ] = OutputFormat.table,
     breaches_only: Annotated[
         bool, typer.Option("--breaches-only", help="Print only the databases breaching their RPO")
     ] = False,
@@ -239,7 +225,7 @@ def coverage(
     own_account = boto3.client("sts").get_caller_identity()["Account"]
     with _logs_to_stderr():
         report = audit_coverage(cli.mapping_table, cli.history_table, own_account, regions, targets)
-    _print(report, output, breaches_only)
+    _print(report, cli.output, breaches_only)
     if report.breaches:
         raise typer.Exit(1)
 
@@ -253,6 +239,8 @@ def _print(report: CoverageReport, output: OutputFormat, breaches_only: bool) ->
     rows = report.breaches if breaches_only else report.rows
     if output is OutputFormat.json:
         typer.echo(json.dumps([as_record(row) for row in rows], indent=2))
+    elif output is OutputFormat.yaml:
+        typer.echo(yaml.safe_dump([as_record(row) for row in rows], sort_keys=False), nl=False)
     elif output is OutputFormat.csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")

@@ -12,10 +12,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import backfill, coverage, mappings, reconcile, reindex, retention, retry, status
-from .context import DEFAULT_STACK, CliContext
+from . import backfill, coverage, mappings, reconcile, reindex, retention, retry, status, validation
+from .context import DEFAULT_STACK, CliContext, OutputFormat
+from .errors import TranslatedErrors
 
 app = typer.Typer(
+    cls=TranslatedErrors,
+    pretty_exceptions_enable=False,
     help=(
         "RDS and Aurora snapshot replicator: manage region mappings, watch replications, and run the whole "
         "application locally. Works against AWS (--profile, --region; tables found from the stack's outputs) "
@@ -38,11 +41,26 @@ app.command("reconcile")(reconcile.reconcile)
 app.command("reindex")(reindex.reindex)
 
 
+def _print_version(value: bool | None) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            typer.echo(f"replicator {installed('rds-snapshot-replicator')}")
+        except PackageNotFoundError:
+            typer.echo("replicator (not installed as a package)")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (default: the usual chain)")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="The stack's region (default: AWS_REGION)")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", callback=validation.region, help="The stack's region (default: AWS_REGION)"),
+    ] = None,
     stack_name: Annotated[
         str, typer.Option("--stack-name", envvar="REPLICATOR_STACK", help="Stack whose outputs name the tables")
     ] = DEFAULT_STACK,
@@ -65,11 +83,29 @@ def main(
         str | None,
         typer.Option("--external-id", envvar="REPLICATOR_EXTERNAL_ID", help="The stack's ExternalId (mappings check)"),
     ] = None,
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--output", "-o", envvar="REPLICATOR_OUTPUT", help="Results as a table (for people), json or yaml"
+        ),
+    ] = OutputFormat.table,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Tracebacks and the functions' debug logs (on stderr)")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colors (also when NO_COLOR is set)")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = None,
 ) -> None:
     # the use cases the CLI shares with the Lambdas publish metrics as EMF lines on stdout, which only Lambda's log
     # ingestion turns into metrics: from the command line they would only clutter its output
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    ctx.obj = CliContext(profile, region, stack_name, mapping_table, history_table, slots_table, state_machine_arn)
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
+    ctx.obj = CliContext(
+        profile, region, stack_name, mapping_table, history_table, slots_table, state_machine_arn, output, debug
+    )
     ctx.obj.configure()
     if external_id:
         os.environ["EXTERNAL_ID"] = external_id  # what the target roles require, as the Lambdas give it

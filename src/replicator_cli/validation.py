@@ -1,0 +1,50 @@
+"""Checks at the door: values the AWS CLI would refuse are refused before anything is read or written, with the
+option named and the fix (a near miss suggested)."""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+
+import botocore.session
+import typer
+
+from replicator.mapping import ALL_REGIONS
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows RDS in, across its partitions (aws, aws-cn, aws-us-gov...)."""
+    session = botocore.session.get_session()
+    found: set[str] = set()
+    for partition in session.get_available_partitions():
+        found |= set(session.get_available_regions("rds", partition_name=partition))
+    return frozenset(found)
+
+
+def region_problem(value: str) -> str | None:
+    """Why `value` is not a region RDS runs in (None: it is)."""
+    if value in known_regions():
+        return None
+    near = difflib.get_close_matches(value, sorted(known_regions()), n=2)
+    hint = f": did you mean {' or '.join(near)}?" if near else " (see `aws ec2 describe-regions`)"
+    return f"'{value}' is not an AWS region with RDS{hint}"
+
+
+def region(value: str | None) -> str | None:
+    """A typer callback checking a region option (None passes: the option was not given); typer names the option
+    in its message."""
+    if value is None:
+        return None
+    if (problem := region_problem(value)) is not None:
+        raise typer.BadParameter(problem)
+    return value
+
+
+def source_region(value: str) -> str:
+    """A source region, or "*" (the mapping for every region without its own)."""
+    if value == ALL_REGIONS:
+        return value
+    if (problem := region_problem(value)) is not None:
+        raise typer.BadParameter(problem)
+    return value
