@@ -1,0 +1,95 @@
+"""The command line's conventions, as the AWS CLI's: global options anywhere on the line, --version, --output,
+--no-color / NO_COLOR, documented exit codes with a one-line message and no traceback unless --debug."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess  # nosec B404 - runs this project's own CLI
+import sys
+from pathlib import Path
+
+import pytest
+from support import ROOT
+from typer.testing import CliRunner
+
+from replicator_cli.errors import hoist_global_options
+from replicator_cli.local.cloud import LocalCloud
+from replicator_cli.main import app
+
+CLI = Path(sys.executable).parent / "replicator"
+
+HOISTED = [
+    (["status", "--region", "eu-west-1"], ["--region", "eu-west-1", "status"]),
+    (["status", "--region=eu-west-1", "--debug"], ["--region=eu-west-1", "--debug", "status"]),
+    (["coverage", "-o", "json", "--target", "eu-west-1"], ["-o", "json", "coverage", "--target", "eu-west-1"]),
+    (["mappings", "list", "--output", "yaml"], ["--output", "yaml", "mappings", "list"]),
+    (["backfill", "--source-region", "eu-west-1"], ["backfill", "--source-region", "eu-west-1"]),  # not global
+    (["retry", "--", "--region"], ["retry", "--", "--region"]),  # after --: an argument
+]
+
+
+@pytest.mark.parametrize(("given", "parsed"), HOISTED)
+def test_global_options_are_taken_anywhere_on_the_line(given, parsed):
+    assert hoist_global_options(given) == parsed
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed command in a clean environment: no AWS credentials or profile anywhere."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REPLICATOR_", "NO_COLOR", "FORCE_"))}
+    clean.update(
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_DEFAULT_REGION="us-east-1",
+        **env,
+    )
+    return subprocess.run(  # nosec B603 - a fixed command line
+        [str(CLI), *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_version():
+    done = _run("--version")
+    assert done.returncode == 0
+    assert done.stdout.startswith("replicator ")
+
+
+def test_an_aws_error_is_one_line_on_stderr_with_exit_code_3_and_the_traceback_only_with_debug():
+    done = _run("status", "--mapping-table", "m", "--history-table", "h")
+    assert done.returncode == 3
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: no AWS credentials: pass --profile, or set AWS_PROFILE / AWS_ACCESS_KEY_ID (aws configure)"
+    ]
+    debugged = _run("status", "--mapping-table", "m", "--history-table", "h", "--debug")
+    assert "Traceback" in debugged.stderr
+    assert "NoCredentialsError" in debugged.stderr
+
+
+def test_colors_follow_no_color_and_the_flag():
+    colored = _run("status", "--mapping-table", "m", "--history-table", "h", FORCE_COLOR="1")
+    assert "\x1b[" in colored.stderr  # forced on: the message's color
+    for plain in (
+        _run("status", "--mapping-table", "m", "--history-table", "h", "--no-color", FORCE_COLOR="1"),
+        _run("status", "--mapping-table", "m", "--history-table", "h", FORCE_COLOR="1", NO_COLOR="1"),
+    ):
+        assert plain.returncode == 3
+        assert "\x1b[" not in plain.stderr
+
+
+def test_a_bad_region_is_a_usage_error_with_a_suggestion():
+    result = CliRunner().invoke(app, ["status", "--region", "us-eest-1"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "'us-eest-1' is not an AWS region with RDS: did you mean" in result.output
+    assert "us-east-1" in result.output
+
+
+def test_global_output_after_the_command_on_the_emulation():
+    with LocalCloud(ROOT) as cloud:
+        tables = ["--mapping-table", cloud.stack.mapping_table, "--history-table", cloud.stack.history_table]
+        result = CliRunner().invoke(app, ["coverage", *tables, "--output", "json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == []  # no mapping: no row, and nothing else on stdout
