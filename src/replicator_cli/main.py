@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import backfill, coverage, mappings, reconcile, reindex, retention, retry, status, validation
+from . import backfill, coverage, local_cloud, mappings, reconcile, reindex, retention, retry, status, validation
 from .context import DEFAULT_STACK, CliContext, OutputFormat
 from .errors import TranslatedErrors
 
@@ -31,6 +31,9 @@ local_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(local_app, name="local")
+local_app.command("start")(local_cloud.start)
+local_app.command("stop")(local_cloud.stop)
+local_app.command("env")(local_cloud.env)
 app.add_typer(mappings.app, name="mappings")
 app.command("status")(status.status)
 app.command("prune")(retention.prune)

@@ -91,6 +91,7 @@ class LocalCloud:
         log_level: str = "WARNING",
         mapping_cache_seconds: int = 60,
         parameters: dict[str, str] | None = None,
+        port: int | None = None,
     ):
         self.root = root or find_root()
         self.mapping_cache_seconds = mapping_cache_seconds
@@ -98,7 +99,7 @@ class LocalCloud:
         self.log_level = log_level
         self.copy_seconds = copy_seconds
         self.poll_seconds = poll_seconds
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._saved_env: dict[str, str | None] = {}

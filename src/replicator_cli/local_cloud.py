@@ -1,0 +1,68 @@
+"""`replicator local start | stop | env`: a local cloud (the emulation with the stack provisioned) to try every
+command on: `eval "$(replicator local start)"`, then `replicator mappings list`, `status`, `coverage`..."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .context import CliError, get_context
+from .local import server
+
+PORT = typer.Option("--port", min=1024, max=65535, help="Port on 127.0.0.1")
+
+
+def start(
+    ctx: typer.Context,
+    port: Annotated[int, PORT] = 5000,
+    with_samples: Annotated[
+        bool, typer.Option("--with-samples", help="Seed the demo's databases, snapshots, keys and mappings")
+    ] = False,
+    copy_seconds: Annotated[float, typer.Option("--copy-seconds", min=0.1, help="How long each copy takes")] = 2.0,
+) -> None:
+    """Start a local cloud on 127.0.0.1 (moto, the doubles, the stack from template.yaml) in the background and print
+    the `export` lines that point the AWS CLI and `replicator` at it.
+
+    Example: eval "$(replicator local start --with-samples)"
+    """
+    cli = get_context(ctx)
+    state = server.read_state(port)
+    if state is not None:
+        cli.err.print(f"a local cloud already runs on port {port} (pid {state['pid']}): its settings are")
+    else:
+        cli.err.print(f"starting a local cloud on 127.0.0.1:{port} (about 15 s)...")
+        try:
+            state = server.spawn(port, with_samples, copy_seconds)
+        except RuntimeError as error:
+            raise CliError(str(error)) from error
+        cli.err.print(
+            f"local cloud up (pid {state['pid']}); stack {server.STACK_NAME} provisioned"
+            + (", the demo's samples seeded" if with_samples else "")
+            + f"; `replicator local stop --port {port}` ends it"
+        )
+    _print_env(ctx, state)
+
+
+def stop(ctx: typer.Context, port: Annotated[int, PORT] = 5000) -> None:
+    """Stop the local cloud started by `replicator local start` on this port."""
+    cli = get_context(ctx)
+    state = server.read_state(port)
+    if state is None:
+        raise CliError(f"no local cloud runs on port {port} (`replicator local start --port {port}` starts one)")
+    if not server.terminate(state):
+        raise CliError(f"the local cloud (pid {state['pid']}) did not stop within 30 s")
+    cli.err.print(f"local cloud on port {port} stopped (pid {state['pid']}); unset AWS_ENDPOINT_URL in your shell")
+
+
+def env(ctx: typer.Context, port: Annotated[int, PORT] = 5000) -> None:
+    """Print the `export` lines of the local cloud running on this port."""
+    state = server.read_state(port)
+    if state is None:
+        raise CliError(f"no local cloud runs on port {port} (`replicator local start --port {port}` starts one)")
+    _print_env(ctx, state)
+
+
+def _print_env(ctx: typer.Context, state: dict) -> None:
+    cli = get_context(ctx)
+    cli.emit(state["env"], table=lambda out: typer.echo("\n".join(server.export_lines(state))))
