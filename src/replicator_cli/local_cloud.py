@@ -3,11 +3,14 @@ command on: `eval "$(replicator local start)"`, then `replicator mappings list`,
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
+import boto3
 import typer
 
-from .context import CliError, get_context
+from .context import AwsError, CliError, get_context
 from .local import server
 
 PORT = typer.Option("--port", min=1024, max=65535, help="Port on 127.0.0.1")
@@ -55,12 +58,54 @@ def stop(ctx: typer.Context, port: Annotated[int, PORT] = 5000) -> None:
     cli.err.print(f"local cloud on port {port} stopped (pid {state['pid']}); unset AWS_ENDPOINT_URL in your shell")
 
 
-def env(ctx: typer.Context, port: Annotated[int, PORT] = 5000) -> None:
-    """Print the `export` lines of the local cloud running on this port."""
+def env(
+    ctx: typer.Context,
+    port: Annotated[int, PORT] = 5000,
+    sam_env: Annotated[
+        Path | None,
+        typer.Option(
+            "--sam-env",
+            dir_okay=False,
+            help="Also write the local stack's function environments for `sam local invoke --env-vars FILE`",
+        ),
+    ] = None,
+) -> None:
+    """Print the `export` lines of the local cloud running on this port.
+
+    Example: replicator local env --sam-env env.local.json
+    """
     state = server.read_state(port)
     if state is None:
         raise CliError(f"no local cloud runs on port {port} (`replicator local start --port {port}` starts one)")
+    if sam_env is not None:
+        environments = _function_environments(state)
+        try:
+            sam_env.write_text(json.dumps(environments, indent=2) + "\n")
+        except OSError as error:
+            raise AwsError(f"cannot write {sam_env}: {error.strerror or error}") from error
+        get_context(ctx).err.print(f"wrote the environment of {len(environments)} functions to {sam_env}")
     _print_env(ctx, state)
+
+
+def _function_environments(state: dict) -> dict[str, dict[str, str]]:
+    """Each function of the local stack (by logical id, as `sam local invoke --env-vars` takes them): its
+    environment as the stack resolved it."""
+    session = boto3.session.Session(
+        aws_access_key_id=state["env"]["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=state["env"]["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=state["env"]["AWS_SESSION_TOKEN"],
+        region_name=state["env"]["AWS_DEFAULT_REGION"],
+    )
+    endpoint = state["endpoint"]
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint)
+    lambdas = session.client("lambda", endpoint_url=endpoint)
+    found: dict[str, dict[str, str]] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=server.STACK_NAME):
+        for resource in page["StackResourceSummaries"]:
+            if resource["ResourceType"] == "AWS::Lambda::Function":
+                config = lambdas.get_function_configuration(FunctionName=resource["PhysicalResourceId"])
+                found[resource["LogicalResourceId"]] = config.get("Environment", {}).get("Variables", {})
+    return dict(sorted(found.items()))
 
 
 def _print_env(ctx: typer.Context, state: dict) -> None:

@@ -45,8 +45,16 @@ def test_a_local_cloud_runs_in_the_background_and_every_command_works_against_it
     env = _env(tmp_path, started.stdout)
     state = json.loads((tmp_path / "rds-snapshot-replicator" / f"local-{port}.json").read_text())
     try:
-        again = _run(env, "local", "env", "--port", port)
+        sam_env = tmp_path / "env.local.json"
+        again = _run(env, "local", "env", "--port", port, "--sam-env", str(sam_env))
         assert again.stdout == started.stdout  # the same settings, from its state file
+        # what `sam local invoke --env-vars` needs for the local stack: every function's resolved environment
+        functions = json.loads(sam_env.read_text())
+        expected = json.loads((ROOT / "events" / "env.json").read_text())["Parameters"]
+        assert set(expected) - set(functions["StartReplicationFunction"]) == set()
+        assert functions["StartReplicationFunction"]["STATE_MACHINE_ARN"].endswith(
+            ":stateMachine:replicator-replication"
+        )
         assert "already runs" in _run(env, "local", "start", "--port", port).stderr
 
         # the demo's mapping is there, and checking it reaches the emulated target account and engine catalog

@@ -3,6 +3,7 @@ template value SAM cannot resolve locally (table names, the account, the externa
 a default), so that a function does not fail at its first line, and it agrees with the template's defaults."""
 
 import json
+import re
 
 from iam_policies import ROOT, template
 
@@ -13,10 +14,29 @@ LOCAL_CHOICES = {"POWERTOOLS_LOG_LEVEL"}  # DEBUG when trying a handler by hand
 
 
 def _resolved_locally(value: object) -> bool:
-    """SAM resolves a Ref to a parameter with a default; anything else it leaves to env.json."""
+    """SAM resolves a Ref to a parameter with a default (AWS::NoValue included) and an If of such values; anything
+    else it leaves to env.json."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return all(_resolved_locally(branch) for branch in value["Fn::If"][1:])
     return isinstance(value, str) or (
-        isinstance(value, dict) and "Ref" in value and "Default" in PARAMETERS.get(value["Ref"], {})
+        isinstance(value, dict)
+        and "Ref" in value
+        and (value["Ref"] == "AWS::NoValue" or "Default" in PARAMETERS.get(value["Ref"], {}))
     )
+
+
+def test_a_local_endpoint_reaches_the_functions_only_when_given():
+    """`sam local invoke --parameter-overrides LocalEndpointUrl=...` gives the functions AWS_ENDPOINT_URL (SAM passes
+    only the variables the template declares); deployed with the default, the variable does not exist."""
+    variable = CFN["Globals"]["Function"]["Environment"]["Variables"]["AWS_ENDPOINT_URL"]
+    assert variable == {"Fn::If": ["HasLocalEndpoint", {"Ref": "LocalEndpointUrl"}, {"Ref": "AWS::NoValue"}]}
+    assert CFN["Parameters"]["LocalEndpointUrl"]["Default"] == ""
+    assert CFN["Conditions"]["HasLocalEndpoint"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "LocalEndpointUrl"}, ""]}]}
+    pattern = re.compile(CFN["Parameters"]["LocalEndpointUrl"]["AllowedPattern"])
+    assert pattern.fullmatch("http://127.0.0.1:5000")
+    assert pattern.fullmatch("")
+    assert not pattern.fullmatch("http://0.0.0.0:5000")  # never an address open to the network
+    assert not pattern.fullmatch("https://evil.example.com")
 
 
 def test_env_json_sets_every_variable_sam_cannot_resolve_locally():
@@ -30,6 +50,7 @@ def test_env_json_sets_every_variable_sam_cannot_resolve_locally():
 
 def test_env_json_agrees_with_the_templates_defaults():
     for variable, value in CFN["Globals"]["Function"]["Environment"]["Variables"].items():
-        if variable in ENV["Parameters"] and variable not in LOCAL_CHOICES and _resolved_locally(value):
+        is_default = isinstance(value, str) or (isinstance(value, dict) and "Ref" in value)
+        if variable in ENV["Parameters"] and variable not in LOCAL_CHOICES and is_default and _resolved_locally(value):
             expected = value if isinstance(value, str) else str(PARAMETERS[value["Ref"]]["Default"])
             assert ENV["Parameters"][variable] == expected, variable
