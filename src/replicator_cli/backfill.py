@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -18,11 +19,12 @@ from replicator.mapping import ALL_REGIONS, MappingTarget, RegionMapping, descri
 from replicator.selection import DatabaseFacts
 from replicator.snapshots import replication_id
 
-from .context import CliError, get_context
+from . import validation
+from .context import CliError, OutputFormat, get_context
 from .status import parse_since
 
-console = Console()
 _BATCH = 10  # PutEvents takes at most 10 entries
+_SHOWN = 5  # databases named when --db names none with a snapshot
 
 
 @dataclass
@@ -91,9 +93,32 @@ def _look(
     return look
 
 
+def _no_snapshot_of(database: str, snapshots: list[ExistingSnapshot], region: str) -> str:
+    """No snapshot of --db's database in the region: said, with the databases that do have snapshots there (the
+    closest names first, a few)."""
+    others = sorted({s.database_identifier for s in backfill_candidates(snapshots) if s.database_identifier})
+    if not others:
+        return f"no snapshot of {database} in {region}: the region has no snapshot to replicate"
+    near = difflib.get_close_matches(database, others, n=3)
+    shown = [*near, *(o for o in others if o not in near)][:_SHOWN]
+    more = f" (and {len(others) - len(shown)} more)" if len(others) > len(shown) else ""
+    return (
+        f"no snapshot of {database} in {region}: --db takes a DB instance or Aurora cluster identifier; the "
+        f"databases with snapshots there: {', '.join(shown)}{more}"
+    )
+
+
+def _target_names(look: _Look, include_failed: bool, account: str) -> list[str]:
+    chosen = [*look.missing, *look.reselected, *(look.failed if include_failed else [])]
+    return [f"{t.account_id(account)}/{t.target_region}" for t in chosen]
+
+
 def backfill(
     ctx: typer.Context,
-    source_region: Annotated[str, typer.Option("--source-region", help="Region whose snapshots are replicated")],
+    source_region: Annotated[
+        str,
+        typer.Option("--source-region", callback=validation.region, help="Region whose snapshots are replicated"),
+    ],
     since: Annotated[str | None, typer.Option("--since", help="Only snapshots of the last 24h, 7d, 2w...")] = None,
     database: Annotated[str | None, typer.Option("--db", help="Only this DB instance or Aurora cluster")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be sent, send nothing")] = False,
@@ -110,9 +135,13 @@ def backfill(
     tags, engine, snapshot type) and has no record of it yet, or SKIPPED it as not selected before (a changed
     selection: the replicator selects it again). min_interval_hours is applied by the replicator, not here.
 
+    --output json / yaml: the counts, and the snapshots sent (or that would be), per target; csv: one row per
+    snapshot.
+
     Example: replicator backfill --source-region eu-west-1 --since 7d --db orders
     """
     cli = get_context(ctx)
+    err = cli.err
     try:
         mapping = _read_mapping(cli.mapping_table, source_region)
     except ValidationError as error:
@@ -121,7 +150,12 @@ def backfill(
         raise CliError(f"no region mapping for {source_region} and no '*' mapping: nothing would be replicated")
     cutoff = utc_now() - parse_since(since) if since else None
     account = home_client("sts").get_caller_identity()["Account"]
-    candidates = backfill_candidates(rds.list_source_snapshots(source_region), cutoff, database)
+    listed = rds.list_source_snapshots(source_region)
+    candidates = backfill_candidates(listed, cutoff, database)
+    if database and not candidates:
+        if not (all_of_it := backfill_candidates(listed, None, database)):
+            raise CliError(_no_snapshot_of(database, listed, source_region))
+        err.print(f"note: {database} has {len(all_of_it)} snapshot(s) in {source_region}, none taken within {since}")
     facts = _Facts(mapping, source_region)
     to_send: list[tuple[ExistingSnapshot, _Look]] = []
     done = unselected = failed_before = reselected = left_out = 0
@@ -137,36 +171,77 @@ def backfill(
         else:
             done += 1
     unselected_text = f"{unselected} selected by no target; " if unselected else ""
-    console.print(
+    counts = (
         f"{len(candidates)} snapshot(s) in {source_region}; {done} already replicated or on their way; "
         f"{unselected_text}{len(to_send)} to replicate to {len(mapping.targets)} target(s)"
     )
     if any(t.selection is not None for t in mapping.targets):
-        console.print(
+        err.print(
             f"the targets' selections leave out {left_out} snapshot-target pair(s) "
             "(min_interval_hours is applied by the replicator, as for new snapshots)"
         )
     if reselected:
-        console.print(f"{reselected} replication(s) SKIPPED before as not selected are selected now: sent again")
+        err.print(f"{reselected} replication(s) SKIPPED before as not selected are selected now: sent again")
     if failed_before and include_failed:
-        console.print(f"{failed_before} earlier replication(s) of these snapshots FAILED: they run again")
+        err.print(f"{failed_before} earlier replication(s) of these snapshots FAILED: they run again")
     elif failed_before:
-        console.print(
+        err.print(
             f"{failed_before} earlier replication(s) of these snapshots FAILED and are not retried here: "
-            f"see `replicator status --status FAILED --source {source_region}`; --include-failed runs them again"
+            f"see `replicator status --status FAILED --source {source_region}`; --include-failed runs them again",
+            markup=False,
         )
-    if dry_run:
-        for snapshot, look in to_send:
-            chosen = [*look.missing, *look.reselected, *(look.failed if include_failed else [])]
-            where = ", ".join(f"{t.account_id(account)}/{t.target_region}" for t in chosen)
-            console.print(f"would send {snapshot.arn} (for {where})", soft_wrap=True, highlight=False)
-        return
-    arns = [snapshot.arn for snapshot, _ in to_send]
+    rows: list[dict[str, Any]] = [
+        {
+            "snapshot": snapshot.arn,
+            "database": snapshot.database_identifier,
+            "snapshot_type": snapshot.snapshot_type,
+            "created_at": snapshot.created_at,
+            "targets": _target_names(look, include_failed, account),
+        }
+        for snapshot, look in to_send
+    ]
+    if not dry_run:
+        _send([snapshot.arn for snapshot, _ in to_send], include_failed, err)
+    per_target: dict[str, list[str]] = {f"{t.account_id(account)}/{t.target_region}": [] for t in mapping.targets}
+    for row in rows:
+        for target in row["targets"]:
+            per_target.setdefault(target, []).append(row["snapshot"])
+    data = {
+        "source_region": source_region,
+        "dry_run": dry_run,
+        "include_failed": include_failed,
+        "snapshots": len(candidates),
+        "already_replicated": done,
+        "selected_by_no_target": unselected,
+        "left_out_pairs": left_out,
+        "reselected": reselected,
+        "failed_before": failed_before,
+        "to_replicate": len(to_send),
+        "sent": 0 if dry_run else len(to_send),
+        "targets": [{"target": target, "snapshots": arns} for target, arns in per_target.items()],
+        "to_send": rows,
+    }
+
+    def table(console: Console) -> None:
+        console.print(counts, markup=False, highlight=False, soft_wrap=True)
+        for row in rows if dry_run else []:
+            where = ", ".join(row["targets"])
+            console.print(f"would send {row['snapshot']} (for {where})", markup=False, highlight=False, soft_wrap=True)
+        if to_send and not dry_run:
+            console.print(f"sent {len(to_send)} snapshot(s) for replication", highlight=False)
+
+    cli.emit(rows if cli.output is OutputFormat.csv else data, table=table)
+    if cli.machine_output:
+        err.print(counts, markup=False)
+    if to_send and not dry_run:
+        err.print(f"follow them with `replicator status --watch --source {source_region}`", markup=False)
+
+
+def _send(arns: list[str], include_failed: bool, err: Console) -> None:
+    """The snapshots to the replicator as events, 10 a call, with a progress bar on stderr."""
     batches = [arns[i : i + _BATCH] for i in range(0, len(arns), _BATCH)]
-    for batch in track(batches, description="sending", console=console, disable=not batches):
+    for batch in track(batches, description="sending", console=err, disable=not batches, transient=True):
         try:
             eventbridge.request_replications(batch, "backfill", retry_failed=include_failed)
         except eventbridge.RequestsRefused as error:
             raise CliError(f"{error}; run backfill again to resume") from error
-    if to_send:
-        console.print(f"sent {len(to_send)}; follow them with `replicator status --watch --source {source_region}`")

@@ -80,8 +80,16 @@ def as_csv(rows: Any) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
-    return buffer.getvalue()
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    return buffer.getvalue() if rows else ""
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
 
 
 def to_plain(data: Any) -> Any:

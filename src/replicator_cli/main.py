@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from typer._click.core import ParameterSource  # typer vendors click and exports no public name for it
 
 from . import backfill, coverage, local_cloud, mappings, reconcile, reindex, retention, retry, status, validation
-from .context import DEFAULT_STACK, CliContext, OutputFormat
+from .context import DEFAULT_STACK, CliContext, OutputFormat, get_context
 from .errors import TranslatedErrors
+
+if TYPE_CHECKING:  # the emulation's modules load moto: imported by the local commands only when they run
+    from .local.scenario import ScenarioResult
 
 app = typer.Typer(
     cls=TranslatedErrors,
@@ -122,13 +127,9 @@ def _short(text: str, room: int, wide: bool) -> str:
     return f"{text[:head]}…{text[-(room - 1 - head) :]}"
 
 
-def _print_table(result: object, title: str, wide: bool = False) -> None:
+def _print_table(result: ScenarioResult, title: str, wide: bool = False) -> None:
     """The outcomes in one table that fits 120 columns (names and reasons shortened; `wide`: in full), then what
     went wrong, if anything, and a one-line verdict."""
-    from .local.scenario import ScenarioResult
-
-    if not isinstance(result, ScenarioResult):
-        raise TypeError(f"expected a ScenarioResult, not {type(result).__name__}")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     table.add_column("snapshot [dim](type)[/]", no_wrap=not wide, max_width=None if wide else 24)
     table.add_column("target [dim](path)[/]", max_width=None if wide else 28)
@@ -151,59 +152,110 @@ def _print_table(result: object, title: str, wide: bool = False) -> None:
         )
     console = Console(width=None if wide and sys.stdout.isatty() else (250 if wide else 120))
     console.print(table)
-    for missing in result.missing:
+    _print_problems(result, console)
+    console.print(_verdict(result))
+
+
+def _print_problems(result: ScenarioResult, console: Console, *, data_says_it: bool = False) -> None:
+    """What went wrong: expected outcomes that did not happen and intermediate copies left behind (unless the data
+    printed says so already), handler errors."""
+    for missing in [] if data_says_it else result.missing:
         console.print(
             f"[red]missing outcome[/]: {missing.snapshot} -> {missing.target_region} ({missing.status} expected)"
         )
-    for leftover in result.leftovers:
+    for leftover in [] if data_says_it else result.leftovers:
         console.print(f"[red]intermediate copy left behind[/]: {leftover}")
     for error in result.async_errors:
-        console.print(f"[red]handler error[/]: {error}")
+        console.print(f"[red]handler error[/]: {error}", highlight=False)
+
+
+def _verdict(result: ScenarioResult) -> str:
     met = sum(1 for o in result.outcomes if o.met)
     expected = sum(1 for o in result.outcomes if o.met is not None) + len(result.missing)
-    verdict = (
+    return (
         f"[green]{met} of {expected} expected outcomes: every expected outcome happened[/]"
         if result.ok
         else f"[red]{met} of {expected} expected outcomes: some expected outcomes did not happen[/]"
     )
-    console.print(verdict)
+
+
+def _as_items(result: ScenarioResult) -> list[dict[str, object]]:
+    """A scenario's result as data (the JSON lines' objects): one per outcome, then {"missing": expectation} per
+    expected outcome that did not happen and {"leftover": snapshot} per intermediate copy left behind."""
+    items: list[dict[str, object]] = [o.model_dump(mode="json") for o in result.outcomes]
+    items += [{"missing": m.model_dump(mode="json")} for m in result.missing]
+    items += [{"leftover": leftover} for leftover in result.leftovers]
+    return items
+
+
+def _print_outcomes(ctx: typer.Context, result: ScenarioResult, title: str, wide: bool, json_lines: bool) -> None:
+    """The outcomes on stdout: JSON lines, or as the global --output says (a table: _print_table; json / yaml: the
+    JSON lines' objects as one document; csv: the outcomes, one row each); what went wrong also on stderr."""
+    cli = get_context(ctx)
+    if json_lines:
+        for item in _as_items(result):
+            typer.echo(json.dumps(item, separators=(",", ":")))
+    elif cli.output is OutputFormat.csv:
+        cli.emit([o.model_dump(mode="json") for o in result.outcomes])
+    else:
+        cli.emit(_as_items(result), table=lambda _console: _print_table(result, title, wide))
+    if json_lines or cli.machine_output:
+        _print_problems(result, cli.err, data_says_it=cli.output is not OutputFormat.csv)
+        cli.err.print(_verdict(result), highlight=False)
+
+
+def _output_given(ctx: typer.Context) -> bool:
+    """Whether --output (or REPLICATOR_OUTPUT) was given, rather than left to its default."""
+    source = ctx.find_root().get_parameter_source("output")
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _log_level(ctx: typer.Context) -> str:
+    """The functions' log level in the emulation: their errors only, everything with --debug (on stderr always)."""
+    return "DEBUG" if get_context(ctx).debug else "ERROR"
 
 
 @local_app.command("demo")
 def demo(
+    ctx: typer.Context,
     wide: Annotated[bool, typer.Option("--wide", help="Full snapshot names, replica ARNs and reasons")] = False,
 ) -> None:
-    """Run the built-in demo scenario (scenarios/demo.yaml) and print a table of outcomes; exit 1 if any is wrong."""
+    """Run the built-in demo scenario (scenarios/demo.yaml) and print a table of outcomes; exit 1 if any is wrong.
+
+    --output json / yaml: the outcomes as data (one document); csv: one row per outcome.
+    """
     from .local.cloud import find_root
     from .local.scenario import run_scenario
 
     path = find_root() / "scenarios" / "demo.yaml"
-    result = run_scenario(path, log_level="ERROR")
-    _print_table(
-        result, "Snapshot replication demo: the real rules, handlers and state machine on moto (127.0.0.1)", wide
-    )
+    result = run_scenario(path, log_level=_log_level(ctx))
+    title = "Snapshot replication demo: the real rules, handlers and state machine on moto (127.0.0.1)"
+    _print_outcomes(ctx, result, title, wide, json_lines=False)
     raise typer.Exit(0 if result.ok else 1)
 
 
 @local_app.command("run")
 def run(
+    ctx: typer.Context,
     scenario: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scenario file (YAML), see README")],
-    table: Annotated[bool, typer.Option("--table", help="Print a table instead of JSON lines")] = False,
-    wide: Annotated[bool, typer.Option("--wide", help="With --table: names, ARNs and reasons in full")] = False,
+    table: Annotated[
+        bool, typer.Option("--table", help="Print a table instead of JSON lines (--output table)")
+    ] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="With a table: names, ARNs and reasons in full")] = False,
 ) -> None:
-    """Run a scenario file and print one JSON line per outcome; exit 1 if an expected outcome did not happen."""
+    """Run a scenario file and print one JSON line per outcome; exit 1 if an expected outcome did not happen.
+
+    Only the outcomes go to stdout (the handlers' logs go to stderr). --output json / yaml: the same objects as one
+    document; --output table (or --table): a table; --output csv: one row per outcome.
+    """
     from .local.scenario import run_scenario
 
-    result = run_scenario(scenario, log_level="ERROR")
-    if table:
-        _print_table(result, f"Scenario {scenario}", wide)
-    else:
-        for outcome in result.outcomes:
-            typer.echo(outcome.model_dump_json())
-        for missing in result.missing:
-            typer.echo(f'{{"missing": {missing.model_dump_json()}}}')
-        for leftover in result.leftovers:
-            typer.echo(f'{{"leftover": "{leftover}"}}')
+    cli = get_context(ctx)
+    given = _output_given(ctx)
+    if table and given and cli.output is not OutputFormat.table:
+        raise typer.BadParameter(f"--table and --output {cli.output.value}: choose one", param_hint="'--table'")
+    result = run_scenario(scenario, log_level=_log_level(ctx))
+    _print_outcomes(ctx, result, f"Scenario {scenario}", wide, json_lines=not (table or given))
     raise typer.Exit(0 if result.ok else 1)
 
 

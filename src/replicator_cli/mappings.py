@@ -1,17 +1,23 @@
 """`replicator mappings ...`: edit, list, check, export and import region mappings (the product's Edit Region Mapping).
 
 Every write goes through RegionMapping, the model the Lambdas read with: an invalid mapping is refused with the
-field, the option to change and the fix, and nothing is written.
+target, the field, the option to change and the fix, and nothing is written. Option values the AWS CLI would refuse
+(a region botocore does not know, a role ARN that is not one) are refused at the door as usage errors (exit 2).
+
+Results go to stdout in the global --output format (cli.emit); confirmations, notes and warnings to stderr, so that
+`-o json` prints only the result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import json
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,20 +25,24 @@ import boto3
 import typer
 import yaml
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from replicator.aws import tables
 from replicator.history import utc_now
-from replicator.mapping import ALL_REGIONS, KeyUsage, RegionMapping, account_of, describe_validation_error
+from replicator.mapping import ALL_REGIONS, KeyUsage, MappingTarget, RegionMapping
 from replicator.selection import Selection
 
-from .context import CliContext, CliError, get_context
+from . import validation
+from .context import AwsError, CliContext, CliError, OutputFormat, get_context
 
 app = typer.Typer(help="Region mappings: where each source region's snapshots are replicated to.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+
+# the replicator's IAM policy allows assuming only roles named with the stack's TargetRoleNamePrefix (template.yaml)
+DEFAULT_ROLE_NAME_PREFIX = "rds-snapshot-replicator-"
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?P<name>[\w+=,.@/-]{1,512})$")
 
 # which option sets which field, so that a refusal names what to type
 _OPTION_OF_FIELD = {
@@ -60,21 +70,122 @@ _INCLUDE_OPTIONS = {
     "snapshot_types": "--snapshot-types",
 }
 
+# a target's settings in the order a diff lists them
+_SETTINGS = (
+    "role_arn",
+    "encryption.enabled",
+    "encryption.kms_key_arn",
+    "encryption.key_usage",
+    "copy_tags",
+    "share_kms_key_arn",
+    "transfer_kms_key_arn",
+    "retention_days",
+    "keep_last",
+    "selection",
+    "rpo_hours",
+)
 
-class KeyUsageOption(StrEnum):
-    all = "all"
-    encrypted_only = "encrypted-only"
+
+# --- checks at the door --------------------------------------------------------------------------------------------
 
 
-def _refusal(error: ValidationError, new_target: tuple[int, dict[str, str]] | None = None) -> str:
-    """The refusal, each bad field with the option that sets it. `new_target` = (index of the target the options
-    made, the options of its fields made from the command's options, e.g. "selection.exclude.1" -> --exclude-tag):
-    searched first, the longest field first, for that target's errors only."""
+def role_account(role_arn: str) -> str:
+    """The account of a role ARN, read safely: the account field of an ARN-like text, else the text itself (a
+    hand-edited item's malformed role stands for itself and is never an IndexError)."""
+    if match := _ROLE_ARN.match(role_arn):
+        return match["account"]
+    parts = role_arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else role_arn
+
+
+def _role_arn_option(value: str | None) -> str | None:
+    """--role-arn: an IAM role ARN (typer callback; a usage error otherwise, before anything is read)."""
+    if value is None or _ROLE_ARN.match(value):
+        return value
+    account = value if re.fullmatch(r"\d{12}", value.strip()) else "210987654321"
+    raise typer.BadParameter(
+        f"'{value}' is not an IAM role ARN such as arn:aws:iam::{account.strip()}:role/"
+        f"{DEFAULT_ROLE_NAME_PREFIX}target (the role in the target account; without --role-arn: this account)"
+    )
+
+
+def _key_usage_option(value: str | KeyUsage) -> KeyUsage:
+    """--key-usage: all, encrypted-only (the flag's spelling) or encrypted_only (the mapping item's)."""
+    try:
+        return KeyUsage(str(value).strip().lower().replace("-", "_"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{value}' is not one of 'all', 'encrypted-only' (encrypted_only, the mapping item's spelling, is "
+            "accepted too)"
+        ) from None
+
+
+def _with_flag_spelling(text: str) -> str:
+    """`text` with the option that sets encrypted_only named once: the rules name the item's value, the command
+    line spells it --key-usage encrypted-only."""
+    if "--key-usage encrypted-only" in text:
+        return text
+    return re.sub(r"'?\bencrypted_only\b'?", lambda m: f"{m.group(0)} (--key-usage encrypted-only)", text, count=1)
+
+
+def _refuse_csv(cli: CliContext, command: str) -> None:
+    """--output csv is for results that are rows: refused before anything is read or written."""
+    if cli.output is OutputFormat.csv:
+        raise typer.BadParameter(
+            f"csv is for results that are rows (mappings list, mappings check); use json or yaml with {command}",
+            param_hint="'--output'",
+        )
+
+
+def _interactive() -> bool:
+    """Whether a question can be asked (a terminal on stdin); tests replace it."""
+    return sys.stdin.isatty()
+
+
+# --- refusals: the target, the field, the option -------------------------------------------------------------------
+
+
+def _target_of(item: dict[str, Any], index: Any) -> str:
+    """'target ACCOUNT / REGION' of targets[index] in a raw item (the index when there is no such target)."""
+    targets = item.get("targets") if isinstance(item, dict) else None
+    if isinstance(index, int) and isinstance(targets, list) and 0 <= index < len(targets):
+        target = targets[index]
+        if isinstance(target, dict):
+            return f"target {_describe_target(target)}"
+    return f"targets.{index}"
+
+
+def _where(loc: tuple[Any, ...], item: dict[str, Any]) -> tuple[str, str]:
+    """(where, field): the target a pydantic error location points into (named by account and region, not by its
+    index) and the field within it; ('', path) outside the targets."""
+    if len(loc) >= 2 and loc[0] == "targets":
+        return _target_of(item, loc[1]), ".".join(str(p) for p in loc[2:])
+    return "", ".".join(str(p) for p in loc)
+
+
+def _error_line(where: str, field: str, message: str) -> str:
+    return ": ".join(part for part in (where, field, message) if part) if (where or field) else f"mapping: {message}"
+
+
+def describe_errors(error: ValidationError, item: dict[str, Any]) -> str:
+    """One line naming each bad field by its target (account / region) and what is wrong with it."""
+    parts = []
+    for found in error.errors():
+        where, field = _where(tuple(found["loc"]), item)
+        parts.append(_error_line(where, field, found["msg"].removeprefix("Value error, ")))
+    return "; ".join(parts)
+
+
+def _refusal(error: ValidationError, item: dict[str, Any], new_target: tuple[int, dict[str, str]] | None = None) -> str:
+    """The refusal, each bad field with its target and the option that sets it. `new_target` = (index of the target
+    the options made, the options of its fields made from the command's options, e.g. "selection.exclude.1" ->
+    --exclude-tag): searched first, the longest field first, for that target's errors only."""
     lines = []
-    for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        field = path.split(".", 2)[-1] if path.startswith("targets.") else path
+    for found in error.errors():
+        loc = tuple(found["loc"])
+        path = ".".join(str(p) for p in loc)
+        message = found["msg"].removeprefix("Value error, ")
+        where, field = _where(loc, item)
         option = None
         if new_target is not None and f"{path}.".startswith(f"targets.{new_target[0]}."):
             made = sorted(new_target[1].items(), key=lambda fo: -len(fo[0]))
@@ -82,7 +193,7 @@ def _refusal(error: ValidationError, new_target: tuple[int, dict[str, str]] | No
         if option is None:
             option = next((o for f, o in _OPTION_OF_FIELD.items() if field == f or message.startswith(f)), None)
         hint = f" (option {option})" if option else ""
-        lines.append(f"  {path or 'mapping'}: {message}{hint}")
+        lines.append(f"  {_with_flag_spelling(_error_line(where, field, message))}{hint}")
     return "invalid mapping, nothing written:\n" + "\n".join(lines)
 
 
@@ -90,7 +201,7 @@ def validate(item: dict[str, Any], new_target: tuple[int, dict[str, str]] | None
     try:
         return RegionMapping.model_validate(item)
     except ValidationError as error:
-        raise CliError(_refusal(error, new_target)) from error
+        raise CliError(_refusal(error, item, new_target)) from error
 
 
 def _same_destination(
@@ -98,7 +209,9 @@ def _same_destination(
 ) -> bool:
     """Whether `target` replicates to the same account and region (no role = `own_account`, as the Lambda reads it)."""
     role = target.get("role_arn")
-    same_account = (account_of(role) if role else own_account) == (account_of(role_arn) if role_arn else own_account)
+    same_account = (role_account(role) if role else own_account) == (
+        role_account(role_arn) if role_arn else own_account
+    )
     return same_account and target.get("target_region") == target_region
 
 
@@ -108,9 +221,9 @@ class TargetOptions:
 
     target_region: str
     role_arn: str | None = None
-    encrypt: bool = False
+    encrypt: bool | None = None  # None: not given (--kms-key-arn turns it on)
     kms_key_arn: str | None = None
-    key_usage: KeyUsageOption = KeyUsageOption.all
+    key_usage: KeyUsage = KeyUsage.ALL
     copy_tags: bool = True
     share_kms_key_arn: str | None = None
     transfer_kms_key_arn: str | None = None
@@ -129,6 +242,20 @@ class TargetOptions:
     rpo_hours: float | None = None
     description: str | None = None
     replace: bool = False
+    yes: bool = False
+
+    def with_encryption(self, cli: CliContext) -> TargetOptions:
+        """--kms-key-arn implies --encrypt (said on stderr); with --no-encrypt it is a usage error."""
+        if not self.kms_key_arn or self.encrypt is True:
+            return self
+        if self.encrypt is False:
+            raise typer.BadParameter(
+                "cannot be combined with --no-encrypt: a key turns encryption on; drop --no-encrypt to encrypt the "
+                "replicas with it, or drop --kms-key-arn to leave them unencrypted",
+                param_hint="'--kms-key-arn'",
+            )
+        cli.err.print("note: --kms-key-arn given: encryption on", markup=False)
+        return dataclasses.replace(self, encrypt=True)
 
     def selection(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """The target's `selection` (None: every snapshot) and, for a refusal, which option made which of its
@@ -189,10 +316,7 @@ class TargetOptions:
         """The target item (`selection` as made by selection())."""
         target: dict[str, Any] = {
             "target_region": self.target_region,
-            "encryption": {
-                "enabled": self.encrypt,
-                "key_usage": KeyUsage(self.key_usage.value.replace("-", "_")).value,
-            },
+            "encryption": {"enabled": bool(self.encrypt), "key_usage": KeyUsage(self.key_usage).value},
             "copy_tags": self.copy_tags,
         }
         if self.kms_key_arn:
@@ -221,12 +345,37 @@ def _types(texts: list[str]) -> list[str]:
     return [t.strip() for text in texts for t in text.split(",") if t.strip()]
 
 
+def _read_document(file: Path, what: str) -> Any:
+    """A YAML or JSON file's document (JSON when it is named .json). A file that cannot be read, or is not valid
+    YAML / JSON, is a file error (exit 3) naming the file and the line and column of the syntax error."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AwsError(f"{what}cannot read {file}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except OSError as error:
+        raise AwsError(f"{what}cannot read {file}: {error.strerror or error}") from error
+    if file.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise AwsError(
+                f"{what}cannot read {file}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            ) from error
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        raise AwsError(
+            f"{what}cannot read {file}: not valid YAML{at}: {problem}" + (f" ({context})" if context else "")
+        ) from error
+
+
 def _selection_file(file: Path) -> dict[str, Any]:
     """A `selection` block from a YAML or JSON file: the block itself, or a document with a `selection` key."""
-    try:
-        document = yaml.safe_load(file.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise CliError(f"--selection-file {file}: cannot read it: {error}") from error
+    document = _read_document(file, "--selection-file: ")
     if isinstance(document, dict) and set(document) == {"selection"}:
         document = document["selection"]
     if not isinstance(document, dict):
@@ -240,7 +389,7 @@ def refuse_disallowed_accounts(cli: CliContext, mappings: list[RegionMapping]) -
     """A mapping naming an account the stack does not allow is never written (the Lambdas would refuse it too)."""
     destinations = cli.destinations()
     if destinations is None:
-        err_console.print(
+        cli.err.print(
             f"[yellow]warning[/]: target accounts not checked against AllowedTargetAccounts (stack {cli.stack_name} "
             "not readable: pass --stack-name); the replicator refuses replications to accounts the stack does not allow"
         )
@@ -255,8 +404,127 @@ def refuse_disallowed_accounts(cli: CliContext, mappings: list[RegionMapping]) -
         raise CliError("target account not allowed, nothing written:\n" + "\n".join(problems) + " (option --role-arn)")
 
 
+def _role_name_prefix(cli: CliContext) -> tuple[str, bool]:
+    """(the stack's TargetRoleNamePrefix, whether it was read from the stack) - the default when the stack's
+    parameters cannot be read (tables given by name, no permission)."""
+    try:
+        stack = boto3.client("cloudformation").describe_stacks(StackName=cli.stack_name)["Stacks"][0]
+    except Exception:
+        return DEFAULT_ROLE_NAME_PREFIX, False
+    parameters = {p.get("ParameterKey"): p.get("ParameterValue") for p in stack.get("Parameters", [])}
+    prefix = parameters.get("TargetRoleNamePrefix")
+    return (prefix, True) if prefix else (DEFAULT_ROLE_NAME_PREFIX, False)
+
+
+def warn_role_name_prefix(cli: CliContext, role_arn: str | None) -> None:
+    """A warning on stderr when the role's name does not start with the stack's TargetRoleNamePrefix: the
+    replicator's own IAM policy allows assuming only such roles, so every replication to the target would fail."""
+    if not role_arn or ":role/" not in role_arn:
+        return
+    name = role_arn.split(":role/", 1)[1]
+    prefix, from_stack = _role_name_prefix(cli)
+    if name.startswith(prefix):
+        return
+    whose = (
+        f"stack {cli.stack_name}'s TargetRoleNamePrefix"
+        if from_stack
+        else f"the default TargetRoleNamePrefix (stack {cli.stack_name}'s parameters not readable)"
+    )
+    cli.err.print(
+        f"[yellow]warning[/]: role name {escape(name)} does not start with {whose} '{escape(prefix)}': the "
+        f"replicator's IAM policy only allows assuming roles named {escape(prefix)}*, so replications to this target "
+        "would fail; name the role with the prefix (target-account-role.yaml does), or deploy the stack with "
+        "another TargetRoleNamePrefix"
+    )
+
+
+# --- put -----------------------------------------------------------------------------------------------------------
+
+
+def _settings(target: dict[str, Any]) -> dict[str, Any]:
+    """A target's settings (defaults filled in by the model, encryption's fields as encryption.*), but its region."""
+    try:
+        data = MappingTarget.model_validate(target).model_dump(mode="json", exclude_none=True)
+    except ValidationError:
+        data = dict(target)
+    settings: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "encryption" and isinstance(value, dict):
+            settings.update({f"encryption.{k}": v for k, v in value.items()})
+        elif key != "target_region":
+            settings[key] = value
+    return settings
+
+
+def _shown(setting: str, value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if setting == "selection":
+        try:
+            return Selection.model_validate(value).describe()
+        except ValidationError:
+            return json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass
+class TargetDiff:
+    """What replacing a target changes: settings changed, dropped (the new target lacks them), added."""
+
+    changed: dict[str, tuple[Any, Any]] = dataclasses.field(default_factory=dict)
+    dropped: dict[str, Any] = dataclasses.field(default_factory=dict)
+    added: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def between(cls, old: dict[str, Any], new: dict[str, Any]) -> TargetDiff:
+        before, after = _settings(old), _settings(new)
+        order = [*_SETTINGS, *sorted((set(before) | set(after)) - set(_SETTINGS))]
+        diff = cls()
+        for setting in order:
+            if setting in before and setting not in after:
+                diff.dropped[setting] = before[setting]
+            elif setting in after and setting not in before:
+                diff.added[setting] = after[setting]
+            elif setting in before and before[setting] != after[setting]:
+                diff.changed[setting] = (before[setting], after[setting])
+        return diff
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.dropped or self.added)
+
+    def lines(self) -> list[str]:
+        return [
+            *(f"~ {s}: {_shown(s, old)} -> {_shown(s, new)}" for s, (old, new) in self.changed.items()),
+            *(f"- {s}: {_shown(s, value)} (dropped)" for s, value in self.dropped.items()),
+            *(f"+ {s}: {_shown(s, value)}" for s, value in self.added.items()),
+        ]
+
+    def as_result(self) -> dict[str, Any]:
+        return {
+            "changed": {s: {"from": old, "to": new} for s, (old, new) in self.changed.items()},
+            "dropped": self.dropped,
+            "added": self.added,
+        }
+
+
+def _confirm_replacement(cli: CliContext, described: str, diff: TargetDiff, yes: bool) -> None:
+    """Show what replacing the target changes (stderr) and ask; refused without --yes where no one can answer
+    (json / yaml output, stdin not a terminal)."""
+    cli.err.print(f"put replaces target {described} whole:", markup=False)
+    for line in diff.lines():
+        cli.err.print(f"  {line}", markup=False)
+    if yes:
+        return
+    if cli.machine_output or not _interactive():
+        why = f"--output {cli.output.value}" if cli.machine_output else "stdin is not a terminal"
+        raise CliError(f"would replace target {described} ({why}, nothing written): pass --yes to replace it")
+    typer.confirm("Replace it?", default=False, abort=True, err=True)
+
+
 def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None:
     cli = get_context(ctx)
+    _refuse_csv(cli, "mappings put")
+    options = options.with_encryption(cli)
     selection, made = options.selection()  # before anything is read: a usage error is refused first
     existing = tables.mapping_item(cli.mapping_table, source_region) or {}
     target = options.target(selection)
@@ -266,6 +534,7 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     replaced = [t for t in current if _same_destination(t, options.role_arn, options.target_region, own_account)]
     others = [] if options.replace else current
     kept = [t for t in others if not _same_destination(t, options.role_arn, options.target_region, own_account)]
+    removed = [t for t in current if t not in kept and t not in replaced]
     item: dict[str, Any] = {
         "source_region": source_region,
         "targets": [*kept, target],
@@ -275,18 +544,46 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
         item["description"] = options.description or existing["description"]
     mapping = validate(item, (len(kept), made))
     refuse_disallowed_accounts(cli, [mapping])
-    tables.put_mapping(cli.mapping_table, mapping)
-    verb = "replaced" if replaced else "added"
+    warn_role_name_prefix(cli, options.role_arn)
     where = "all regions without their own mapping" if source_region == ALL_REGIONS else source_region
-    console.print(f"{verb} target {_describe_target(target)} for {where} ({len(mapping.targets)} target(s) now)")
-    if replaced and (lost := _settings_lost(_plain(replaced[0]), target)):
-        console.print(
-            f"note: the replaced target had {'; '.join(lost)}, which the new one does not have "
-            "(put it again with their options to keep them)",
-            soft_wrap=True,
+    written = mapping.targets[-1].model_dump(mode="json", exclude_none=True)
+    old = _plain(replaced[0]) if replaced else None
+    diff = TargetDiff.between(old, written) if old is not None else TargetDiff()
+    if diff:
+        _confirm_replacement(cli, f"{_describe_target(target)} of {where}", diff, options.yes)
+
+    tables.put_mapping(cli.mapping_table, mapping)
+
+    verb = "replaced" if replaced else "added"
+    lost = _settings_lost(old, target) if old is not None else []
+
+    def confirmation(_: Console) -> None:
+        cli.err.print(
+            f"{verb} target {_describe_target(target)} for {where} ({len(mapping.targets)} target(s) now)",
             markup=False,
-            highlight=False,
         )
+        if removed:
+            dropped_targets = ", ".join(_describe_target(t) for t in removed)
+            cli.err.print(f"--replace: removed the other target(s) {dropped_targets}", markup=False)
+        if lost:
+            cli.err.print(
+                f"note: the replaced target had {'; '.join(lost)}, which the new one does not have "
+                "(put it again with their options to keep them)",
+                markup=False,
+            )
+
+    cli.emit(
+        {
+            "source_region": source_region,
+            "action": verb,
+            "replaced": bool(replaced),
+            "target": written,
+            **diff.as_result(),
+            "removed_targets": [_plain(t) for t in removed],
+            "targets": len(mapping.targets),
+        },
+        table=confirmation,
+    )
 
 
 def _settings_lost(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -294,38 +591,63 @@ def _settings_lost(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     lost = []
     if old.get("encryption", {}).get("enabled") and not new.get("encryption", {}).get("enabled"):
         lost.append(f"encryption with {old['encryption'].get('kms_key_arn')}")
-    for field in ("share_kms_key_arn", "transfer_kms_key_arn", "retention_days", "keep_last", "rpo_hours"):
-        if old.get(field) is not None and new.get(field) is None:
-            lost.append(f"{field} {old[field]}")
+    for setting in ("share_kms_key_arn", "transfer_kms_key_arn", "retention_days", "keep_last", "rpo_hours"):
+        if old.get(setting) is not None and new.get(setting) is None:
+            lost.append(f"{setting} {old[setting]}")
     if old.get("selection") is not None and new.get("selection") is None:
-        try:
-            described = Selection.model_validate(old["selection"]).describe()
-        except ValidationError:
-            described = json.dumps(old["selection"])
-        lost.append(f"selection ({described})")
+        lost.append(f"selection ({_shown('selection', old['selection'])})")
     return lost
 
 
 def _describe_target(target: dict[str, Any]) -> str:
-    account = account_of(target["role_arn"]) if target.get("role_arn") else "this account"
+    role = target.get("role_arn")
+    account = role_account(role) if isinstance(role, str) and role else "this account"
     return f"{account} / {target.get('target_region')}"
 
 
 def _target_options_signature(
-    target_region: Annotated[str, typer.Option("--target-region", help="Region of the replicas")],
+    target_region: Annotated[
+        str,
+        typer.Option(
+            "--target-region",
+            callback=validation.region,
+            metavar="REGION",
+            help="Region of the replicas (an AWS region with RDS)",
+        ),
+    ],
     role_arn: Annotated[
-        str | None, typer.Option("--role-arn", help="IAM role in the target account (absent: this account)")
+        str | None,
+        typer.Option(
+            "--role-arn",
+            callback=_role_arn_option,
+            metavar="ARN",
+            help=(
+                "IAM role in the target account, arn:aws:iam::ACCOUNT:role/NAME, NAME starting with the stack's "
+                "TargetRoleNamePrefix (absent: this account)"
+            ),
+        ),
     ] = None,
     encrypt: Annotated[
-        bool, typer.Option("--encrypt/--no-encrypt", help="Encrypt replicas with --kms-key-arn")
-    ] = False,
-    kms_key_arn: Annotated[str | None, typer.Option("--kms-key-arn", help="KMS key ARN in the target region")] = None,
-    key_usage: Annotated[
-        KeyUsageOption,
+        bool | None,
         typer.Option(
-            "--key-usage", help="all: encrypt every replica; encrypted-only: only replicas of encrypted sources"
+            "--encrypt/--no-encrypt",
+            show_default=False,
+            help="Encrypt replicas with --kms-key-arn (given a key, on; --no-encrypt with a key is refused)",
         ),
-    ] = KeyUsageOption.all,
+    ] = None,
+    kms_key_arn: Annotated[
+        str | None,
+        typer.Option("--kms-key-arn", metavar="ARN", help="KMS key ARN in the target region; implies --encrypt"),
+    ] = None,
+    key_usage: Annotated[
+        str,
+        typer.Option(
+            "--key-usage",
+            metavar="[all|encrypted-only]",
+            callback=_key_usage_option,
+            help=("all: encrypt every replica; encrypted-only (or encrypted_only): only replicas of encrypted sources"),
+        ),
+    ] = "all",
     copy_tags: Annotated[
         bool, typer.Option("--copy-tags/--no-copy-tags", help="Copy the source snapshot's tags")
     ] = True,
@@ -456,6 +778,17 @@ def _target_options_signature(
     ] = None,
     description: Annotated[str | None, typer.Option("--description", help="Free text")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Drop the mapping's other targets")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help=(
+                "Replace a target with the same account and region without asking (required with --output json / "
+                "yaml, or when stdin is not a terminal)"
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Only its signature is used: the target options `put` and `put-all` share (typer reads a command's options
     from its signature)."""
@@ -472,15 +805,21 @@ def _with_target_options(command: Callable[..., None]) -> Callable[..., None]:
 @_with_target_options
 def put(
     ctx: typer.Context,
-    source_region: Annotated[str, typer.Argument(help="Source region, e.g. us-east-1")],
+    source_region: Annotated[
+        str,
+        typer.Argument(
+            callback=validation.source_region, metavar="SOURCE_REGION", help="Source region, e.g. us-east-1, or '*'"
+        ),
+    ],
     **options: Any,
 ) -> None:
     """Add a target to SOURCE_REGION's mapping, or replace its target with the same account and region.
 
-    A replaced target is replaced whole: settings not given again (retention, selection, RPO...) are dropped, and
-    the output names them.
+    A replaced target is replaced whole: settings not given again (retention, selection, RPO...) are dropped. The
+    changes are shown and confirmed first (--yes to skip the question; required with --output json / yaml or
+    without a terminal).
 
-    Example: replicator mappings put us-east-1 --target-region us-west-2 --encrypt
+    Example: replicator mappings put us-east-1 --target-region us-west-2
     --kms-key-arn arn:aws:kms:us-west-2:123456789012:key/... --key-usage all --retention-days 35
     --include-db 'prod-*' --exclude-tag backup=none --rpo-hours 26
     """
@@ -494,53 +833,113 @@ def put_all(ctx: typer.Context, **options: Any) -> None:
     _put(ctx, ALL_REGIONS, TargetOptions(**options))
 
 
-@app.command("list")
-def list_mappings(ctx: typer.Context) -> None:
-    """A table of every mapping, one row per target (invalid items are shown with their error), with each target's
-    selection and RPO."""
-    cli = get_context(ctx)
-    table = Table(title=f"Region mappings ({cli.mapping_table})")
-    columns = (
-        "source region",
-        "target account",
-        "target region",
-        "encryption",
-        "copy tags",
-        "share / transfer key",
-        "retention",
-        "selection",
-        "rpo",
-    )
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for item in tables.mapping_items(cli.mapping_table):
+# the table's columns: (header, whether it may wrap); only the long texts wrap, so that the short ones stay whole
+# within 120 columns
+LIST_COLUMNS = (
+    ("source\nregion", False),
+    ("target\naccount", False),
+    ("target\nregion", False),
+    ("encryption", False),
+    ("key\nusage", False),
+    ("copy\ntags", False),
+    ("share /\ntransfer key", False),
+    ("retention", True),
+    ("selection", True),
+    ("rpo", False),
+)
+
+
+def _own_account() -> str | None:
+    try:
+        account: str = boto3.client("sts").get_caller_identity()["Account"]
+    except Exception:
+        return None
+    return account
+
+
+def _list_rows(items: list[dict[str, Any]], own_account: str | None) -> list[dict[str, Any]]:
+    """One row per target (the target account: the role's, else `own_account`); an invalid item as one row with
+    its error."""
+    rows: list[dict[str, Any]] = []
+    for item in items:
         try:
             mapping = RegionMapping.model_validate(item)
         except ValidationError as error:
-            table.add_row(
-                str(item.get("source_region")),
-                "[red]invalid[/]",
-                "",
-                describe_validation_error(error),
-                *[""] * (len(columns) - 4),
-            )
+            rows.append({"source_region": item.get("source_region"), "error": describe_errors(error, item)})
             continue
         for target in mapping.targets:
-            encryption = "off"
-            if target.encryption.enabled:
-                encryption = f"{target.encryption.kms_key_arn} ({target.encryption.key_usage.value})"
-            table.add_row(
-                mapping.source_region,
-                account_of(target.role_arn) if target.role_arn else "this account",
-                target.target_region,
-                encryption,
-                "yes" if target.copy_tags else "no",
-                " / ".join(k for k in (target.share_kms_key_arn, target.transfer_kms_key_arn) if k),
-                target.retention.describe() if target.retention.given else "kept",
-                escape(target.selection.describe()) if target.selection else "every snapshot",
-                f"{target.rpo_hours:g} h" if target.rpo_hours is not None else "-",
+            rows.append(
+                {
+                    "source_region": mapping.source_region,
+                    "target_account": role_account(target.role_arn) if target.role_arn else own_account,
+                    "role_arn": target.role_arn,
+                    "target_region": target.target_region,
+                    "encrypted": target.encryption.enabled,
+                    "kms_key_arn": target.encryption.kms_key_arn,
+                    "key_usage": target.encryption.key_usage.value,
+                    "copy_tags": target.copy_tags,
+                    "share_kms_key_arn": target.share_kms_key_arn,
+                    "transfer_kms_key_arn": target.transfer_kms_key_arn,
+                    "retention_days": target.retention_days,
+                    "keep_last": target.keep_last,
+                    "retention": target.retention.describe() if target.retention.given else None,
+                    "selection": target.selection.describe() if target.selection else None,
+                    "rpo_hours": target.rpo_hours,
+                }
             )
-    console.print(table)
+    return rows
+
+
+def _print_list(out: Console, title: str, rows: list[dict[str, Any]]) -> None:
+    """The rows as a table within the console's width: KMS keys as "key 1", "key 2"... with their ARNs in full
+    below it (copyable, never folded), and each invalid item's error below it too."""
+    keys: dict[str, str] = {}
+
+    def key(arn: str | None) -> str:
+        if not arn:
+            return ""
+        return keys.setdefault(arn, f"key {len(keys) + 1}")
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header, wraps in LIST_COLUMNS:
+        table.add_column(header, overflow="fold", no_wrap=not wraps)
+    invalid: list[tuple[str, str]] = []
+    for row in rows:
+        if "error" in row:
+            invalid.append((str(row["source_region"]), row["error"]))
+            cells = [escape(str(row["source_region"])), "[red]invalid[/]", "", "(see below)"]
+            table.add_row(*cells, *[""] * (len(LIST_COLUMNS) - len(cells)))
+            continue
+        encrypted = row["encrypted"]
+        table.add_row(
+            row["source_region"],
+            row["target_account"] if row["role_arn"] else "this account",
+            row["target_region"],
+            key(row["kms_key_arn"]) if encrypted else "off",
+            row["key_usage"] if encrypted else "-",
+            "yes" if row["copy_tags"] else "no",
+            " / ".join(key(k) for k in (row["share_kms_key_arn"], row["transfer_kms_key_arn"]) if k),
+            row["retention"] or "kept",
+            escape(row["selection"] or "every snapshot"),
+            f"{row['rpo_hours']:g} h" if row["rpo_hours"] is not None else "-",
+        )
+    out.print(table)
+    for arn, name in keys.items():
+        out.print(f"{name}: {arn}", markup=False, soft_wrap=True)
+    for region, error in invalid:
+        out.print(f"[red]invalid[/] {escape(region)}: {escape(error)}", soft_wrap=True)
+
+
+@app.command("list")
+def list_mappings(ctx: typer.Context) -> None:
+    """Every mapping, one row per target: account, region, encryption and key usage, tags, keys, retention,
+    selection and RPO (an invalid item as one row, its error below the table). --output json / yaml / csv: the
+    rows, the target account resolved for targets in this account."""
+    cli = get_context(ctx)
+    items = tables.mapping_items(cli.mapping_table)
+    role_less = any(isinstance(t, dict) and not t.get("role_arn") for i in items for t in i.get("targets", []) or [])
+    rows = _list_rows(items, _own_account() if cli.machine_output and role_less else None)
+    cli.emit(rows, table=lambda out: _print_list(out, f"Region mappings ({cli.mapping_table})", rows))
 
 
 def _load_item(ctx: typer.Context, source_region: str) -> dict[str, Any]:
@@ -554,19 +953,29 @@ def _load_item(ctx: typer.Context, source_region: str) -> dict[str, Any]:
 def show(
     ctx: typer.Context,
     source_region: Annotated[str, typer.Argument(help="Source region, or '*'")],
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Deprecated: the same as --output json (kept for existing scripts)")
+    ] = False,
 ) -> None:
-    """Print one mapping item (YAML, or JSON with --json), then the incremental bases kept for its targets."""
-    item = _plain(_load_item(ctx, source_region))
-    typer.echo(json.dumps(item, indent=2) if as_json else yaml.safe_dump(item, sort_keys=False))
+    """Print one mapping item (YAML; --output json / yaml: the item alone), then the incremental bases kept for its
+    targets."""
+    cli = get_context(ctx)
     if as_json:
-        return
-    from .status import read_bases, render_bases
+        cli.err.print("note: --json is deprecated: use --output json", markup=False)
+        cli.output = OutputFormat.json
+    _refuse_csv(cli, "mappings show")
+    item = _plain(_load_item(ctx, source_region))
 
-    bases = read_bases(get_context(ctx))
-    mine = [b for b in bases or [] if source_region == ALL_REGIONS or b.lineage.split("#")[3] == source_region]
-    if mine:
-        console.print(render_bases(mine))
+    def as_table(out: Console) -> None:
+        typer.echo(yaml.safe_dump(item, sort_keys=False))
+        from .status import read_bases, render_bases
+
+        bases = read_bases(cli)
+        mine = [b for b in bases or [] if source_region == ALL_REGIONS or b.lineage.split("#")[3] == source_region]
+        if mine:
+            out.print(render_bases(mine))
+
+    cli.emit(item, table=as_table)
 
 
 @app.command("delete")
@@ -575,30 +984,53 @@ def delete(
     source_region: Annotated[str, typer.Argument(help="Source region, or '*'")],
     target_region: Annotated[str | None, typer.Option("--target-region", help="Delete only this target")] = None,
     role_arn: Annotated[
-        str | None, typer.Option("--role-arn", help="... in this account (with --target-region)")
+        str | None,
+        typer.Option(
+            "--role-arn",
+            callback=_role_arn_option,
+            metavar="ARN",
+            help="... in this role's account (with --target-region)",
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Delete SOURCE_REGION's mapping, or only one of its targets."""
     cli = get_context(ctx)
+    _refuse_csv(cli, "mappings delete")
+    if role_arn is not None and target_region is None:
+        raise typer.BadParameter("only with --target-region (the target to delete)", param_hint="'--role-arn'")
     item = _load_item(ctx, source_region)
     if target_region is None:
         if not yes:
-            typer.confirm(f"Delete the whole mapping of {source_region}?", abort=True)
+            typer.confirm(f"Delete the whole mapping of {source_region}?", abort=True, err=True)
         tables.delete_mapping(cli.mapping_table, source_region)
-        console.print(f"deleted the mapping of {source_region}")
-        return
-    targets = item.get("targets", [])
-    kept = [t for t in targets if not _same_destination(t, role_arn, target_region)]
-    if len(kept) == len(targets):
+        result: dict[str, Any] = {
+            "source_region": source_region,
+            "deleted": "mapping",
+            "target": None,
+            "targets_left": 0,
+        }
+        message = f"deleted the mapping of {source_region}"
+    else:
+        targets = item.get("targets", [])
+        kept = [t for t in targets if not _same_destination(t, role_arn, target_region)]
         wanted = _describe_target({"role_arn": role_arn, "target_region": target_region})
-        raise CliError(f"the mapping of {source_region} has no target {wanted}")
-    if not kept:
-        tables.delete_mapping(cli.mapping_table, source_region)
-        console.print(f"deleted the last target, and so the mapping of {source_region}")
-        return
-    tables.put_mapping(cli.mapping_table, validate({**item, "targets": kept}))
-    console.print(f"deleted target {target_region} from {source_region} ({len(kept)} target(s) left)")
+        if len(kept) == len(targets):
+            raise CliError(f"the mapping of {source_region} has no target {wanted}")
+        gone = [_plain(t) for t in targets if t not in kept]
+        if kept:
+            tables.put_mapping(cli.mapping_table, validate({**item, "targets": kept}))
+            message = f"deleted target {target_region} from {source_region} ({len(kept)} target(s) left)"
+        else:
+            tables.delete_mapping(cli.mapping_table, source_region)
+            message = f"deleted the last target, and so the mapping of {source_region}"
+        result = {
+            "source_region": source_region,
+            "deleted": "target" if kept else "mapping",
+            "target": gone[0] if len(gone) == 1 else gone,
+            "targets_left": len(kept),
+        }
+    cli.emit(result, table=lambda _: cli.err.print(message, markup=False))
 
 
 def _plain(item: Any) -> Any:
@@ -609,14 +1041,16 @@ def _plain(item: Any) -> Any:
 @app.command("check")
 def check(
     ctx: typer.Context,
-    source_region: Annotated[str | None, typer.Argument(help="Check only this source region")] = None,
+    source_region: Annotated[
+        str | None, typer.Argument(callback=validation.region, help="Check only this source region")
+    ] = None,
 ) -> None:
     """Pre-flight: can each target's role be assumed, its keys used, and every database's snapshots be replicated?
 
     For each source region (its own mapping, or '*'), lists the databases there now and checks, per target: the
     role, the KMS key (exists in the target region, enabled, usable by the role), the share key, that each engine
     version is offered in the target region, and which databases the encryption rules would refuse.
-    Exit status 1 when anything would fail.
+    --output json / yaml / csv: one row per check. Exit status 1 when anything would fail.
     """
     from .preflight import check_mappings
 
@@ -635,20 +1069,36 @@ def check(
         raise CliError("no mappings to check")
     own_account = boto3.client("sts").get_caller_identity()["Account"]
     reports = check_mappings(pairs, own_account)
-    failed = 0
-    for report in reports:
-        table = Table(title=report.label, title_justify="left")
-        table.add_column("check")
-        table.add_column("ok")
-        table.add_column("detail", overflow="fold")
-        for c in report.checks:
-            table.add_row(c.subject, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
-            failed += 0 if c.ok else 1
-        console.print(table)
+    rows = [
+        {
+            "source_region": report.source_region,
+            "target_account": report.target_account,
+            "target_region": report.target.target_region,
+            "check": c.subject,
+            "ok": c.ok,
+            "detail": _with_flag_spelling(c.detail),
+        }
+        for report in reports
+        for c in report.checks
+    ]
+    failed = sum(1 for row in rows if not row["ok"])
+
+    def as_tables(out: Console) -> None:
+        for report in reports:
+            table = Table(title=report.label, title_justify="left")
+            table.add_column("check", overflow="fold")
+            table.add_column("ok")
+            table.add_column("detail", overflow="fold")
+            for c in report.checks:
+                ok = "[green]ok[/]" if c.ok else "[red]FAIL[/]"
+                table.add_row(escape(c.subject), ok, escape(_with_flag_spelling(c.detail)))
+            out.print(table)
+
+    cli.emit(rows, table=as_tables)
     if failed:
-        console.print(f"[red]{failed} check(s) would fail[/]")
+        cli.err.print(f"[red]{failed} check(s) would fail[/]")
         raise typer.Exit(1)
-    console.print("[green]every check passed[/]")
+    cli.err.print("[green]every check passed[/]")
 
 
 @app.command("export")
@@ -657,13 +1107,23 @@ def export(
     file: Annotated[Path, typer.Argument(help="Output file: .yaml/.yml or .json")],
 ) -> None:
     """Write every mapping to FILE (YAML or JSON, by extension), e.g. to keep the configuration in git."""
-    items = [_plain(i) for i in tables.mapping_items(get_context(ctx).mapping_table)]
+    cli = get_context(ctx)
+    _refuse_csv(cli, "mappings export")
+    items = [_plain(i) for i in tables.mapping_items(cli.mapping_table)]
     document = {"mappings": items}
     text = (
-        json.dumps(document, indent=2) + "\n" if file.suffix == ".json" else yaml.safe_dump(document, sort_keys=False)
+        json.dumps(document, indent=2) + "\n"
+        if file.suffix.lower() == ".json"
+        else yaml.safe_dump(document, sort_keys=False)
     )
-    file.write_text(text)
-    console.print(f"exported {len(items)} mapping(s) to {file}")
+    try:
+        file.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise AwsError(f"cannot write {file}: {error.strerror or error}") from error
+    cli.emit(
+        {"file": str(file), "mappings": len(items)},
+        table=lambda _: cli.err.print(f"exported {len(items)} mapping(s) to {file}", markup=False),
+    )
 
 
 @app.command("import")
@@ -673,9 +1133,12 @@ def import_(
     prune: Annotated[bool, typer.Option("--prune", help="Also delete mappings that are not in FILE")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing")] = False,
 ) -> None:
-    """Validate every mapping in FILE, show the diff against the table, then write them (all or nothing)."""
+    """Validate every mapping in FILE, show the diff against the table, then write them (all or nothing).
+
+    A file that cannot be read or parsed: exit status 3, naming the line and column; an invalid mapping: 1."""
     cli = get_context(ctx)
-    document = yaml.safe_load(file.read_text()) or {}
+    _refuse_csv(cli, "mappings import")
+    document = _read_document(file, "") or {}
     raw = document.get("mappings") if isinstance(document, dict) else None
     if not isinstance(raw, list):
         raise CliError(f"{file}: expected a 'mappings' list, as written by `replicator mappings export`")
@@ -686,7 +1149,8 @@ def import_(
             mappings.append(RegionMapping.model_validate(item))
         except ValidationError as error:
             region = item.get("source_region", "?") if isinstance(item, dict) else "?"
-            errors.append(f"  mappings[{index}] ({region}): {describe_validation_error(error)}")
+            described = describe_errors(error, item if isinstance(item, dict) else {})
+            errors.append(f"  mappings[{index}] ({region}): {described}")
     regions = [m.source_region for m in mappings]
     if len(set(regions)) < len(regions):
         errors.append(
@@ -697,37 +1161,51 @@ def import_(
         raise CliError(f"{file} is invalid, nothing written:\n" + "\n".join(errors))
     refuse_disallowed_accounts(cli, mappings)
     current = {i["source_region"]: _plain(i) for i in tables.mapping_items(cli.mapping_table)}
-    changes = 0
+    added: list[str] = []
+    changed: dict[str, list[str]] = {}
     for mapping in mappings:
         new = _comparable(mapping.model_dump(mode="json", exclude_none=True))
         old = current.get(mapping.source_region)
         if old is None:
-            console.print(f"[green]+ {mapping.source_region}[/] (new, {len(mapping.targets)} target(s))")
+            added.append(mapping.source_region)
         elif _comparable(old) != new:
-            console.print(f"[yellow]~ {mapping.source_region}[/]")
             before = yaml.safe_dump(_comparable(old), sort_keys=True).splitlines()
             after = yaml.safe_dump(new, sort_keys=True).splitlines()
-            for line in list(difflib.unified_diff(before, after, lineterm="", n=1))[2:]:
-                console.print(f"    {line}", markup=False, highlight=False)
-        else:
-            continue
-        changes += 1
+            changed[mapping.source_region] = list(difflib.unified_diff(before, after, lineterm="", n=1))[2:]
     removed = [r for r in current if r not in set(regions)]
-    for region in removed:
-        console.print(f"[red]- {region}[/]" if prune else f"  {region} (not in {file}, kept; --prune deletes it)")
-    changes += len(removed) if prune else 0
-    if dry_run:
-        console.print(f"dry run: {changes} change(s), nothing written")
-        return
+    changes = len(added) + len(changed) + (len(removed) if prune else 0)
+    verbose = not cli.machine_output
     for mapping in mappings:
-        if _comparable(mapping.model_dump(mode="json", exclude_none=True)) != _comparable(
-            current.get(mapping.source_region) or {}
-        ):
-            tables.put_mapping(cli.mapping_table, mapping)
-    if prune:
-        for region in removed:
-            tables.delete_mapping(cli.mapping_table, region)
-    console.print(f"imported {file}: {changes} change(s)")
+        region = mapping.source_region
+        if verbose and region in added:
+            cli.err.print(f"[green]+ {escape(region)}[/] (new, {len(mapping.targets)} target(s))")
+        elif verbose and region in changed:
+            cli.err.print(f"[yellow]~ {escape(region)}[/]")
+            for line in changed[region]:
+                cli.err.print(f"    {line}", markup=False)
+    for region in removed if verbose else []:
+        cli.err.print(
+            f"[red]- {escape(region)}[/]" if prune else f"  {region} (not in {file}, kept; --prune deletes it)",
+            markup=prune,
+        )
+    if not dry_run:
+        for mapping in mappings:
+            if mapping.source_region in added or mapping.source_region in changed:
+                tables.put_mapping(cli.mapping_table, mapping)
+        if prune:
+            for region in removed:
+                tables.delete_mapping(cli.mapping_table, region)
+    result = {
+        "file": str(file),
+        "dry_run": dry_run,
+        "changes": changes,
+        "added": added,
+        "changed": changed,
+        "removed": removed if prune else [],
+        "kept": [] if prune else removed,
+    }
+    summary = f"dry run: {changes} change(s), nothing written" if dry_run else f"imported {file}: {changes} change(s)"
+    cli.emit(result, table=lambda _: cli.err.print(summary, markup=False))
 
 
 def _comparable(item: dict[str, Any]) -> dict[str, Any]:

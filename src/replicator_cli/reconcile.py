@@ -13,7 +13,6 @@ from replicator.usecases import reconcile as use_case
 
 from .context import get_context
 
-console = Console()
 _TITLES = {
     "records_repaired": "replications whose execution ended without an outcome: FAILED, slot given back, cleaned up",
     "executions_started": "replications recorded but never started: started",
@@ -36,6 +35,9 @@ def reconcile(
     outcome, orphan intermediate copies, cleanups and outcome events left to do.
 
     Does what the scheduled reconciler does (stack parameter ReconcileSchedule); running it again changes nothing.
+    Exit status 1 when something could not be checked or a cleanup failed again.
+
+    --output json / yaml: the report, each kind of repair with what it concerns.
 
     Example: replicator reconcile --dry-run
     """
@@ -48,13 +50,20 @@ def reconcile(
         account_id=boto3.client("sts").get_caller_identity()["Account"],
     )
     report = use_case.reconcile(settings, dry_run=dry_run)
-    for field, title in _TITLES.items():
-        lines = getattr(report, field)
-        if lines:
-            console.print(f"{'would repair: ' if dry_run and field != 'problems' else ''}{title} ({len(lines)})")
-            for line in lines:
-                console.print(f"  {line}", markup=False, highlight=False)
     total = report.changes
-    console.print(f"{'would make' if dry_run else 'made'} {total} repair(s)" if total else "nothing to repair")
+    summary = f"{'would make' if dry_run else 'made'} {total} repair(s)" if total else "nothing to repair"
+
+    def lines(console: Console) -> None:
+        for field, title in _TITLES.items():
+            found = getattr(report, field)
+            if found:
+                console.print(f"{'would repair: ' if dry_run and field != 'problems' else ''}{title} ({len(found)})")
+                for line in found:
+                    console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+        console.print(summary, highlight=False)
+
+    cli.emit({"dry_run": dry_run, "repairs": total, **report.model_dump(mode="json")}, table=lines)
+    if cli.machine_output:
+        cli.err.print(summary, highlight=False)
     if report.problems or report.cleanup_failed:
         raise typer.Exit(1)

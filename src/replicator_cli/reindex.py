@@ -6,13 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from replicator.usecases.reindex import reindex_history
 
 from .context import get_context
-
-console = Console()
 
 
 def reindex(
@@ -23,13 +20,19 @@ def reindex(
 
     Reads the whole history once (a scan); running it again changes nothing.
 
+    --output json / yaml: the counts (indexed, already, without_database, unsettled).
+
     Example: replicator reindex --dry-run
     """
     cli = get_context(ctx)
     report = reindex_history(cli.history_table, dry_run=dry_run)
     verb = "would index" if dry_run else "indexed"
-    console.print(
+    summary = (
         f"{verb} {report.indexed} record(s) by database ({report.already} already were; {report.without_database} "
         f"name no database: snapshot-level outcomes or records older than stored plans); {report.unsettled} "
         "record(s) with something left for the reconciler"
+    )
+    cli.emit(
+        {"dry_run": dry_run, **report.model_dump(mode="json")},
+        table=lambda console: console.print(summary, highlight=False, soft_wrap=True),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ import typer
 from botocore.exceptions import ClientError
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
@@ -18,10 +20,11 @@ from replicator.aws import lineages
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
+from . import validation
 from .context import CliContext, CliError, get_context
 
-console = Console()
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SNAPSHOT_WIDTH = 34  # longer snapshot names fold
 _ORDER = {ReplicationStatus.FAILED: 0, ReplicationStatus.SKIPPED: 1, ReplicationStatus.SUCCEEDED: 2}
 
 
@@ -31,6 +34,17 @@ def parse_since(text: str) -> timedelta:
     if not match:
         raise CliError(f"--since {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+# what a region name looks like (us-east-1, us-gov-west-1, eu-isoe-west-1): --source is then checked as a region
+_LOOKS_LIKE_A_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$")
+
+
+def source_option(value: str | None) -> str | None:
+    """--source: a region (checked: a near miss is refused with a suggestion), or part of a snapshot ARN."""
+    if value is not None and _LOOKS_LIKE_A_REGION.match(value):
+        return validation.region(value)
+    return value
 
 
 def select(
@@ -62,22 +76,23 @@ def _elapsed(record: ReplicationRecord, now: datetime) -> str:
 
 
 def render_bases(bases: list[lineages.BaseRecord]) -> Table:
-    """The copies kept so that the next copy of each lineage is incremental, and their storage."""
+    """The copies kept so that the next copy of each lineage is incremental, and their storage: within 120 columns,
+    where each is kept under its database, and its kind under when its data was taken."""
     total = sum(b.size_gb or 0 for b in bases)
     table = Table(title=f"Incremental bases ({len(bases)}, about {total} GB stored)", title_justify="left")
-    for column in ("database", "kept in", "base", "data taken", "GB", "kind"):
-        table.add_column(column, overflow="fold")
+    table.add_column("database [dim](kept in)[/]", overflow="fold", max_width=40)
+    table.add_column("base", no_wrap=True, overflow="fold")
+    table.add_column("data taken [dim](kind)[/]", no_wrap=True)
+    table.add_column("GB", no_wrap=True, justify="right")
     for base in sorted(bases, key=lambda b: b.lineage):
         parts = base.lineage.split("#")  # lineage#kind#account#region#database#account#region[#for#account]
         database = f"{parts[4]} ({parts[3]})"
-        kept_in = f"{parts[5]} / {parts[6]}" + (f" for {parts[8]}" if len(parts) > 8 else "")
+        kept_in = f"{parts[5]}/{parts[6]}" + (f" for {parts[8]}" if len(parts) > 8 else "")
         table.add_row(
-            database,
-            kept_in,
-            base.snapshot_arn.split(":", 6)[-1],
-            base.taken_at.strftime("%Y-%m-%d %H:%M"),
+            f"{escape(database)}\n[dim]{escape(kept_in)}[/]",
+            escape(base.snapshot_arn.split(":", 6)[-1]),
+            f"{base.taken_at.strftime('%Y-%m-%d %H:%M')}\n[dim]{'intermediate' if base.intermediate else 'replica'}[/]",
             str(base.size_gb or "?"),
-            "intermediate" if base.intermediate else "replica",
         )
     return table
 
@@ -90,35 +105,65 @@ def read_bases(cli: CliContext) -> list[lineages.BaseRecord] | None:
         return None
 
 
-def render(records: list[ReplicationRecord]) -> Group:
-    now = utc_now()
+def split(records: list[ReplicationRecord]) -> tuple[list[ReplicationRecord], list[ReplicationRecord]]:
+    """(in flight, oldest first; recent outcomes, failures first, then the newest first)."""
     in_flight = sorted((r for r in records if not r.status.final), key=lambda r: r.started_at)
     done = sorted((r for r in records if r.status.final), key=lambda r: r.finished_at or r.updated_at, reverse=True)
     done.sort(key=lambda r: _ORDER.get(r.status, 3))
+    return in_flight, done
+
+
+def as_data(records: list[ReplicationRecord]) -> list[dict[str, object]]:
+    """The records as --output json / yaml / csv print them: in flight first, then the recent outcomes, in the
+    table's order; each as the history stores it (unset fields left out)."""
+    in_flight, done = split(records)
+    return [r.model_dump(mode="json", exclude_none=True) for r in (*in_flight, *done)]
+
+
+def render(records: list[ReplicationRecord]) -> Group:
+    """The two tables, within 120 columns: each replication's snapshot with its target under it, so that the step,
+    the replica or the reason get the room left."""
+    now = utc_now()
+    in_flight, done = split(records)
 
     flight = Table(title=f"In flight ({len(in_flight)})", title_justify="left")
-    for column in ("snapshot", "target", "status", "step", "progress", "%", "elapsed"):
-        flight.add_column(column, overflow="fold")
+    flight.add_column("snapshot [dim](target)[/]", overflow="fold", max_width=_SNAPSHOT_WIDTH)
+    flight.add_column("status", no_wrap=True)
+    flight.add_column("step", overflow="fold")
+    flight.add_column("progress", no_wrap=True)
+    flight.add_column("%", no_wrap=True, justify="right")
+    flight.add_column("elapsed", no_wrap=True)
     for r in in_flight:
         flight.add_row(
-            _snapshot(r),
-            _target(r),
-            _status(r),
-            r.step or "",
+            _where(r),
+            escape(_status(r)),
+            escape(r.step or ""),
             ProgressBar(total=100, completed=r.percent_progress, width=20),
             f"{r.percent_progress}%",
             _elapsed(r, now),
         )
 
     recent = Table(title=f"Recent outcomes ({len(done)})", title_justify="left")
-    for column in ("snapshot", "target", "status", "finished", "took", "replica / reason"):
-        recent.add_column(column, overflow="fold")
+    recent.add_column("snapshot [dim](target)[/]", overflow="fold", max_width=_SNAPSHOT_WIDTH)
+    recent.add_column("status", no_wrap=True)
+    recent.add_column("finished [dim](took)[/]", no_wrap=True)
+    recent.add_column("replica / reason", overflow="fold")
     for r in done:
         style = {"FAILED": "red", "SKIPPED": "yellow", "SUCCEEDED": "green"}[r.status.value]
-        finished = r.finished_at.strftime("%Y-%m-%d %H:%M:%S") if r.finished_at else ""
+        finished = r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else ""
         detail = r.replica_arn if r.status is ReplicationStatus.SUCCEEDED and r.replica_arn else r.reason
-        recent.add_row(_snapshot(r), _target(r), f"[{style}]{_status(r)}[/]", finished, _elapsed(r, now), detail)
+        recent.add_row(
+            _where(r),
+            f"[{style}]{escape(_status(r))}[/]",
+            f"{finished}\n[dim]{_elapsed(r, now)}[/]",
+            escape(detail or ""),
+        )
     return Group(flight, recent)
+
+
+def _where(record: ReplicationRecord) -> str:
+    """The snapshot, and under it the target (dim)."""
+    return f"{escape(_snapshot(record))}\n[dim]{escape(_target(record))}[/]"
 
 
 def _snapshot(record: ReplicationRecord) -> str:
@@ -136,20 +181,35 @@ def status(
     since: Annotated[
         str, typer.Option("--since", help="Outcomes of the last 30m, 24h, 7d... (in-flight: all)")
     ] = "24h",
-    source: Annotated[str | None, typer.Option("--source", help="Source region, or part of the snapshot ARN")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", callback=source_option, help="Source region (checked), or part of the snapshot ARN"),
+    ] = None,
     status_filter: Annotated[
         list[ReplicationStatus] | None, typer.Option("--status", help="Only these statuses (repeatable)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one record each, for scripts")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh until interrupted (Ctrl-C)")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="JSON lines, one record each, for scripts (--output json: one JSON array)"),
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh the tables until interrupted (Ctrl-C); table output only")
+    ] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes with --watch")] = 5.0,
     refreshes: Annotated[int | None, typer.Option("--refreshes", hidden=True, help="Stop --watch after N")] = None,
 ) -> None:
     """Replications in flight, with a progress bar each, and recent outcomes, failures first with their reasons.
 
+    --output json / yaml: the records (in flight, then recent) as one list; csv: one row each; --json: one JSON
+    line per record (for scripts, as before --output).
+
     Example: replicator status --since 7d --status FAILED
     """
     cli = get_context(ctx)
+    if watch and (as_json or cli.machine_output):
+        raise typer.BadParameter(
+            "--watch refreshes the tables: use it without --json and with --output table", param_hint="'--watch'"
+        )
     window = parse_since(since)
     statuses = list(status_filter or [])
 
@@ -157,17 +217,22 @@ def status(
         return select(scan_records(cli.history_table), window, source, statuses)
 
     if as_json:
-        for record in current():
-            typer.echo(record.model_dump_json(exclude_none=True))
+        for record in as_data(current()):
+            typer.echo(json.dumps(record, separators=(",", ":")))
         return
     if not watch:
-        console.print(render(current()))
-        bases = read_bases(cli)
-        if bases:
-            console.print(render_bases(bases))
+        records = current()
+
+        def tables(console: Console) -> None:
+            console.print(render(records))
+            bases = read_bases(cli)
+            if bases:
+                console.print(render_bases(bases))
+
+        cli.emit(as_data(records), table=tables)
         return
     count = 0
-    with Live(render(current()), console=console, refresh_per_second=4) as live:
+    with Live(render(current()), console=cli.out, refresh_per_second=4) as live:
         try:
             while refreshes is None or count < refreshes:
                 time.sleep(interval)

@@ -26,7 +26,10 @@ def region_problem(value: str) -> str | None:
     """Why `value` is not a region RDS runs in (None: it is)."""
     if value in known_regions():
         return None
-    near = difflib.get_close_matches(value, sorted(known_regions()), n=2)
+    near = sorted(
+        difflib.get_close_matches(value, sorted(known_regions()), n=3),
+        key=lambda region: _edits(value, region),
+    )[:2]
     hint = f": did you mean {' or '.join(near)}?" if near else " (see `aws ec2 describe-regions`)"
     return f"'{value}' is not an AWS region with RDS{hint}"
 
@@ -48,3 +51,14 @@ def source_region(value: str) -> str:
     if (problem := region_problem(value)) is not None:
         raise typer.BadParameter(problem)
     return value
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: the closest suggestion first (us-eest-1: us-east-1 before us-west-1)."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]

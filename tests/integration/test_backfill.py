@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,9 +52,41 @@ def test_backfill_replicates_existing_snapshots_once_and_a_rerun_sends_nothing(r
 
     dry = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1", "--db", "orders", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert f"{n} snapshot(s) in us-east-1; 0 already replicated or on their way; {n} to replicate" in dry.output
+    assert f"{n} snapshot(s) in us-east-1; 0 already replicated or on their way; {n} to replicate" in dry.stdout
     assert BILLING not in dry.output
     assert clock.started == []
+
+    # the same as one JSON document (the counts, the snapshots per target), and as CSV rows: stdout alone
+    as_json = cli.invoke(
+        app, [*tables, "backfill", "--source-region", "us-east-1", "--db", "orders", "--dry-run", "-o", "json"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert (document["dry_run"], document["snapshots"], document["to_replicate"], document["sent"]) == (True, n, n, 0)
+    target = f"{SOURCE_ACCOUNT}/us-west-2"
+    (per_target,) = document["targets"]
+    assert per_target["target"] == target
+    assert sorted(parse_snapshot_arn(a)[3] for a in per_target["snapshots"]) == orders
+    assert [row["targets"] for row in document["to_send"]] == [[target]] * n
+    assert {row["database"] for row in document["to_send"]} == {"orders"}
+    assert f"{n} snapshot(s) in us-east-1" in as_json.stderr
+    as_csv = cli.invoke(
+        app, [*tables, "--output", "csv", "backfill", "--source-region", "us-east-1", "--db", "orders", "--dry-run"]
+    )
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert sorted(parse_snapshot_arn(r["snapshot"])[3] for r in rows) == orders
+    assert clock.started == []
+
+    # a database with no snapshot: said, with the databases that have some
+    missing = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1", "--db", "ordres", "--dry-run"])
+    assert missing.exit_code == 1
+    assert missing.stdout == ""
+    assert "Traceback" not in missing.output
+    assert missing.stderr.strip() == (
+        "error: no snapshot of ordres in us-east-1: --db takes a DB instance or Aurora cluster identifier; the "
+        "databases with snapshots there: orders, billing"
+    )
 
     first = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1", "--db", "orders", "--since", "1d"])
     assert first.exit_code == 0, first.output
@@ -70,13 +105,30 @@ def test_backfill_replicates_existing_snapshots_once_and_a_rerun_sends_nothing(r
     assert len(run.runner.wait()) == n
     assert clock.started == copies  # nothing copied again
 
-    rest = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1"])
+    rest = cli.invoke(app, [*tables, "backfill", "--source-region", "us-east-1", "--output", "json"])
+    assert rest.exit_code == 0, rest.output
     # billing has its own automated snapshot too
-    assert f"{n} already replicated or on their way; 2 to replicate" in rest.output
+    document = json.loads(rest.stdout)
+    assert (document["already_replicated"], document["to_replicate"], document["sent"]) == (n, 2, 2)
+    assert {row["database"] for row in document["to_send"]} == {"billing"}
+    assert f"{n} already replicated or on their way; 2 to replicate" in rest.stderr
+    assert "follow them with `replicator status --watch --source us-east-1`" in rest.stderr
     records = run.runner.wait()
     assert {parse_snapshot_arn(r.source_arn)[3]: r.status.value for r in records if r.source_arn}[
         BILLING
     ] == "SUCCEEDED"
+
+
+def test_backfill_refuses_a_misspelt_region_at_the_door():
+    result = CliRunner().invoke(
+        app, ["--mapping-table", "m", "--history-table", "h", "backfill", "--source-region", "us-eest-1"]
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.stderr).split())
+    assert "Invalid value for '--source-region': 'us-eest-1' is not an AWS region with RDS: did you mean" in text
+    assert "us-east-1" in text
 
 
 def test_backfill_refuses_a_region_without_a_mapping(run_scenario):
@@ -84,7 +136,8 @@ def test_backfill_refuses_a_region_without_a_mapping(run_scenario):
     tables = ["--mapping-table", run.cloud.stack.mapping_table, "--history-table", run.cloud.stack.history_table]
     result = CliRunner().invoke(app, [*tables, "backfill", "--source-region", "ap-south-1"])
     assert result.exit_code == 1
-    assert "no region mapping for ap-south-1 and no '*' mapping" in result.output
+    assert result.stdout == ""
+    assert "no region mapping for ap-south-1 and no '*' mapping" in result.stderr
 
 
 def test_backfill_include_failed_runs_the_failed_replications_again(run_scenario):
@@ -195,7 +248,8 @@ def test_backfill_sends_only_what_a_selection_selects_and_a_widened_selection_re
 
         # the selection widened to every database: what it left out is sent, and replicated
         changed = cli.invoke(
-            app, [*tables, "mappings", "put", "us-east-1", "--target-region", "us-west-2", "--include-db", "*"]
+            app,
+            [*tables, "mappings", "put", "us-east-1", "--target-region", "us-west-2", "--include-db", "*", "--yes"],
         )
         assert changed.exit_code == 0, changed.output
         dry = cli.invoke(

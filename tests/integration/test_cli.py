@@ -18,25 +18,60 @@ def _scenario_file(tmp_path, **overrides):
     return path
 
 
+EXPECT_SUCCESS = [{"snapshot": "rds:orders-2026-11-24-03-10", "target_region": "us-west-2", "status": "SUCCEEDED"}]
+
+
 def test_local_run_prints_one_json_line_per_outcome(tmp_path):
-    expect = [{"snapshot": "rds:orders-2026-11-24-03-10", "target_region": "us-west-2", "status": "SUCCEEDED"}]
-    result = runner.invoke(app, ["local", "run", str(_scenario_file(tmp_path, expect=expect))])
+    result = runner.invoke(app, ["local", "run", str(_scenario_file(tmp_path, expect=EXPECT_SUCCESS))])
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]  # every line of stdout, and nothing else
     assert len(lines) == 1
     assert lines[0]["status"] == "SUCCEEDED"
     assert lines[0]["met"] is True
     assert lines[0]["replica_arn"].startswith("arn:aws:rds:us-west-2:123456789012:snapshot:snaprep-orders-")
+    assert "every expected outcome happened" in result.stderr  # the verdict, for people
+
+
+def test_local_run_follows_the_global_output(tmp_path):
+    path = str(_scenario_file(tmp_path, expect=EXPECT_SUCCESS))
+
+    as_json = runner.invoke(app, ["local", "run", path, "--output", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    (outcome,) = json.loads(as_json.stdout)  # one document: a list of the outcomes
+    assert (outcome["status"], outcome["met"], outcome["target_region"]) == ("SUCCEEDED", True, "us-west-2")
+
+    as_table = runner.invoke(app, ["-o", "table", "local", "run", path])
+    assert as_table.exit_code == 0, as_table.output
+    assert "1 of 1 expected outcomes: every expected outcome happened" in as_table.stdout
+    assert "SUCCEEDED ✓" in as_table.stdout
+    assert as_table.stderr == ""
+
+    refused = runner.invoke(app, ["local", "run", path, "--table", "-o", "yaml"])
+    assert refused.exit_code == 2
+    assert "Traceback" not in refused.output
+    assert "--table and --output yaml: choose one" in refused.stderr
 
 
 def test_local_run_exits_non_zero_when_an_expected_outcome_does_not_happen(tmp_path):
     expect = [{"snapshot": "rds:orders-2026-11-24-03-10", "target_region": "us-west-2", "status": "FAILED"}]
+    result = runner.invoke(app, ["-o", "yaml", "local", "run", str(_scenario_file(tmp_path, expect=expect))])
+    assert result.exit_code == 1
+    (outcome,) = yaml.safe_load(result.stdout)
+    assert outcome["status"] == "SUCCEEDED"
+    assert outcome["expected"] == "FAILED"
+    assert outcome["met"] is False
+    assert "0 of 1 expected outcomes: some expected outcomes did not happen" in result.stderr
+
+
+def test_local_run_says_an_expected_outcome_that_never_came(tmp_path):
+    expect = [{"snapshot": "rds:never-taken", "target_region": "us-west-2", "status": "SUCCEEDED"}]
     result = runner.invoke(app, ["local", "run", str(_scenario_file(tmp_path, expect=expect))])
     assert result.exit_code == 1
-    (line,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    assert line["status"] == "SUCCEEDED"
-    assert line["expected"] == "FAILED"
-    assert line["met"] is False
+    *outcomes, missing = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["status"] for o in outcomes] == ["SUCCEEDED"]
+    assert missing == {
+        "missing": {**expect[0], "target_account": None, "reason_contains": None, "replica_encrypted": None}
+    }
 
 
 def test_local_run_refuses_an_invalid_scenario_file(tmp_path):
@@ -44,6 +79,8 @@ def test_local_run_refuses_an_invalid_scenario_file(tmp_path):
     path.write_text("name: x\ndatabases: [{id: a, kind: spaceship}]\n")
     result = runner.invoke(app, ["local", "run", str(path)])
     assert result.exit_code != 0
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
 
 
 def test_demo_shows_every_expected_outcome(monkeypatch):
@@ -59,6 +96,45 @@ def test_demo_shows_every_expected_outcome(monkeypatch):
     assert max(len(line) for line in result.output.splitlines()) <= 120
     assert "re-encrypt → share → stage →" in result.output
     assert "awsbackup" in result.output
+
+
+def test_demo_as_data(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, ["local", "demo", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    outcomes = json.loads(result.stdout)
+    assert len(outcomes) == 10
+    assert all(o["met"] for o in outcomes)
+    assert sorted({o["status"] for o in outcomes}) == ["FAILED", "SKIPPED", "SUCCEEDED"]
+    assert "10 of 10 expected outcomes: every expected outcome happened" in result.stderr
+
+
+def test_local_run_keeps_the_functions_logs_off_stdout(tmp_path):
+    """A separate process, with --debug: the functions log every step, all of it on stderr; stdout is the outcomes
+    only (JSON lines by default, one JSON document with --output json)."""
+    import subprocess  # nosec B404 - runs this project's own CLI
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).parent / "replicator"
+    path = str(_scenario_file(tmp_path, expect=EXPECT_SUCCESS))
+    for output, parse in (
+        ([], lambda out: [json.loads(line) for line in out.splitlines()]),
+        (["-o", "json"], json.loads),
+    ):
+        done = subprocess.run(  # nosec B603 - a fixed command line
+            [str(cli), "--debug", "local", "run", path, *output],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        (outcome,) = parse(done.stdout)
+        assert outcome["status"] == "SUCCEEDED"
+        assert '"level"' in done.stderr  # the functions' JSON logs: there, on stderr
+        assert '"level"' not in done.stdout
 
 
 def test_demo_prints_results_on_stdout_and_no_log_line_anywhere():

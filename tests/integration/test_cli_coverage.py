@@ -236,7 +236,7 @@ def test_the_filters_choose_targets_regions_and_breaches(cloud, estate):
 
 
 def test_excluding_the_breaching_databases_makes_the_exit_status_0(cloud, estate):
-    west = ["mappings", "put", "us-east-1", "--target-region", "us-west-2", "--rpo-hours", "24"]
+    west = ["mappings", "put", "us-east-1", "--target-region", "us-west-2", "--rpo-hours", "24", "--yes"]
     ok(cli(*west, "--exclude-db", "scratch", "--exclude-db", "stale", "--exclude-db", "never"))
 
     result = cli("coverage", "--output", "json")

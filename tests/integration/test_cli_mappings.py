@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from replicator.aws import tables
 from replicator.mapping import KeyUsage, MappingTarget, RegionMapping
 from replicator.selection import DatabaseFacts, Selection
+from replicator_cli import mappings as mappings_cli
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.local.scenario import Scenario, ScenarioRunner
 from replicator_cli.main import app
@@ -141,13 +142,14 @@ def test_a_put_with_the_same_account_and_region_replaces_that_target(cloud):
         "--target-region",
         "eu-west-1",
         "--role-arn",
-        TARGET_ROLE.replace("rds-snapshot-replicator-target", "another-role"),  # same account, another role
+        TARGET_ROLE.replace("rds-snapshot-replicator-target", "rds-snapshot-replicator-other"),  # same account
         "--no-copy-tags",
+        "--yes",
     )
     assert f"replaced target {TARGET_ACCOUNT} / eu-west-1" in flat(result)
     mapping = RegionMapping.model_validate(item(cloud, "us-east-1"))
     assert [(t.target_region, t.copy_tags) for t in mapping.targets] == [("us-west-2", True), ("eu-west-1", False)]
-    assert mapping.targets[1].role_arn.endswith(":role/another-role")
+    assert mapping.targets[1].role_arn.endswith(":role/rds-snapshot-replicator-other")
 
 
 def test_a_put_duplicating_a_role_less_target_replaces_it_instead_of_refusing(cloud):
@@ -155,7 +157,7 @@ def test_a_put_duplicating_a_role_less_target_replaces_it_instead_of_refusing(cl
     put("us-east-1", "--target-region", "eu-west-1")
 
     # no role again, same region: the role-less target is replaced
-    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--no-copy-tags")
+    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--no-copy-tags", "--yes")
     assert result.exit_code == 0, result.output
     assert "replaced target this account / us-west-2" in flat(result)
     targets = RegionMapping.model_validate(item(cloud, "us-east-1")).targets
@@ -166,7 +168,7 @@ def test_a_put_duplicating_a_role_less_target_replaces_it_instead_of_refusing(cl
 
     # a role in this very account is the same account as no role (as the Lambda reads it): replaced too, so that
     # the mapping never holds two targets the Lambda would refuse as duplicates
-    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--role-arn", OWN_ROLE)
+    result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--role-arn", OWN_ROLE, "-y")
     assert result.exit_code == 0, result.output
     assert f"replaced target {SOURCE_ACCOUNT} / us-west-2" in flat(result)
     targets = RegionMapping.model_validate(item(cloud, "us-east-1")).targets
@@ -209,17 +211,245 @@ def test_put_all_writes_the_mapping_of_every_region(cloud):
     assert item(cloud, "us-east-1") is None
 
 
+def test_key_usage_accepts_the_item_spelling_too(cloud):
+    put("us-east-1", "--target-region", "us-west-2", "--kms-key-arn", WEST_KEY, "--key-usage", "encrypted_only")
+    assert item(cloud, "us-east-1")["targets"][0]["encryption"]["key_usage"] == "encrypted_only"
+
+
+def test_a_kms_key_implies_encrypt_and_says_so_on_stderr(cloud):
+    result = put("us-east-1", "--target-region", "us-west-2", "--kms-key-arn", WEST_KEY)
+    assert "note: --kms-key-arn given: encryption on" in result.stderr
+    assert result.stdout == ""  # table mode: the confirmation is on stderr too
+    encryption = RegionMapping.model_validate(item(cloud, "us-east-1")).targets[0].encryption
+    assert (encryption.enabled, encryption.kms_key_arn) == (True, WEST_KEY)
+
+    # --encrypt given as well: nothing to say
+    again = put("eu-west-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY)
+    assert "--kms-key-arn given" not in again.output
+
+    # and put-all alike
+    star = ok(cli("mappings", "put-all", "--target-region", "us-west-2", "--kms-key-arn", WEST_KEY))
+    assert "note: --kms-key-arn given: encryption on" in star.stderr
+    assert RegionMapping.model_validate(item(cloud, "*")).targets[0].encryption.enabled is True
+
+
+def test_put_with_output_json_prints_what_was_written_and_nothing_else_on_stdout(cloud):
+    other_role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/replication"  # warned about: not the stack's prefix
+    result = ok(
+        cli(
+            "mappings",
+            "put",
+            "us-east-1",
+            "--target-region",
+            "eu-west-1",
+            "--role-arn",
+            other_role,
+            "--kms-key-arn",
+            EU_KEY,
+            "--retention-days",
+            "30",
+            "--output",
+            "json",
+        )
+    )
+    written = json.loads(result.stdout)
+    assert written == {
+        "source_region": "us-east-1",
+        "action": "added",
+        "replaced": False,
+        "target": RegionMapping.model_validate(item(cloud, "us-east-1"))
+        .targets[0]
+        .model_dump(mode="json", exclude_none=True),
+        "changed": {},
+        "dropped": {},
+        "added": {},
+        "removed_targets": [],
+        "targets": 1,
+    }
+    assert written["target"]["role_arn"] == other_role
+    # the note and the warning went to stderr
+    assert "--kms-key-arn given: encryption on" in result.stderr
+    assert "warning" in result.stderr
+
+    # replacing it (--yes): the changed and dropped settings
+    replaced = ok(
+        cli(
+            "-o",
+            "json",
+            "mappings",
+            "put",
+            "us-east-1",
+            "--target-region",
+            "eu-west-1",
+            "--role-arn",
+            TARGET_ROLE,
+            "--no-copy-tags",
+            "--yes",
+        )
+    )
+    document = json.loads(replaced.stdout)
+    assert (document["action"], document["replaced"], document["targets"]) == ("replaced", True, 1)
+    assert document["changed"] == {
+        "role_arn": {"from": other_role, "to": TARGET_ROLE},
+        "encryption.enabled": {"from": True, "to": False},
+        "copy_tags": {"from": True, "to": False},
+    }
+    assert document["dropped"] == {"encryption.kms_key_arn": EU_KEY, "retention_days": 30}
+
+    as_yaml = ok(cli("mappings", "put", "eu-west-1", "--target-region", "us-west-2", "-o", "yaml"))
+    assert yaml.safe_load(as_yaml.stdout)["target"]["target_region"] == "us-west-2"
+
+
+def test_put_all_with_output_json(cloud):
+    result = ok(cli("mappings", "put-all", "--target-region", "us-west-2", "-o", "json"))
+    document = json.loads(result.stdout)
+    assert (document["source_region"], document["action"], document["target"]["target_region"]) == (
+        "*",
+        "added",
+        "us-west-2",
+    )
+
+
+# --- put replacing a target: the changes, and a question -----------------------------------------------------------
+
+REPLACING = [*["mappings", "put", "us-east-1", "--target-region", "us-west-2"], "--no-copy-tags", "--keep-last", "3"]
+
+
+def _first_target(cloud: LocalCloud) -> None:
+    put("us-east-1", "--target-region", "us-west-2", "--kms-key-arn", WEST_KEY, "--retention-days", "35")
+
+
+def test_replacing_a_target_without_yes_and_without_a_terminal_is_refused_and_writes_nothing(cloud):
+    _first_target(cloud)
+    before = all_items(cloud)
+
+    result = cli(*REPLACING)
+
+    assert result.exit_code == 1, result.output
+    text = flat(result)
+    assert "put replaces target this account / us-west-2 of us-east-1 whole:" in text
+    assert "~ encryption.enabled: true -> false" in text
+    assert f"- encryption.kms_key_arn: {WEST_KEY} (dropped)" in text
+    assert "- retention_days: 35 (dropped)" in text
+    assert "~ copy_tags: true -> false" in text
+    assert "+ keep_last: 3" in text
+    assert (
+        "error: would replace target this account / us-west-2 of us-east-1 (stdin is not a terminal, nothing "
+        "written): pass --yes to replace it"
+    ) in text
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    assert all_items(cloud) == before
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_replacing_a_target_with_machine_output_requires_yes(cloud, monkeypatch, output):
+    monkeypatch.setattr(mappings_cli, "_interactive", lambda: True)  # even with a terminal: no question
+    _first_target(cloud)
+    before = all_items(cloud)
+
+    result = cli(*REPLACING, "--output", output)
+
+    assert result.exit_code == 1, result.output
+    assert f"would replace target this account / us-west-2 of us-east-1 (--output {output}, nothing written)" in (
+        flat(result)
+    )
+    assert "pass --yes" in result.stderr
+    assert result.stdout == ""
+    assert all_items(cloud) == before
+
+    result = ok(cli(*REPLACING, "--output", output, "-y"))
+    document = json.loads(result.stdout) if output == "json" else yaml.safe_load(result.stdout)
+    assert document["replaced"] is True
+    assert document["dropped"] == {"encryption.kms_key_arn": WEST_KEY, "retention_days": 35}
+    assert document["added"] == {"keep_last": 3}
+    assert item(cloud, "us-east-1")["targets"][0]["keep_last"] == 3
+
+
+def test_replacing_a_target_at_a_terminal_asks_first(cloud, monkeypatch):
+    monkeypatch.setattr(mappings_cli, "_interactive", lambda: True)
+    _first_target(cloud)
+    before = all_items(cloud)
+
+    declined = cli(*REPLACING, input="n\n")
+    assert declined.exit_code == 1, declined.output
+    assert "Replace it? [y/N]" in declined.stderr
+    assert "- retention_days: 35 (dropped)" in declined.stderr
+    assert "Aborted" in declined.output
+    assert all_items(cloud) == before
+
+    accepted = ok(cli(*REPLACING, input="y\n"))
+    assert "replaced target this account / us-west-2 for us-east-1 (1 target(s) now)" in accepted.stderr
+    stored = RegionMapping.model_validate(item(cloud, "us-east-1")).targets[0]
+    assert (stored.copy_tags, stored.keep_last, stored.retention_days, stored.encryption.enabled) == (
+        False,
+        3,
+        None,
+        False,
+    )
+
+
+def test_putting_the_same_target_again_asks_nothing(cloud):
+    _first_target(cloud)
+    again = put("us-east-1", "--target-region", "us-west-2", "--kms-key-arn", WEST_KEY, "--retention-days", "35")
+    assert "replaced target this account / us-west-2" in again.stderr
+    assert "put replaces target" not in again.output
+
+
+# --- the role's name and the stack's TargetRoleNamePrefix -----------------------------------------------------------
+
+
+def test_a_role_without_the_stacks_prefix_is_written_with_a_warning(cloud):
+    other = f"arn:aws:iam::{TARGET_ACCOUNT}:role/replication"
+    result = put("us-east-1", "--target-region", "eu-west-1", "--role-arn", other)
+    text = flat(result)
+    assert (
+        "warning: role name replication does not start with stack replicator's TargetRoleNamePrefix "
+        "'rds-snapshot-replicator-'"
+    ) in text
+    assert "the replicator's IAM policy only allows assuming roles named rds-snapshot-replicator-*" in text
+    assert item(cloud, "us-east-1")["targets"][0]["role_arn"] == other
+
+    # a role named with the prefix: nothing to say
+    fine = put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE, "--yes")
+    assert "warning" not in fine.output
+
+
+def test_the_prefix_is_read_from_the_stack_parameter():
+    with LocalCloud(
+        ROOT, parameters={"AllowedTargetAccounts": TARGET_ACCOUNT, "TargetRoleNamePrefix": "dr-copy-"}
+    ) as local:
+        warned = put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+        assert "TargetRoleNamePrefix 'dr-copy-'" in flat(warned)
+        assert "roles named dr-copy-*" in flat(warned)
+        role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/dr-copy-vault"
+        fine = put("us-east-1", "--target-region", "eu-west-1", "--role-arn", role, "--yes")
+        assert "warning" not in fine.output
+        assert tables.mapping_item(local.stack.mapping_table, "us-east-1")["targets"][0]["role_arn"] == role
+
+
+def test_the_default_prefix_is_assumed_when_the_stack_cannot_be_read(cloud):
+    args = ["--stack-name", "nope", "--mapping-table", cloud.stack.mapping_table, "mappings", "put", "us-east-1"]
+    other = f"arn:aws:iam::{TARGET_ACCOUNT}:role/replication"
+    result = runner.invoke(app, [*args, "--target-region", "eu-west-1", "--role-arn", other], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert (
+        "does not start with the default TargetRoleNamePrefix (stack nope's parameters not readable) "
+        "'rds-snapshot-replicator-'"
+    ) in flat(result)
+
+
 # --- refusals: the field, the option, and nothing written ----------------------------------------------------------
 
 REFUSALS = {
     "encryption without a key": (
         ["us-east-1", "--target-region", "eu-west-1", "--encrypt"],
-        ["targets.1.encryption", "kms_key_arn is required when encryption is enabled"],
+        ["target this account / eu-west-1: encryption: kms_key_arn is required when encryption is enabled"],
         "--encrypt / --kms-key-arn",
     ),
     "key in another region than the target": (
         ["us-east-1", "--target-region", "eu-west-1", "--encrypt", "--kms-key-arn", WEST_KEY],
-        ["encryption.kms_key_arn is in us-west-2 but target_region is eu-west-1"],
+        ["target this account / eu-west-1: encryption.kms_key_arn is in us-west-2 but target_region is eu-west-1"],
         "--kms-key-arn",
     ),
     "alias instead of a key ARN": (
@@ -231,34 +461,19 @@ REFUSALS = {
             "--kms-key-arn",
             f"arn:aws:kms:us-west-2:{SOURCE_ACCOUNT}:alias/dr-west",
         ],
-        ["targets.1.encryption.kms_key_arn", "aliases are not accepted"],
+        ["target this account / us-west-2: encryption.kms_key_arn:", "aliases are not accepted"],
         "--kms-key-arn",
-    ),
-    "malformed role ARN": (
-        ["us-east-1", "--target-region", "eu-west-1", "--role-arn", "arn:aws:iam::2109876:role/replication"],
-        ["targets.1.role_arn", "is not an IAM role ARN"],
-        "--role-arn",
-    ),
-    "bad source region": (
-        ["us-east", "--target-region", "eu-west-1"],
-        ["source_region", "'us-east' is not an AWS region name"],
-        "SOURCE_REGION",
-    ),
-    "bad target region": (
-        ["us-east-1", "--target-region", "Europe"],
-        ["targets.1.target_region", "'Europe' is not an AWS region name"],
-        "--target-region",
     ),
     "bad share key": (
         ["us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE, "--share-kms-key-arn", "alias/share"],
-        ["targets.1.share_kms_key_arn", "'alias/share' is not a KMS key ARN"],
+        [f"target {TARGET_ACCOUNT} / eu-west-1: share_kms_key_arn: 'alias/share' is not a KMS key ARN"],
         "--share-kms-key-arn",
     ),
 }
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
-def test_an_invalid_put_is_refused_naming_the_field_and_the_option_and_writes_nothing(cloud, case):
+def test_an_invalid_put_is_refused_naming_the_target_the_field_and_the_option_and_writes_nothing(cloud, case):
     put("us-east-1", "--target-region", "ap-south-1")
     before = all_items(cloud)
     args, fragments, option = REFUSALS[case]
@@ -271,8 +486,91 @@ def test_an_invalid_put_is_refused_naming_the_field_and_the_option_and_writes_no
     for fragment in fragments:
         assert fragment in text
     assert f"(option {option})" in text
+    assert "targets.1" not in text  # the target is named by its account and region, not by its index
     assert "Traceback" not in result.output
+    assert result.stdout == ""  # the refusal is on stderr
     assert all_items(cloud) == before  # the existing item is unchanged, and no other item appeared
+
+
+# values refused at the door, before anything is read: a usage error (exit 2) naming the option and the fix
+USAGE_ERRORS = {
+    "source region botocore does not know": (
+        ["put", "us-east-9", "--target-region", "eu-west-1"],
+        [
+            "Invalid value for 'SOURCE_REGION'",
+            "'us-east-9' is not an AWS region with RDS: did you mean us-east-2 or us-east-1?",
+        ],
+    ),
+    "source region that is not a region at all": (
+        ["put", "us-east", "--target-region", "eu-west-1"],
+        ["'us-east' is not an AWS region with RDS"],
+    ),
+    "target region misspelled": (
+        ["put", "us-east-1", "--target-region", "us-westt-2"],
+        ["Invalid value for '--target-region'", "'us-westt-2' is not an AWS region with RDS: did you mean us-west-2"],
+    ),
+    "target region that is not a region at all": (
+        ["put", "us-east-1", "--target-region", "Europe"],
+        ["Invalid value for '--target-region'", "'Europe' is not an AWS region with RDS"],
+    ),
+    "put-all target region misspelled": (
+        ["put-all", "--target-region", "eu-wst-1"],
+        ["Invalid value for '--target-region'", "did you mean eu-west-1"],
+    ),
+    "an account number as the role": (
+        ["put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ACCOUNT],
+        [
+            "Invalid value for '--role-arn'",
+            f"'{TARGET_ACCOUNT}' is not an IAM role ARN such as arn:aws:iam::{TARGET_ACCOUNT}:role/",
+        ],
+    ),
+    "a malformed role ARN": (
+        ["put", "us-east-1", "--target-region", "eu-west-1", "--role-arn", "arn:aws:iam::2109876:role/replication"],
+        ["Invalid value for '--role-arn'", "is not an IAM role ARN such as arn:aws:iam::210987654321:role/"],
+    ),
+    "put-all with an account number as the role": (
+        ["put-all", "--target-region", "eu-west-1", "--role-arn", TARGET_ACCOUNT],
+        ["Invalid value for '--role-arn'", "is not an IAM role ARN"],
+    ),
+    "a key with --no-encrypt": (
+        ["put", "us-east-1", "--target-region", "us-west-2", "--no-encrypt", "--kms-key-arn", WEST_KEY],
+        ["Invalid value for '--kms-key-arn'", "cannot be combined with --no-encrypt", "drop --no-encrypt"],
+    ),
+    "put-all: a key with --no-encrypt": (
+        ["put-all", "--target-region", "us-west-2", "--kms-key-arn", WEST_KEY, "--no-encrypt"],
+        ["Invalid value for '--kms-key-arn'", "cannot be combined with --no-encrypt"],
+    ),
+    "an unknown key usage": (
+        ["put", "us-east-1", "--target-region", "us-west-2", "--key-usage", "sometimes"],
+        ["Invalid value for '--key-usage'", "'all', 'encrypted-only'"],
+    ),
+    "csv for a result that is not rows": (
+        ["put", "us-east-1", "--target-region", "us-west-2", "--output", "csv"],
+        ["Invalid value for '--output'", "csv is for results that are rows", "use json or yaml"],
+    ),
+    "delete --role-arn not an ARN": (
+        ["delete", "us-east-1", "--target-region", "us-west-2", "--role-arn", TARGET_ACCOUNT],
+        ["Invalid value for '--role-arn'", "is not an IAM role ARN"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(USAGE_ERRORS))
+def test_a_bad_option_value_is_a_usage_error_naming_the_option_and_writes_nothing(cloud, case):
+    put("us-east-1", "--target-region", "ap-south-1")
+    before = all_items(cloud)
+    args, fragments = USAGE_ERRORS[case]
+
+    result = cli("mappings", *args)
+
+    assert result.exit_code == 2, result.output
+    text = flat(result)
+    for fragment in fragments:
+        assert fragment in text
+    assert "Traceback" not in result.output
+    assert "IndexError" not in result.output
+    assert result.stdout == ""
+    assert all_items(cloud) == before
 
 
 def test_an_invalid_put_all_is_refused_and_writes_no_star_mapping(cloud):
@@ -323,7 +621,7 @@ def test_delete_of_a_target_the_mapping_does_not_have_fails_and_keeps_it(cloud):
 # --- list, show, delete --------------------------------------------------------------------------------------------
 
 
-def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud):
+def _seed_for_list(cloud: LocalCloud) -> None:
     put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY, "--retention-days", "35")
     put(
         "us-east-1",
@@ -345,20 +643,111 @@ def test_list_shows_one_row_per_target_and_an_invalid_item_with_its_error(cloud)
         {"source_region": "eu-west-1", "targets": [{"target_region": "us-west-2", "encryption": {"enabled": True}}]},
     )
 
-    result = cli("mappings", "list")
 
-    assert result.exit_code == 0, result.output
-    rows = [flat_line(line) for line in result.output.splitlines()]
-    assert f"us-east-1 this account us-west-2 {WEST_KEY} (all) yes retention_days 35 every snapshot -" in rows
+def _row(**values: Any) -> dict[str, Any]:
+    """A row of `mappings list --output json`: every field, these values."""
+    row: dict[str, Any] = {
+        "source_region": "us-east-1",
+        "target_account": SOURCE_ACCOUNT,
+        "role_arn": None,
+        "target_region": "us-west-2",
+        "encrypted": False,
+        "kms_key_arn": None,
+        "key_usage": "all",
+        "copy_tags": True,
+        "share_kms_key_arn": None,
+        "transfer_kms_key_arn": None,
+        "retention_days": None,
+        "keep_last": None,
+        "retention": None,
+        "selection": None,
+        "rpo_hours": None,
+    }
+    row.update(values)
+    return row
+
+
+def test_list_as_json_gives_one_row_per_target_and_an_invalid_item_with_its_error(cloud):
+    _seed_for_list(cloud)
+
+    result = ok(cli("mappings", "list", "--output", "json"))
+
+    rows = json.loads(result.stdout)  # stdout holds the result alone
+    assert rows == [
+        _row(source_region="*", key_usage="encrypted_only"),
+        {
+            "source_region": "eu-west-1",
+            "error": "target this account / us-west-2: encryption: kms_key_arn is required when encryption is enabled: "
+            "set it to a KMS key in the target region",
+        },
+        _row(encrypted=True, kms_key_arn=WEST_KEY, retention_days=35, retention="retention_days 35"),
+        _row(
+            target_account=TARGET_ACCOUNT,
+            role_arn=TARGET_ROLE,
+            target_region="eu-west-1",
+            copy_tags=False,
+            share_kms_key_arn=SHARE_KEY,
+            retention_days=90,
+            keep_last=7,
+            retention="retention_days 90 and keep_last 7",
+        ),
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_list_as_yaml_and_csv(cloud):
+    _seed_for_list(cloud)
+    as_json = json.loads(ok(cli("mappings", "list", "-o", "json")).stdout)
+
+    assert yaml.safe_load(ok(cli("-o", "yaml", "mappings", "list")).stdout) == as_json
+
+    lines = ok(cli("mappings", "list", "-o", "csv")).stdout.splitlines()
+    header = lines[0].split(",")
+    assert header[:4] == ["source_region", "target_account", "role_arn", "target_region"]
+    assert "key_usage" in header
+    assert "error" in header
+    assert len(lines) == 1 + len(as_json)
+    assert any(line.startswith(f"us-east-1,{TARGET_ACCOUNT},{TARGET_ROLE},eu-west-1,") for line in lines)
+
+
+def test_list_as_a_table_shows_the_columns_and_an_invalid_item(cloud):
+    _seed_for_list(cloud)
+
+    result = ok(cli("mappings", "list"))
+
+    text = flat(result)
+    assert "Region mappings (" + cloud.stack.mapping_table + ")" in text
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["source", "target", "target", "key", "copy", "share", "/"]  # headers on two lines
+    assert lines[3].split() == [
+        "region",
+        "account",
+        "region",
+        "encryption",
+        "usage",
+        "tags",
+        "transfer",
+        "key",
+        "retention",
+        "selection",
+        "rpo",
+    ]
+    rows = [flat_line(line) for line in lines]
+    assert "* this account us-west-2 off - yes kept every snapshot -" in rows
+    assert "us-east-1 this account us-west-2 key 1 all yes retention_days 35 every snapshot -" in rows
+    # a long retention wraps within its cell; the short cells stay whole
+    assert any(r.startswith(f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off - no key 2 retention_days") for r in rows)
+    assert "eu-west-1 invalid (see below)" in rows
+    # the keys in full below the table (copyable), and the invalid item's error
+    assert f"key 1: {WEST_KEY}" in lines
+    assert f"key 2: {SHARE_KEY}" in lines
     assert (
-        f"us-east-1 {TARGET_ACCOUNT} eu-west-1 off no {SHARE_KEY} retention_days 90 and keep_last 7 every snapshot -"
-        in rows
-    )
-    assert "* this account us-west-2 off yes kept every snapshot -" in rows
-    (invalid,) = [r for r in rows if r.startswith("eu-west-1 ")]
-    assert "invalid" in invalid
-    assert "targets.0.encryption: kms_key_arn is required when encryption is enabled" in invalid
-    assert "Region mappings (" + cloud.stack.mapping_table + ")" in flat(result)
+        "invalid eu-west-1: target this account / us-west-2: encryption: kms_key_arn is required when encryption is "
+        "enabled: set it to a KMS key in the target region"
+    ) in lines
+    table = lines[: lines.index(f"key 1: {WEST_KEY}")]
+    assert max(len(line) for line in table) <= 120  # the table fits 120 columns when piped; the notes are not folded
+    assert result.stderr == ""
 
 
 def flat_line(line: str) -> str:
@@ -374,10 +763,20 @@ def test_show_prints_yaml_and_json(cloud):
     assert as_yaml.output.startswith("source_region: us-east-1\n")
     assert yaml.safe_load(as_yaml.output) == stored
 
+    # --json: the deprecated alias of --output json
     as_json = ok(cli("mappings", "show", "us-east-1", "--json"))
-    document = json.loads(as_json.output)
+    document = json.loads(as_json.stdout)
     assert document == stored
     assert [t["target_region"] for t in document["targets"]] == ["us-west-2", "eu-west-1"]
+    assert "--json is deprecated" in as_json.stderr
+
+    assert json.loads(ok(cli("mappings", "show", "us-east-1", "--output", "json")).stdout) == stored
+    assert yaml.safe_load(ok(cli("-o", "yaml", "mappings", "show", "us-east-1")).stdout) == stored
+
+    refused = cli("mappings", "show", "us-east-1", "-o", "csv")
+    assert refused.exit_code == 2, refused.output
+    assert "csv is for results that are rows" in flat(refused)
+    assert refused.stdout == ""
 
 
 def test_delete_with_yes_removes_the_whole_mapping(cloud):
@@ -415,6 +814,43 @@ def test_delete_without_yes_asks_and_aborts_on_no(cloud):
 
     result = ok(cli("mappings", "delete", "us-east-1", input="y\n"))
     assert item(cloud, "us-east-1") is None
+
+
+def test_delete_with_output_json_prints_what_was_deleted(cloud):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
+    put("eu-west-1", "--target-region", "us-west-2")
+
+    one = ok(
+        cli("mappings", "delete", "us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE, "-o", "json")
+    )
+    document = json.loads(one.stdout)
+    assert (document["source_region"], document["deleted"], document["targets_left"]) == ("us-east-1", "target", 1)
+    assert (document["target"]["target_region"], document["target"]["role_arn"]) == ("eu-west-1", TARGET_ROLE)
+
+    last = json.loads(ok(cli("-o", "json", "mappings", "delete", "us-east-1", "--target-region", "us-west-2")).stdout)
+    assert (last["deleted"], last["targets_left"]) == ("mapping", 0)
+    assert item(cloud, "us-east-1") is None
+
+    whole = json.loads(ok(cli("mappings", "delete", "eu-west-1", "--yes", "--output", "json")).stdout)
+    assert whole == {"source_region": "eu-west-1", "deleted": "mapping", "target": None, "targets_left": 0}
+    assert all_items(cloud) == []
+
+
+def test_delete_reads_a_hand_edited_malformed_role_without_failing(cloud):
+    raw_put(
+        cloud,
+        {
+            "source_region": "us-east-1",
+            "targets": [{"target_region": "us-west-2"}, {"target_region": "eu-west-1", "role_arn": TARGET_ACCOUNT}],
+        },
+    )
+    result = cli("mappings", "delete", "us-east-1", "--target-region", "ap-south-1")
+    assert result.exit_code == 1, result.output
+    assert "the mapping of us-east-1 has no target this account / ap-south-1" in flat(result)
+    assert "Traceback" not in result.output
+    listed = json.loads(ok(cli("mappings", "list", "-o", "json")).stdout)
+    assert listed[0]["error"].startswith(f"target {TARGET_ACCOUNT} / eu-west-1: role_arn: '{TARGET_ACCOUNT}' is not")
 
 
 # --- export / import -----------------------------------------------------------------------------------------------
@@ -468,6 +904,110 @@ def test_export_then_import_into_an_emptied_table_restores_the_same_items(cloud,
     assert all_items(cloud) == exported
 
 
+@pytest.mark.parametrize("name", ["missing-directory/mappings.yaml", "."])
+def test_export_to_a_file_that_cannot_be_written_is_a_file_error(cloud, tmp_path, name):
+    put("us-east-1", "--target-region", "us-west-2")
+    file = tmp_path / name
+
+    result = cli("mappings", "export", str(file))
+
+    assert result.exit_code == 3, result.output
+    text = flat(result)
+    assert f"error: cannot write {file}: " in text
+    assert ("No such file or directory" if name != "." else "Is a directory") in text
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_export_with_output_json(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2")
+    file = tmp_path / "m.yaml"
+    result = ok(cli("mappings", "export", str(file), "-o", "json"))
+    assert json.loads(result.stdout) == {"file": str(file), "mappings": 1}
+    assert yaml.safe_load(file.read_text())["mappings"][0]["source_region"] == "us-east-1"
+
+
+BROKEN_FILES = {
+    "yaml: an unclosed bracket": (
+        "mappings.yaml",
+        "mappings:\n  - source_region: us-east-1\n    targets: [{target_region: us-west-2\n",
+        "not valid YAML at line 4, column 1",
+    ),
+    "yaml: a tab for indentation": (
+        "mappings.yml",
+        "mappings:\n\t- source_region: us-east-1\n",
+        "not valid YAML at line 2, column 1",
+    ),
+    "json: a trailing comma": (
+        "mappings.json",
+        '{"mappings": [\n  {"source_region": "us-east-1", "targets": [{"target_region": "us-west-2"}]},\n]}\n',
+        "not valid JSON at line 3, column 1",
+    ),
+    "not text": ("mappings.yaml", b"\xff\xfe\x00m", "not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_FILES))
+def test_import_of_a_broken_file_is_a_file_error_naming_the_line_and_column(cloud, tmp_path, case):
+    put("us-east-1", "--target-region", "ap-south-1")
+    before = all_items(cloud)
+    name, content, fragment = BROKEN_FILES[case]
+    file = tmp_path / name
+    if isinstance(content, bytes):
+        file.write_bytes(content)
+    else:
+        file.write_text(content)
+
+    result = cli("mappings", "import", str(file), "--prune")
+
+    assert result.exit_code == 3, result.output
+    text = flat(result)
+    assert f"error: cannot read {file}: {fragment}" in text
+    assert len(result.stderr.strip().splitlines()) == 1  # one line
+    assert "Traceback" not in result.output
+    assert all_items(cloud) == before
+
+
+def test_a_broken_selection_file_is_a_file_error(cloud, tmp_path):
+    file = tmp_path / "selection.yaml"
+    file.write_text("include: [{databases: [prod-*]}\n")
+    result = cli(*PUT_WEST, "--selection-file", str(file))
+    assert result.exit_code == 3, result.output
+    assert f"--selection-file: cannot read {file}: not valid YAML at line 2" in flat(result)
+    assert all_items(cloud) == []
+
+
+def test_import_with_output_json_prints_the_changes(cloud, tmp_path):
+    put("us-east-1", "--target-region", "us-west-2")
+    put("ap-south-1", "--target-region", "us-west-2")
+    file = _write_mappings(
+        tmp_path / "mappings.yaml",
+        [
+            {"source_region": "us-east-1", "targets": [{"target_region": "us-west-2", "copy_tags": False}]},
+            {"source_region": "eu-west-1", "targets": [{"target_region": "us-west-2"}]},
+        ],
+    )
+
+    dry = ok(cli("mappings", "import", str(file), "--dry-run", "-o", "json"))
+    document = json.loads(dry.stdout)
+    assert document == {
+        "file": str(file),
+        "dry_run": True,
+        "changes": 2,
+        "added": ["eu-west-1"],
+        "changed": {
+            "us-east-1": ["@@ -2,3 +2,3 @@", " targets:", "-- copy_tags: true", "+- copy_tags: false", "   encryption:"]
+        },
+        "removed": [],
+        "kept": ["ap-south-1"],
+    }
+    assert dry.stderr == ""
+
+    done = json.loads(ok(cli("mappings", "import", str(file), "--prune", "-o", "json")).stdout)
+    assert (done["dry_run"], done["changes"], done["removed"], done["kept"]) == (False, 3, ["ap-south-1"], [])
+    assert [i["source_region"] for i in all_items(cloud)] == ["eu-west-1", "us-east-1"]
+
+
 def _write_mappings(path: Path, mappings: Any) -> Path:
     path.write_text(yaml.safe_dump({"mappings": mappings}, sort_keys=False))
     return path
@@ -494,7 +1034,10 @@ def test_import_with_one_invalid_item_writes_nothing_and_names_it(cloud, tmp_pat
     assert result.exit_code == 1, result.output
     text = flat(result)
     assert "is invalid, nothing written" in text
-    assert "mappings[2] (eu-west-1): targets.0.encryption: kms_key_arn is required when encryption is enabled" in text
+    assert (
+        "mappings[2] (eu-west-1): target this account / us-west-2: encryption: kms_key_arn is required when "
+        "encryption is enabled"
+    ) in text
     assert "mappings[0]" not in text
     assert all_items(cloud) == before
 
@@ -638,6 +1181,23 @@ def _vault_eu(**extra: Any) -> dict[str, Any]:
     return target
 
 
+def check_rows(*args: str, exit_code: int = 0) -> list[dict[str, Any]]:
+    """`mappings check --output json`: one row per check; stdout holds the rows alone."""
+    result = cli("mappings", "check", *args, "--output", "json")
+    assert result.exit_code == exit_code, result.output
+    assert "Traceback" not in result.output
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    assert all(set(r) == {"source_region", "target_account", "target_region", "check", "ok", "detail"} for r in rows)
+    return rows
+
+
+def check_of(rows: list[dict[str, Any]], check: str, target_region: str | None = None) -> dict[str, Any]:
+    (found,) = [
+        r for r in rows if r["check"] == check and (target_region is None or r["target_region"] == target_region)
+    ]
+    return found
+
+
 def test_check_passes_when_every_target_would_work(cloud):
     runner = seed(
         cloud,
@@ -664,23 +1224,57 @@ def test_check_passes_when_every_target_would_work(cloud):
 
     assert result.exit_code == 0, result.output
     text = flat(result)
-    assert "every check passed" in text
+    assert "every check passed" in result.stderr
     assert "FAIL" not in text
     assert f"us-east-1 -> {SOURCE_ACCOUNT} / us-west-2" in text
     assert f"us-east-1 -> {TARGET_ACCOUNT} / eu-west-1" in text
-    assert f"{runner.role_arns[TARGET_ACCOUNT]} can be assumed" in text
-    assert f"{runner.key_arns['vault-eu']} is enabled in eu-west-1" in text
-    assert f"{runner.key_arns['share-east']} is enabled in us-east-1" in text
-    assert "instance orders (postgres 16.3) ok would replicate (encrypted, 1 step(s))" in text
-    assert "cluster reports (aurora-postgresql 15.4) ok would replicate (encrypted" in text
+    assert "would replicate (encrypted" in text
+
+    rows = check_rows()
+    assert all(r["ok"] for r in rows)
+    assert {(r["target_account"], r["target_region"]) for r in rows} == {
+        (SOURCE_ACCOUNT, "us-west-2"),
+        (TARGET_ACCOUNT, "eu-west-1"),
+    }
+    assert check_of(rows, "role")["detail"] == f"{runner.role_arns[TARGET_ACCOUNT]} can be assumed"
+    assert check_of(rows, "kms key", "eu-west-1")["detail"] == f"{runner.key_arns['vault-eu']} is enabled in eu-west-1"
+    assert check_of(rows, "share key")["detail"] == f"{runner.key_arns['share-east']} is enabled in us-east-1"
+    orders = check_of(rows, "instance orders (postgres 16.3)", "us-west-2")
+    assert orders["detail"] == "would replicate (encrypted, 1 step(s))"
+    reports = check_of(rows, "cluster reports (aurora-postgresql 15.4)", "us-west-2")
+    assert reports["detail"].startswith("would replicate (encrypted")
 
 
-def _failed_check(result: Any) -> str:
+def _failed_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one failed check (exactly the failure the test is about)."""
+    (failed,) = [r for r in rows if not r["ok"]]
+    return failed
+
+
+def test_check_in_a_table_says_how_many_checks_fail_on_stderr(cloud):
+    missing_role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/not-created-yet"
+    seed(
+        cloud,
+        databases=[],
+        mappings=[
+            {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1", "role_arn": missing_role}]}
+        ],
+    )
+    result = cli("mappings", "check")
     assert result.exit_code == 1, result.output
-    text = flat(result)
-    assert "1 check(s) would fail" in text  # exactly the failure the test is about
-    assert "every check passed" not in text
-    return text
+    assert "1 check(s) would fail" in result.stderr
+    assert "every check passed" not in result.output
+    assert "FAIL" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 120
+
+    lines = ok_or(cli("mappings", "check", "-o", "csv"), 1).stdout.splitlines()
+    assert lines[0] == "source_region,target_account,target_region,check,ok,detail"
+    assert lines[1].startswith(f"us-east-1,{TARGET_ACCOUNT},eu-west-1,role,false,")
+
+
+def ok_or(result: Any, exit_code: int) -> Any:
+    assert result.exit_code == exit_code, result.output
+    return result
 
 
 def test_check_fails_when_the_target_role_cannot_be_assumed(cloud):
@@ -692,10 +1286,11 @@ def test_check_fails_when_the_target_role_cannot_be_assumed(cloud):
             {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1", "role_arn": missing_role}]}
         ],
     )
-    text = _failed_check(cli("mappings", "check"))
-    assert f"role FAIL cannot assume role {missing_role}" in text
-    assert "no such role" in text
-    assert "create it from target-account-role.yaml" in text
+    failed = _failed_check(check_rows(exit_code=1))
+    assert (failed["check"], failed["target_account"], failed["target_region"]) == ("role", TARGET_ACCOUNT, "eu-west-1")
+    assert failed["detail"].startswith(f"cannot assume role {missing_role}")
+    assert "no such role" in failed["detail"]
+    assert "create it from target-account-role.yaml" in failed["detail"]
 
 
 def test_check_fails_when_the_kms_key_does_not_exist_in_the_target_region(cloud):
@@ -703,15 +1298,17 @@ def test_check_fails_when_the_kms_key_does_not_exist_in_the_target_region(cloud)
     # the id of a key that exists, but in us-east-1: there is no such key in us-west-2
     elsewhere = runner.key_arns["share-east"].replace(":us-east-1:", ":us-west-2:")
     raw_put(cloud, {"source_region": "us-east-1", "targets": [_dr_west(elsewhere)]})
-    text = _failed_check(cli("mappings", "check"))
-    assert f"kms key FAIL KMS key {elsewhere} does not exist in us-west-2" in text
+    failed = _failed_check(check_rows(exit_code=1))
+    assert failed["check"] == "kms key"
+    assert failed["detail"].startswith(f"KMS key {elsewhere} does not exist in us-west-2")
 
 
 def test_check_fails_when_the_engine_version_is_not_offered_in_the_target_region(cloud):
     seed(cloud, mappings=[{"source_region": "us-east-1", "targets": [_dr_west()]}])
     cloud.doubles.engine_catalog.unavailable.add(("us-west-2", "postgres", "16.3"))
-    text = _failed_check(cli("mappings", "check"))
-    assert "instance orders (postgres 16.3) FAIL postgres 16.3 is not offered in us-west-2" in text
+    failed = _failed_check(check_rows(exit_code=1))
+    assert failed["check"] == "instance orders (postgres 16.3)"
+    assert failed["detail"] == "postgres 16.3 is not offered in us-west-2"
 
 
 def test_check_fails_for_an_unencrypted_aurora_cluster_with_key_usage_all(cloud):
@@ -720,24 +1317,31 @@ def test_check_fails_for_an_unencrypted_aurora_cluster_with_key_usage_all(cloud)
         databases=[{"id": "reports", "kind": "cluster", "engine": "aurora-postgresql", "engine_version": "15.4"}],
         mappings=[{"source_region": "us-east-1", "targets": [_dr_west(usage="all")]}],
     )
-    text = _failed_check(cli("mappings", "check"))
-    assert "cluster reports (aurora-postgresql 15.4) FAIL would be refused" in text
-    assert "cannot encrypt a cluster snapshot by copying it" in text
-    assert "set encryption.key_usage to encrypted_only" in text
+    failed = _failed_check(check_rows(exit_code=1))
+    assert failed["check"] == "cluster reports (aurora-postgresql 15.4)"
+    assert failed["detail"].startswith("would be refused")
+    assert "cannot encrypt a cluster snapshot by copying it" in failed["detail"]
+    # the rule names the item's value, and the option that sets it
+    assert "set encryption.key_usage to encrypted_only (--key-usage encrypted-only)" in failed["detail"]
+    table = cli("mappings", "check")
+    assert table.exit_code == 1
+    assert "--key-usage encrypted-only" in flat(table)
 
-    # the fix the message names makes the check pass
+    # the fix the message names makes the check pass (encrypted_only, the item's spelling, is accepted too)
     key = RegionMapping.model_validate(item(cloud, "us-east-1")).targets[0].encryption.kms_key_arn
-    put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", key, "--key-usage", "encrypted-only")
-    result = cli("mappings", "check")
-    assert result.exit_code == 0, result.output
-    assert "would replicate (unencrypted, 1 step(s))" in flat(result)
+    put("us-east-1", "--target-region", "us-west-2", "--kms-key-arn", key, "--key-usage", "encrypted_only", "--yes")
+    rows = check_rows()
+    assert check_of(rows, "cluster reports (aurora-postgresql 15.4)")["detail"] == (
+        "would replicate (unencrypted, 1 step(s))"
+    )
 
 
 def test_check_fails_for_an_encrypted_database_cross_account_without_a_share_key(cloud):
     seed(cloud, mappings=[{"source_region": "us-east-1", "targets": [_vault_eu()]}])
-    text = _failed_check(cli("mappings", "check"))
-    assert "instance orders (postgres 16.3) FAIL would be refused" in text
-    assert "set share_kms_key_arn to a customer managed KMS key" in text
+    failed = _failed_check(check_rows(exit_code=1))
+    assert failed["check"] == "instance orders (postgres 16.3)"
+    assert failed["detail"].startswith("would be refused")
+    assert "set share_kms_key_arn to a customer managed KMS key" in failed["detail"]
 
 
 def test_check_of_a_source_region_resolves_through_the_star_mapping(cloud):
@@ -747,12 +1351,15 @@ def test_check_of_a_source_region_resolves_through_the_star_mapping(cloud):
     assert result.exit_code == 0, result.output
     text = flat(result)
     assert f"us-east-1 -> {SOURCE_ACCOUNT} / us-west-2" in text
-    assert "instance orders (postgres 16.3) ok would replicate" in text
     assert "every check passed" in text
+    orders = check_of(check_rows("us-east-1"), "instance orders (postgres 16.3)")
+    assert (orders["ok"], orders["detail"]) == (True, "would replicate (encrypted, 1 step(s))")
 
-    result = ok(cli("mappings", "check", "eu-central-1"))
-    assert f"eu-central-1 -> {SOURCE_ACCOUNT} / us-west-2" in flat(result)
-    assert "no databases in eu-central-1 yet" in flat(result)
+    rows = check_rows("eu-central-1")
+    assert {(r["source_region"], r["target_account"], r["target_region"]) for r in rows} == {
+        ("eu-central-1", SOURCE_ACCOUNT, "us-west-2")
+    }
+    assert check_of(rows, "databases")["detail"] == "no databases in eu-central-1 yet"
 
 
 def test_check_of_a_region_without_mapping_and_without_star_fails(cloud):
@@ -760,6 +1367,13 @@ def test_check_of_a_region_without_mapping_and_without_star_fails(cloud):
     result = cli("mappings", "check", "eu-central-1")
     assert result.exit_code == 1, result.output
     assert "no mapping for eu-central-1 and no '*' mapping" in flat(result)
+
+
+def test_check_of_a_region_that_does_not_exist_is_a_usage_error(cloud):
+    result = cli("mappings", "check", "eu-centrall-1")
+    assert result.exit_code == 2, result.output
+    assert "'eu-centrall-1' is not an AWS region with RDS: did you mean eu-central-1" in flat(result)
+    assert "Traceback" not in result.output
 
 
 def test_check_without_any_mapping_fails(cloud):
@@ -791,7 +1405,7 @@ def test_the_mapping_table_flag_works_without_the_stack(cloud):
     assert result.exit_code == 0, result.output
     assert f"Region mappings ({table})" in flat(result)
     rows = [flat_line(line) for line in result.output.splitlines()]
-    assert "us-east-1 this account us-west-2 off yes kept every snapshot -" in rows
+    assert "us-east-1 this account us-west-2 off - yes kept every snapshot -" in rows
 
 
 def test_mappings_help_lists_every_subcommand():
@@ -923,7 +1537,8 @@ SELECTIONS: dict[str, tuple[list[str], dict[str, Any]]] = {
 
 def shown_target(region: str = "us-east-1", index: int = 0) -> MappingTarget:
     """A target as `mappings show --json` prints it, read by the model."""
-    return RegionMapping.model_validate(json.loads(ok(cli("mappings", "show", region, "--json")).output)).targets[index]
+    shown = ok(cli("mappings", "show", region, "--output", "json"))
+    return RegionMapping.model_validate(json.loads(shown.stdout)).targets[index]
 
 
 @pytest.mark.parametrize("case", list(SELECTIONS))
@@ -977,11 +1592,12 @@ def test_rpo_hours_is_set_with_its_option_and_listed_with_the_selection(cloud):
     result = ok(cli("mappings", "list"))
 
     rows = [flat_line(line) for line in result.output.splitlines()]
-    assert (
-        "us-east-1 this account us-west-2 off yes kept include (databases prod-*); exclude (tag backup=none) 26 h"
-        in rows
-    )
-    assert "eu-west-1 this account us-west-2 off yes kept every snapshot 1.5 h" in rows
+    assert "eu-west-1 this account us-west-2 off - yes kept every snapshot 1.5 h" in rows
+    listed = json.loads(ok(cli("mappings", "list", "-o", "json")).stdout)
+    assert [(r["source_region"], r["selection"], r["rpo_hours"]) for r in listed] == [
+        ("eu-west-1", None, 1.5),
+        ("us-east-1", "include (databases prod-*); exclude (tag backup=none)", 26),
+    ]
 
 
 def test_a_selection_file_sets_a_selection_the_options_cannot_say(cloud, tmp_path):
@@ -1003,7 +1619,7 @@ def test_a_selection_file_sets_a_selection_the_options_cannot_say(cloud, tmp_pat
     # a JSON file holding the block itself works as well
     as_json = tmp_path / "selection.json"
     as_json.write_text(json.dumps({"include": [{"databases": ["orders"]}]}))
-    ok(cli(*PUT_WEST, "--selection-file", str(as_json)))
+    ok(cli(*PUT_WEST, "--selection-file", str(as_json), "--yes"))
     assert shown_target().selection == Selection.model_validate({"include": [{"databases": ["orders"]}]})
 
 
@@ -1025,38 +1641,44 @@ def test_a_selection_file_cannot_be_combined_with_the_selection_options(cloud, t
 SELECTION_REFUSALS = {
     "unknown snapshot type": (
         ["--snapshot-types", "automated,hourly"],
-        "targets.1.selection.include.0.snapshot_types.1: Input should be 'automated', 'manual' or 'awsbackup'",
+        "target this account / us-west-2: selection.include.0.snapshot_types.1: "
+        "Input should be 'automated', 'manual' or 'awsbackup'",
         "--snapshot-types",
     ),
     "unknown excluded snapshot type, after other exclude options": (
         ["--exclude-db", "dev-*", "--exclude-tag", "scratch", "--exclude-snapshot-types", "hourly"],
-        "targets.1.selection.exclude.2.snapshot_types.0: Input should be 'automated', 'manual' or 'awsbackup'",
+        "target this account / us-west-2: selection.exclude.2.snapshot_types.0: "
+        "Input should be 'automated', 'manual' or 'awsbackup'",
         "--exclude-snapshot-types",
     ),
-    "negative rpo": (["--rpo-hours", "-1"], "targets.1.rpo_hours: Input should be greater than 0", "--rpo-hours"),
+    "negative rpo": (
+        ["--rpo-hours", "-1"],
+        "target this account / us-west-2: rpo_hours: Input should be greater than 0",
+        "--rpo-hours",
+    ),
     "rpo over a year": (
         ["--rpo-hours", "9000"],
-        "targets.1.rpo_hours: Input should be less than or equal to 8760",
+        "target this account / us-west-2: rpo_hours: Input should be less than or equal to 8760",
         "--rpo-hours",
     ),
     "zero interval": (
         ["--min-interval-hours", "0"],
-        "targets.1.selection.min_interval_hours: Input should be greater than 0",
+        "target this account / us-west-2: selection.min_interval_hours: Input should be greater than 0",
         "--min-interval-hours",
     ),
     "tag without a key": (
         ["--include-db", "prod-*", "--include-tag", "=prod"],
-        "targets.1.selection.include.0.tags.0.key: String should have at least 1 character",
+        "target this account / us-west-2: selection.include.0.tags.0.key: String should have at least 1 character",
         "--include-tag",
     ),
     "excluded tag without a key": (
         ["--exclude-tag", "=prod"],
-        "targets.1.selection.exclude.0.tags.0.key: String should have at least 1 character",
+        "target this account / us-west-2: selection.exclude.0.tags.0.key: String should have at least 1 character",
         "--exclude-tag",
     ),
     "pattern too long": (
         ["--include-db", "x" * 256],
-        f"targets.1.selection.include.0: '{'x' * 256}' is not a pattern (1 to 255 characters)",
+        f"target this account / us-west-2: selection.include.0: '{'x' * 256}' is not a pattern (1 to 255 characters)",
         "--include-db",
     ),
 }
@@ -1084,9 +1706,12 @@ def test_an_invalid_selection_file_is_refused_naming_the_option(cloud, tmp_path)
     result = cli(*PUT_WEST, "--selection-file", str(file))
     assert result.exit_code == 1, result.output
     text = flat(result)
-    assert "targets.0.selection.include.0.snapshot_types.0: Input should be" in text
+    assert "target this account / us-west-2: selection.include.0.snapshot_types.0: Input should be" in text
     assert "(option --selection-file)" in text
-    assert "targets.0.selection.sometimes: Extra inputs are not permitted (option --selection-file)" in text
+    assert (
+        "target this account / us-west-2: selection.sometimes: Extra inputs are not permitted (option --selection-file)"
+        in text
+    )
     assert all_items(cloud) == []
 
     file.write_text("- just\n- a list\n")
@@ -1106,7 +1731,14 @@ def test_put_replacing_a_target_says_which_settings_the_new_one_lacks(cloud):
     assert "note:" not in flat(again)
 
     # put replaces the target whole (as it always did for retention): the output names what is dropped
-    result = ok(cli(*PUT_WEST, "--no-copy-tags"))
+    result = ok(cli(*PUT_WEST, "--no-copy-tags", "--yes"))
+    assert [line.strip() for line in result.stderr.splitlines()[:5]] == [
+        "put replaces target this account / us-west-2 of us-east-1 whole:",
+        "~ copy_tags: true -> false",
+        "- retention_days: 35 (dropped)",
+        "- selection: include (databases prod-*) (dropped)",
+        "- rpo_hours: 24 (dropped)",
+    ]
     lines = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert lines == [
         "note: the replaced target had retention_days 35; rpo_hours 24; selection (include (databases prod-*)), "

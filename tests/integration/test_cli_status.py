@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
@@ -125,37 +128,109 @@ def history(cloud: LocalCloud) -> dict[str, ReplicationRecord]:
 
 
 def _line_of(result: Any, snapshot: str) -> int:
-    (index,) = [i for i, line in enumerate(result.output.splitlines()) if snapshot in line]
+    (index,) = [i for i, line in enumerate(result.stdout.splitlines()) if snapshot in line]
     return index
+
+
+def _row(result: Any, snapshot: str) -> tuple[str, str]:
+    """A table row's first line (snapshot, status, ...) and its second (the target under the snapshot), flattened."""
+    lines = result.stdout.splitlines()
+    index = _line_of(result, snapshot)
+    return flat_line(lines[index]), flat_line(lines[index + 1])
 
 
 def _json_lines(result: Any) -> list[dict[str, Any]]:
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines()]
+    assert result.stderr == ""
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def _document(result: Any) -> Any:
+    """--output json: one JSON document on stdout, nothing else."""
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 def test_status_lists_in_flight_then_recent_outcomes_failures_first(history):
     result = cli("status")
 
     assert result.exit_code == 0, result.output
+    assert result.stderr == ""
     text = flat(result)
     assert "In flight (2)" in text
     assert "Recent outcomes (3)" in text
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 120  # not a terminal: within 120 columns
     in_flight = next(i for i, line in enumerate(lines) if "In flight" in line)
     recent = next(i for i, line in enumerate(lines) if "Recent outcomes" in line)
     assert in_flight < _line_of(result, OLD_COPYING) < _line_of(result, COPYING) < recent  # oldest in flight first
     assert recent < _line_of(result, FAILED) < _line_of(result, SKIPPED) < _line_of(result, SUCCEEDED)
 
-    copying = flat_line(lines[_line_of(result, COPYING)])
-    assert f"{TARGET_ACCOUNT} / eu-west-1 COPYING 2/3 copy into the target account" in copying
+    copying, copying_target = _row(result, COPYING)
+    assert "COPYING 2/3 copy into the target account" in copying
     assert " 40% " in copying
-    assert " 75% " in flat_line(lines[_line_of(result, OLD_COPYING)])
-    assert FAILURE_REASON in flat_line(lines[_line_of(result, FAILED)])
-    assert f"{SOURCE_ACCOUNT} / us-west-2 FAILED" in flat_line(lines[_line_of(result, FAILED)])
-    assert SKIP_REASON in flat_line(lines[_line_of(result, SKIPPED)])
-    assert REPLICA in flat_line(lines[_line_of(result, SUCCEEDED)])
+    assert copying_target.startswith(f"{TARGET_ACCOUNT} / eu-west-1")
+    assert " 75% " in _row(result, OLD_COPYING)[0]
+    failed, failed_target = _row(result, FAILED)
+    assert "FAILED" in failed
+    assert "KMS key arn:aws:kms:us-west-2" in failed  # the reason, folded within the room left
+    assert failed_target.startswith(f"{SOURCE_ACCOUNT} / us-west-2")
+    assert "no region mapping for ap-south-1" in _row(result, SKIPPED)[0]
+    assert "arn:aws:rds:us-west-2" in _row(result, SUCCEEDED)[0]
     assert OLD_SUCCEEDED not in result.output  # finished two days ago: outside the default 24h
+
+
+def test_output_json_is_the_records_in_flight_then_recent_as_one_list(history):
+    records = _document(cli("status", "--output", "json"))
+
+    assert [r["source_arn"].rsplit(":", 1)[-1] for r in records] == [
+        OLD_COPYING,
+        COPYING,  # in flight, oldest first
+        FAILED.split(":")[1],
+        SKIPPED.split(":")[1],
+        SUCCEEDED,  # then the recent outcomes, failures first
+    ]
+    by_status = {r["status"]: r for r in records}
+    assert by_status["FAILED"]["reason"] == FAILURE_REASON
+    assert by_status["SKIPPED"]["reason"] == SKIP_REASON
+    assert by_status["SUCCEEDED"]["replica_arn"] == REPLICA
+    for raw in records:
+        assert None not in raw.values()
+        ReplicationRecord.model_validate(raw)
+
+
+def test_output_yaml_and_csv(history):
+    as_yaml = cli("-o", "yaml", "status", "--status", "FAILED")
+    assert as_yaml.exit_code == 0, as_yaml.output
+    (record,) = yaml.safe_load(as_yaml.stdout)
+    assert (record["status"], record["reason"]) == ("FAILED", FAILURE_REASON)
+
+    as_csv = cli("status", "--output", "csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(rows) == 5
+    assert {"replication_id", "status", "source_arn", "reason"} <= set(rows[0])
+    assert [r["status"] for r in rows][2:] == ["FAILED", "SKIPPED", "SUCCEEDED"]
+
+
+@pytest.mark.parametrize("machine", [["--json"], ["--output", "json"], ["-o", "csv"]])
+def test_watch_is_for_the_tables_only(cloud, machine):
+    result = cli("status", "--watch", *machine)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "--watch refreshes the tables" in flat(result)
+    assert result.stdout == ""
+
+
+def test_a_source_that_looks_like_a_region_is_checked(cloud):
+    result = cli("status", "--source", "us-eest-1")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    text = flat(result)
+    assert "Invalid value for '--source': 'us-eest-1' is not an AWS region with RDS: did you mean" in text
+    assert "us-east-1" in text
 
 
 def flat_line(line: str) -> str:
@@ -168,7 +243,7 @@ def test_status_filter_by_status(history):
     text = flat(result)
     assert "In flight (0)" in text
     assert "Recent outcomes (1)" in text
-    assert FAILURE_REASON in text
+    assert "KMS key" in text
     assert SUCCEEDED not in text
     assert COPYING not in text
 
@@ -219,7 +294,7 @@ def test_since_hides_old_outcomes_but_never_a_replication_in_flight(history):
 def test_json_prints_one_parseable_record_per_line(history):
     result = cli("status", "--json", "--since", "7d")
     records = _json_lines(result)
-    assert len(result.output.splitlines()) == len(history) == len(records)
+    assert len(result.stdout.splitlines()) == len(history) == len(records)
     assert {r["replication_id"] for r in records} == {r.replication_id for r in history.values()}
     for raw in records:
         assert None not in raw.values()
@@ -243,7 +318,7 @@ def test_watch_refreshes_then_returns(history):
     result = cli("status", "--watch", "--interval", "0.1", "--refreshes", "2")
     assert result.exit_code == 0, result.output
     assert "In flight (2)" in flat(result)
-    assert FAILURE_REASON in flat(result)
+    assert "KMS key" in flat(result)
 
 
 def test_status_of_a_real_replication(run_scenario):
@@ -259,7 +334,9 @@ def test_status_of_a_real_replication(run_scenario):
     result = cli("status", "--source", "rds:orders-2026-11-24-03-10")
     assert result.exit_code == 0, result.output
     assert "Recent outcomes (1)" in flat(result)
-    assert record.replica_arn in flat(result)
+    assert record.replica_arn.rsplit(":", 1)[1][:20] in flat(result)
+    (document,) = _document(cli("status", "--source", "rds:orders-2026-11-24-03-10", "-o", "json"))
+    assert document["replica_arn"] == record.replica_arn
 
 
 # --- where the tables are, and help --------------------------------------------------------------------------------
@@ -280,7 +357,7 @@ def test_the_history_table_flag_works_without_the_stack(history, cloud):
     assert len(_json_lines(result)) == 5
     result = runner.invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    assert FAILURE_REASON in flat(result)
+    assert "KMS key" in flat(result)
 
 
 def test_a_stack_without_the_replicators_outputs_is_named(cloud):

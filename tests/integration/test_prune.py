@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from typing import Any
 
 import boto3
-from support import SOURCE_ACCOUNT, base_scenario
+from support import ROOT, SOURCE_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
 from replicator.aws.tables import get_record
 from replicator.snapshots import TAG_REPLICATION_ID, TAG_SOURCE_DATABASE
+from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.main import app
 
 NAMES = ["orders-a", "orders-b"]
@@ -68,9 +72,33 @@ def test_prune_keeps_the_newest_replica_per_database_and_never_touches_other_sna
 
     dry = cli.invoke(app, [*tables, "prune", "--dry-run"], env={"COLUMNS": "400"})
     assert dry.exit_code == 0, dry.output
-    assert "would delete 1 replica(s)" in dry.output
-    assert replicas[older] in dry.output
+    assert "would delete 1 replica(s)" in dry.stdout
+    # what it looked at: the two replicas and the unrecorded snapshot named and tagged like one (kept: no record)
+    assert (
+        f"examined 3 replica(s) in 1 account/region(s): {SOURCE_ACCOUNT}/us-west-2, 3 replica(s) by keep_last 1 "
+        "(mapping us-east-1)"
+    ) in dry.stdout
+    assert replicas[older] in dry.stdout
     assert replicas[newer] not in dry.output
+    assert max(len(line) for line in dry.stdout.splitlines()) <= 120
+    assert dry.stderr == "unused bases not looked at: give --slots-table (or the stack) to prune them too\n"
+
+    as_json = cli.invoke(app, [*tables, "prune", "--dry-run", "--output", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert (document["dry_run"], document["examined_replicas"], document["pruned_replicas"]) == (True, 3, 1)
+    (place,) = document["examined"]
+    assert (place["account"], place["region"], place["replicas"]) == (SOURCE_ACCOUNT, "us-west-2", 3)
+    assert place["rules"] == [{"source_region": "us-east-1", "keep_last": 1, "rule": "keep_last 1"}]
+    (would,) = document["results"]
+    assert would["replica_arn"].endswith(":" + replicas[older])
+    assert (would["deleted"], would["done"]) == (False, "would delete")
+    assert "beyond keep_last 1" in would["reason"]
+    assert "examined 3 replica(s)" in as_json.stderr  # the sentence, for people, on stderr
+    as_csv = cli.invoke(app, [*tables, "prune", "--dry-run", "-o", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    (row,) = csv.DictReader(io.StringIO(as_csv.stdout))
+    assert row["replica_arn"] == would["replica_arn"]
     assert set(_west_snapshots()) >= {*replicas.values(), *foreign}  # nothing deleted by a dry run
 
     # the scheduled function, as EventBridge Scheduler would invoke it
@@ -110,5 +138,35 @@ def test_prune_reports_an_invalid_mapping_and_deletes_none_of_its_replicas(run_s
     assert error == "PruneIncomplete"
     assert "the mapping for us-east-1 is invalid" in result["errorMessage"]
     assert "keep_last" in result["errorMessage"]
+    tables = ["--mapping-table", run.cloud.stack.mapping_table, "--history-table", run.cloud.stack.history_table]
+    dry = CliRunner().invoke(app, [*tables, "prune", "--dry-run", "-o", "json"])
+    assert dry.exit_code == 1  # refused: said on stderr, after the result
+    assert "Traceback" not in dry.output
+    document = json.loads(dry.stdout)
+    assert document["examined"] == []  # nothing is examined under an invalid mapping
+    (problem,) = document["problems"]
+    assert "the mapping for us-east-1 is invalid" in problem
+    assert "error: the mapping for us-east-1 is invalid" in dry.stderr
     assert set(_west_snapshots()) == before
     assert SOURCE_ACCOUNT in run.record(NAMES[0]).replica_arn
+
+
+def test_prune_says_when_no_target_sets_a_retention():
+    stack = ["--stack-name", "replicator"]
+    with LocalCloud(ROOT):
+        put = CliRunner().invoke(app, [*stack, "mappings", "put", "us-east-1", "--target-region", "us-west-2"])
+        assert put.exit_code == 0, put.output
+
+        result = CliRunner().invoke(app, [*stack, "prune", "--dry-run"])
+
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [
+            "no mapping target sets a retention (retention_days, keep_last): no replica examined",
+            "would delete 0 replica(s)",
+        ]
+        assert result.stderr == ""  # the stack names the copy-slots table: the bases were looked at too
+        as_json = CliRunner().invoke(app, [*stack, "prune", "-o", "json"])
+        assert as_json.exit_code == 0, as_json.output
+        document = json.loads(as_json.stdout)
+        assert (document["examined"], document["results"], document["bases_examined"]) == ([], [], True)
+        assert (document["dry_run"], document["pruned_replicas"]) == (False, 0)

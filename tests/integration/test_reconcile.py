@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 import boto3
+import yaml
 from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
@@ -177,7 +179,17 @@ def test_an_outcome_event_refused_once_is_published_by_the_reconciler(run_scenar
     stack += ["--state-machine-arn", run.cloud.stack.state_machine_arn]
     dry = CliRunner().invoke(app, [*tables_, *stack, "reconcile", "--dry-run"], env={"COLUMNS": "300"})
     assert dry.exit_code == 0, dry.output
-    assert "would repair: outcome events not published yet: published (1)" in dry.output
+    assert "would repair: outcome events not published yet: published (1)" in dry.stdout
+    assert dry.stdout.rstrip().endswith("would make 1 repair(s)")
+    assert dry.stderr == ""
+    as_json = CliRunner().invoke(app, [*tables_, *stack, "reconcile", "--dry-run", "--output", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.stdout)
+    assert (report["dry_run"], report["repairs"], report["problems"]) == (True, 1, [])
+    (published,) = report["outcomes_published"]
+    assert record.replication_id in published
+    assert report["records_repaired"] == report["slots_reclaimed"] == []
+    assert as_json.stderr == "would make 1 repair(s)\n"
     assert run.outcome_events() == []
 
     done = CliRunner().invoke(app, [*tables_, *stack, "reconcile"], env={"COLUMNS": "300"})
@@ -186,6 +198,18 @@ def test_an_outcome_event_refused_once_is_published_by_the_reconciler(run_scenar
     (event,) = run.outcome_events()
     assert event["detail-type"] == "Snapshot Replication Succeeded"
     assert tables.get_record(run.cloud.stack.history_table, record.replication_id).outcome_published is True
+
+    # the history's indexes: every record of this version has their attributes already
+    reindexed = CliRunner().invoke(app, [*tables_, "-o", "yaml", "reindex", "--dry-run"])
+    assert reindexed.exit_code == 0, reindexed.output
+    assert yaml.safe_load(reindexed.stdout) == {
+        "dry_run": True,
+        "indexed": 0,
+        "already": 1,
+        "without_database": 0,
+        "unsettled": 0,
+    }
+    assert reindexed.stderr == ""
 
 
 def test_each_run_publishes_each_pools_copies_in_flight_and_waiting(run_scenario):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
+import yaml
 from moto.rds.models import rds_backends
 from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 from typer.testing import CliRunner
@@ -75,9 +77,20 @@ def test_a_replication_that_succeeded_or_is_unknown_is_not_retried(run_scenario)
     result = _cli(run, "retry", done.replication_id, "orders-nothing-us-west-2-000000000000")
 
     assert result.exit_code == 1
-    assert f"{done.replication_id}: not retried: it SUCCEEDED" in result.output
-    assert "orders-nothing-us-west-2-000000000000: no such replication" in result.output
-    assert "nothing to retry" in result.output
+    assert f"{done.replication_id}: not retried: it SUCCEEDED" in result.stdout
+    assert "orders-nothing-us-west-2-000000000000: no such replication" in result.stdout
+    assert "nothing to retry" in result.stdout
+
+    as_json = _cli(run, "retry", done.replication_id, "orders-nothing-us-west-2-000000000000", "-o", "json")
+    assert as_json.exit_code == 1  # what was not retried, and why: in the document, and the exit status
+    assert "Traceback" not in as_json.output
+    document = json.loads(as_json.stdout)
+    assert document["retried"] == []
+    assert [(r["replication_id"], r["why"].split(" (")[0]) for r in document["not_retried"]] == [
+        (done.replication_id, "it SUCCEEDED"),
+        ("orders-nothing-us-west-2-000000000000", "no such replication"),
+    ]
+    assert as_json.stderr == "nothing to retry\n"
     time.sleep(1)
     assert len(run.executions()) == 1  # nothing was started
 
@@ -95,11 +108,31 @@ def test_retry_failed_runs_every_failed_replication_of_a_region_again(run_scenar
 
     dry = _cli(run, "retry", "--failed", "--since", "1h", "--source-region", "us-east-1", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert dry.output.count("would run again as attempt 2") == 2
+    assert dry.stdout.count("would run again as attempt 2") == 2
+    as_yaml = _cli(run, "retry", "--failed", "--since", "1h", "--source-region", "us-east-1", "--dry-run", "-o", "yaml")
+    assert as_yaml.exit_code == 0, as_yaml.output
+    document = yaml.safe_load(as_yaml.stdout)
+    assert (document["dry_run"], document["snapshots_sent"], document["not_retried"]) == (True, 0, [])
+    assert sorted(r["replication_id"] for r in document["retried"]) == sorted(r.replication_id for r in run.records)
+    assert {(r["failed_attempt"], r["next_attempt"]) for r in document["retried"]} == {(1, 2)}
+    assert all(r["reason"] for r in document["retried"])
     assert len(run.executions()) == 2  # a dry run sends nothing
 
-    result = _cli(run, "retry", "--failed", "--since", "1h", "--source-region", "us-east-1")
+    result = _cli(run, "retry", "--failed", "--since", "1h", "--source-region", "us-east-1", "--output", "json")
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["snapshots_sent"] == 2
+    assert "follow them with `replicator status --watch`" in result.stderr
     for record in run.records:
         assert _wait_for(run, record.replication_id, attempt=2).status.value == "SUCCEEDED"
     assert SOURCE_ACCOUNT in run.records[0].source_arn
+
+
+def test_retry_refuses_a_misspelt_region_at_the_door():
+    result = CliRunner().invoke(
+        app, ["--history-table", "h", "retry", "--failed", "--source-region", "eu-wset-1"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    assert "'eu-wset-1' is not an AWS region with RDS: did you mean" in result.stderr
+    assert "eu-west-1" in result.stderr
