@@ -72,6 +72,17 @@ def test_a_local_cloud_runs_in_the_background_and_every_command_works_against_it
                 break
             time.sleep(2)
         assert sum(row["verdict"] == "ok" for row in rows) >= 8, rows  # replicated by the background cloud
+        records = json.loads(_run(env, "status", "-o", "json").stdout)
+        assert {r["status"] for r in records} >= {"SUCCEEDED", "FAILED", "SKIPPED"}
+        pruned = _run(env, "prune", "--dry-run")
+        assert pruned.returncode == 0, pruned.stderr
+        retried = _run(env, "retry", "--failed", "--dry-run", "-o", "json")
+        assert "Traceback" not in retried.stderr
+        failed = [r for r in records if r["status"] == "FAILED"]
+        # only what the demo refuses by design: postgres 11.22 in eu-west-1, unencrypted Aurora with key usage all
+        by_design = ("refused: postgres 11.22 is not offered", "refused: the source Aurora cluster snapshot is")
+        assert all(r["reason"].startswith(by_design) for r in failed), [r["reason"] for r in failed]
+        assert len(json.loads(retried.stdout)["retried"]) == len(failed)
     finally:
         stopped = _run(env, "local", "stop", "--port", port)
     assert stopped.returncode == 0, stopped.stderr

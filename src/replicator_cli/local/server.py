@@ -72,11 +72,16 @@ def serve(port: int, with_samples: bool, copy_seconds: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with LocalCloud(root, copy_seconds=copy_seconds, poll_seconds=1, log_level="ERROR", port=port) as cloud:
-        if with_samples:
-            from .scenario import Scenario, ScenarioRunner
+    from .scenario import Scenario, ScenarioRunner, stack_parameters
 
-            ScenarioRunner(Scenario.load(root / "scenarios" / "demo.yaml"), cloud, root / "scenarios").seed()
+    demo = Scenario.load(root / "scenarios" / "demo.yaml") if with_samples else None
+    # the samples' stack parameters too (AllowedTargetAccounts: the demo's second account)
+    parameters = stack_parameters(demo) if demo else {}
+    with LocalCloud(
+        root, copy_seconds=copy_seconds, poll_seconds=1, log_level="ERROR", port=port, parameters=parameters
+    ) as cloud:
+        if demo is not None:
+            ScenarioRunner(demo, cloud, root / "scenarios").seed()
         env = {
             "AWS_ENDPOINT_URL": cloud.endpoint,
             **_CREDENTIALS,
