@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from ..clock import epoch_ms, utc_now
-from .sessions import dynamodb_table, error_code
+from .sessions import dynamodb_table, error_code, pages
 
 
 class BaseRecord(BaseModel):
@@ -77,15 +77,8 @@ def keep(table_name: str, base: BaseRecord) -> str | None:
 
 def all_bases(table_name: str) -> list[BaseRecord]:
     """Every lineage's base (for `replicator status` and the prune)."""
-    table = dynamodb_table(table_name)
-    found: list[BaseRecord] = []
-    kwargs: dict[str, Any] = {}
-    while True:
-        page = table.scan(**kwargs)
-        found += [_record(i) for i in page["Items"] if str(i["pool"]).startswith("lineage#")]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    scan = dynamodb_table(table_name).scan
+    return [_record(i) for page in pages(scan) for i in page["Items"] if str(i["pool"]).startswith("lineage#")]
 
 
 def forget(table_name: str, lineage: str, snapshot_arn: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,6 +96,17 @@ def dynamodb_table(table_name: str) -> Any:
         cached = (_generation, boto3.resource("dynamodb", config=_CONFIG))
         _per_thread.dynamodb = cached
     return cached[1].Table(table_name)
+
+
+def pages(read: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[str, Any]]:
+    """The pages of a DynamoDB Query or Scan (`read` = a Table's query or scan), each fetched as the caller gets to
+    it: the request again from each page's LastEvaluatedKey until there is none."""
+    while True:
+        page = read(**request)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def reset_cache() -> None:

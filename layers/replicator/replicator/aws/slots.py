@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..clock import utc_now
-from .sessions import dynamodb_table, error_code
+from .sessions import dynamodb_table, error_code, pages
 
 SLOTS = "slots"
 _T = TypeVar("_T")
@@ -204,14 +204,7 @@ def oldest_waiter(table_name: str, pool: str) -> dict[str, Any] | None:
 def all_items(table_name: str) -> list[dict[str, Any]]:
     """Every pool, waiter and share lease (the reconciler looks for what no running replication owns)."""
     table = dynamodb_table(table_name)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"ConsistentRead": True}
-    while True:
-        page = table.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [item for page in pages(table.scan, ConsistentRead=True) for item in page["Items"]]
 
 
 def lease_taken_at(lease: str) -> datetime | None:
@@ -224,20 +217,18 @@ def lease_taken_at(lease: str) -> datetime | None:
 
 def pool_items(table_name: str, pool: str) -> list[dict[str, Any]]:
     """A pool's holders item and its waiters, as they are now (one query)."""
-    table = dynamodb_table(table_name)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": "#p = :pool",
-        "ExpressionAttributeNames": {"#p": "pool"},
-        "ExpressionAttributeValues": {":pool": pool},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = table.query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    query = dynamodb_table(table_name).query
+    return [
+        item
+        for page in pages(
+            query,
+            KeyConditionExpression="#p = :pool",
+            ExpressionAttributeNames={"#p": "pool"},
+            ExpressionAttributeValues={":pool": pool},
+            ConsistentRead=True,
+        )
+        for item in page["Items"]
+    ]
 
 
 def occupancy(items: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:

@@ -22,7 +22,7 @@ from ..history import (
     utc_now,
 )
 from ..mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
-from .sessions import dynamodb_table, error_code
+from .sessions import dynamodb_table, error_code, pages
 
 _FINAL = [s.value for s in ReplicationStatus if s.final]
 _OPEN = [s.value for s in ReplicationStatus if not s.final]
@@ -214,20 +214,14 @@ def _settle(table_name: str, replication_id: str) -> None:
 def unsettled_records(table_name: str) -> list[ReplicationRecord]:
     """The records the reconciler must look at (running, or a cleanup or an outcome event left to do), read from
     the history's sparse index: their number, not the history's length, sets the cost."""
-    table = _table(table_name)
-    records: list[ReplicationRecord] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": UNSETTLED_INDEX,
-        "KeyConditionExpression": "#u = :u",
-        "ExpressionAttributeNames": {"#u": UNSETTLED_KEY},
-        "ExpressionAttributeValues": {":u": UNSETTLED},
-    }
-    while True:
-        page = table.query(**kwargs)
-        records.extend(ReplicationRecord.model_validate(item) for item in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return records
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    read = pages(
+        _table(table_name).query,
+        IndexName=UNSETTLED_INDEX,
+        KeyConditionExpression="#u = :u",
+        ExpressionAttributeNames={"#u": UNSETTLED_KEY},
+        ExpressionAttributeValues={":u": UNSETTLED},
+    )
+    return [ReplicationRecord.model_validate(item) for page in read for item in page["Items"]]
 
 
 def mark_unsettled(table_name: str, replication_id: str) -> bool:
@@ -303,28 +297,15 @@ def replications_of_database(
         "ScanIndexForward": not newest_first,
         "Limit": page_size,
     }
-    table = _table(table_name)
-    while True:
-        page = table.query(**kwargs)
+    for page in pages(_table(table_name).query, **kwargs):
         if usage is not None:
             usage.add(page["Items"])
         for item in page["Items"]:
             yield IndexedReplication.model_validate(item)
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _scan(table_name: str) -> list[dict[str, Any]]:
-    table = _table(table_name)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {}
-    while True:
-        page = table.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [item for page in pages(_table(table_name).scan) for item in page["Items"]]
 
 
 def scan_records(table_name: str) -> list[ReplicationRecord]:
