@@ -61,6 +61,11 @@ class OutputFormat(StrEnum):
     csv = "csv"  # commands whose result is rows (status, coverage, mappings list...)
 
 
+def interactive() -> bool:
+    """Whether a question can be asked (a terminal on stdin); tests replace it."""
+    return sys.stdin.isatty()
+
+
 def _color() -> bool:
     return "NO_COLOR" not in os.environ
 
@@ -118,6 +123,7 @@ class CliContext:
     state_machine_flag: str | None = None
     output: OutputFormat = OutputFormat.table
     debug: bool = False
+    verbose: bool = False
     _outputs: dict[str, str] | None = field(default=None, repr=False)
 
     @property
@@ -146,8 +152,24 @@ class CliContext:
             self.out.print_json(data=to_plain(data))
 
     @property
+    def log_level(self) -> str:
+        """The functions' log level where the CLI runs them (the emulation): their errors only; INFO with --verbose,
+        everything with --debug."""
+        return "DEBUG" if self.debug else "INFO" if self.verbose else "ERROR"
+
+    @property
     def machine_output(self) -> bool:
         return self.output is not OutputFormat.table
+
+    def confirm(self, question: str, refusal: str, yes: bool) -> None:
+        """Ask `question` (stderr) before a destructive change; without --yes where no one can answer (json / yaml /
+        csv output, stdin not a terminal) the change is refused: `refusal` says what was not done."""
+        if yes:
+            return
+        if self.machine_output or not interactive():
+            why = f"--output {self.output.value}" if self.machine_output else "stdin is not a terminal"
+            raise CliError(f"{refusal} ({why}, nothing written): pass --yes to go ahead")
+        typer.confirm(question, default=False, abort=True, err=True)
 
     def configure(self) -> None:
         """Make profile and region the default of every boto3 client (the layer's AWS access uses them too)."""

@@ -58,7 +58,7 @@ GLOBAL_OPTIONS = frozenset(
         "-o",
     }
 )
-GLOBAL_FLAGS = frozenset({"--debug", "--no-color"})
+GLOBAL_FLAGS = frozenset({"--debug", "--verbose", "-v", "--no-color"})
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

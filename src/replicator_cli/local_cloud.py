@@ -36,7 +36,7 @@ def start(
     else:
         cli.err.print(f"starting a local cloud on 127.0.0.1:{port} (about 15 s)...")
         try:
-            state = server.spawn(port, with_samples, copy_seconds)
+            state = server.spawn(port, with_samples, copy_seconds, cli.log_level)
         except RuntimeError as error:
             raise CliError(str(error)) from error
         cli.err.print(
@@ -44,6 +44,7 @@ def start(
             + (", the demo's samples seeded" if with_samples else "")
             + f"; `replicator local stop --port {port}` ends it"
         )
+        cli.err.print(f"the functions' logs ({state['log_level']} and above; -v or --debug for more): {state['log']}")
     _print_env(ctx, state)
 
 

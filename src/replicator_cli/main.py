@@ -100,6 +100,10 @@ def main(
     debug: Annotated[
         bool, typer.Option("--debug", help="Tracebacks and the functions' debug logs (on stderr)")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="The functions' logs (INFO and above, on stderr) where they run here"),
+    ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colors (also when NO_COLOR is set)")] = False,
     version: Annotated[
         bool | None,
@@ -112,7 +116,16 @@ def main(
     if no_color:
         os.environ["NO_COLOR"] = "1"
     ctx.obj = CliContext(
-        profile, region, stack_name, mapping_table, history_table, slots_table, state_machine_arn, output, debug
+        profile,
+        region,
+        stack_name,
+        mapping_table,
+        history_table,
+        slots_table,
+        state_machine_arn,
+        output,
+        debug,
+        verbose,
     )
     ctx.obj.configure()
     if external_id:
@@ -210,11 +223,6 @@ def _output_given(ctx: typer.Context) -> bool:
     return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def _log_level(ctx: typer.Context) -> str:
-    """The functions' log level in the emulation: their errors only, everything with --debug (on stderr always)."""
-    return "DEBUG" if get_context(ctx).debug else "ERROR"
-
-
 @local_app.command("demo")
 def demo(
     ctx: typer.Context,
@@ -228,7 +236,7 @@ def demo(
     from .local.scenario import run_scenario
 
     path = find_root() / "scenarios" / "demo.yaml"
-    result = run_scenario(path, log_level=_log_level(ctx))
+    result = run_scenario(path, log_level=get_context(ctx).log_level)
     title = "Snapshot replication demo: the real rules, handlers and state machine on moto (127.0.0.1)"
     _print_outcomes(ctx, result, title, wide, json_lines=False)
     raise typer.Exit(0 if result.ok else 1)
@@ -254,7 +262,7 @@ def run(
     given = _output_given(ctx)
     if table and given and cli.output is not OutputFormat.table:
         raise typer.BadParameter(f"--table and --output {cli.output.value}: choose one", param_hint="'--table'")
-    result = run_scenario(scenario, log_level=_log_level(ctx))
+    result = run_scenario(scenario, log_level=get_context(ctx).log_level)
     _print_outcomes(ctx, result, f"Scenario {scenario}", wide, json_lines=not (table or given))
     raise typer.Exit(0 if result.ok else 1)
 

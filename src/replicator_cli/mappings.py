@@ -15,7 +15,6 @@ import difflib
 import inspect
 import json
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +134,6 @@ def _refuse_csv(cli: CliContext, command: str) -> None:
             f"csv is for results that are rows (mappings list, mappings check); use json or yaml with {command}",
             param_hint="'--output'",
         )
-
-
-def _interactive() -> bool:
-    """Whether a question can be asked (a terminal on stdin); tests replace it."""
-    return sys.stdin.isatty()
 
 
 # --- refusals: the target, the field, the option -------------------------------------------------------------------
@@ -513,12 +507,7 @@ def _confirm_replacement(cli: CliContext, described: str, diff: TargetDiff, yes:
     cli.err.print(f"put replaces target {described} whole:", markup=False)
     for line in diff.lines():
         cli.err.print(f"  {line}", markup=False)
-    if yes:
-        return
-    if cli.machine_output or not _interactive():
-        why = f"--output {cli.output.value}" if cli.machine_output else "stdin is not a terminal"
-        raise CliError(f"would replace target {described} ({why}, nothing written): pass --yes to replace it")
-    typer.confirm("Replace it?", default=False, abort=True, err=True)
+    cli.confirm("Replace it?", f"would replace target {described}", yes)
 
 
 def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None:
@@ -1001,8 +990,9 @@ def delete(
         raise typer.BadParameter("only with --target-region (the target to delete)", param_hint="'--role-arn'")
     item = _load_item(ctx, source_region)
     if target_region is None:
-        if not yes:
-            typer.confirm(f"Delete the whole mapping of {source_region}?", abort=True, err=True)
+        cli.confirm(
+            f"Delete the whole mapping of {source_region}?", f"would delete the mapping of {source_region}", yes
+        )
         tables.delete_mapping(cli.mapping_table, source_region)
         result: dict[str, Any] = {
             "source_region": source_region,

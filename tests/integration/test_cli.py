@@ -110,30 +110,30 @@ def test_demo_as_data(monkeypatch):
 
 
 def test_local_run_keeps_the_functions_logs_off_stdout(tmp_path):
-    """A separate process, with --debug: the functions log every step, all of it on stderr; stdout is the outcomes
-    only (JSON lines by default, one JSON document with --output json)."""
+    """A separate process, with --debug or -v (anywhere on the line): the functions log every step (INFO and above
+    with -v), all of it on stderr; stdout is the outcomes only (JSON lines by default, one JSON document with
+    --output json)."""
     import subprocess  # nosec B404 - runs this project's own CLI
     import sys
     from pathlib import Path
 
     cli = Path(sys.executable).parent / "replicator"
     path = str(_scenario_file(tmp_path, expect=EXPECT_SUCCESS))
-    for output, parse in (
-        ([], lambda out: [json.loads(line) for line in out.splitlines()]),
-        (["-o", "json"], json.loads),
+    json_lines = lambda out: [json.loads(line) for line in out.splitlines()]  # noqa: E731
+    for args, parse in (
+        (["--debug", "local", "run", path], json_lines),
+        (["--debug", "local", "run", path, "-o", "json"], json.loads),
+        (["local", "run", path, "-v"], json_lines),
     ):
         done = subprocess.run(  # nosec B603 - a fixed command line
-            [str(cli), "--debug", "local", "run", path, *output],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+            [str(cli), *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
         )
         assert done.returncode == 0, done.stdout + done.stderr
         (outcome,) = parse(done.stdout)
         assert outcome["status"] == "SUCCEEDED"
-        assert '"level"' in done.stderr  # the functions' JSON logs: there, on stderr
+        logged = {json.loads(line)["level"] for line in done.stderr.splitlines() if line.startswith('{"level"')}
+        assert "INFO" in logged, args  # the functions' JSON logs: there, on stderr (without either flag: none)
+        assert "-v" not in args or "DEBUG" not in logged
         assert '"level"' not in done.stdout
 
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from replicator.aws import tables
 from replicator.mapping import KeyUsage, MappingTarget, RegionMapping
 from replicator.selection import DatabaseFacts, Selection
-from replicator_cli import mappings as mappings_cli
+from replicator_cli import context as cli_context
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.local.scenario import Scenario, ScenarioRunner
 from replicator_cli.main import app
@@ -335,7 +335,7 @@ def test_replacing_a_target_without_yes_and_without_a_terminal_is_refused_and_wr
     assert "+ keep_last: 3" in text
     assert (
         "error: would replace target this account / us-west-2 of us-east-1 (stdin is not a terminal, nothing "
-        "written): pass --yes to replace it"
+        "written): pass --yes to go ahead"
     ) in text
     assert result.stdout == ""
     assert "Traceback" not in result.output
@@ -344,7 +344,7 @@ def test_replacing_a_target_without_yes_and_without_a_terminal_is_refused_and_wr
 
 @pytest.mark.parametrize("output", ["json", "yaml"])
 def test_replacing_a_target_with_machine_output_requires_yes(cloud, monkeypatch, output):
-    monkeypatch.setattr(mappings_cli, "_interactive", lambda: True)  # even with a terminal: no question
+    monkeypatch.setattr(cli_context, "interactive", lambda: True)  # even with a terminal: no question
     _first_target(cloud)
     before = all_items(cloud)
 
@@ -367,7 +367,7 @@ def test_replacing_a_target_with_machine_output_requires_yes(cloud, monkeypatch,
 
 
 def test_replacing_a_target_at_a_terminal_asks_first(cloud, monkeypatch):
-    monkeypatch.setattr(mappings_cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli_context, "interactive", lambda: True)
     _first_target(cloud)
     before = all_items(cloud)
 
@@ -788,6 +788,37 @@ def test_delete_with_yes_removes_the_whole_mapping(cloud):
     assert item(cloud, "eu-west-1") is not None
 
 
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_deleting_a_whole_mapping_where_no_one_can_answer_requires_yes(cloud, monkeypatch, output):
+    # as put's replacement: with --output json even a terminal is not asked; a table at no terminal is not either
+    monkeypatch.setattr(cli_context, "interactive", lambda: output == "json")
+    put("us-east-1", "--target-region", "us-west-2")
+    before = all_items(cloud)
+
+    result = cli("mappings", "delete", "us-east-1", "--output", output)
+
+    assert result.exit_code == 1, result.output
+    why = "--output json" if output == "json" else "stdin is not a terminal"
+    assert f"would delete the mapping of us-east-1 ({why}, nothing written): pass --yes" in flat(result)
+    assert result.stdout == ""
+    assert all_items(cloud) == before
+
+
+def test_deleting_a_whole_mapping_at_a_terminal_asks_first(cloud, monkeypatch):
+    monkeypatch.setattr(cli_context, "interactive", lambda: True)
+    put("us-east-1", "--target-region", "us-west-2")
+    before = all_items(cloud)
+
+    declined = cli("mappings", "delete", "us-east-1", input="n\n")
+    assert declined.exit_code == 1, declined.output
+    assert "Delete the whole mapping of us-east-1? [y/N]" in declined.stderr
+    assert "Aborted" in declined.output
+    assert all_items(cloud) == before
+
+    ok(cli("mappings", "delete", "us-east-1", input="y\n"))
+    assert item(cloud, "us-east-1") is None
+
+
 def test_delete_one_target_then_the_last_one_removes_the_item(cloud):
     put("us-east-1", "--target-region", "us-west-2")
     put("us-east-1", "--target-region", "eu-west-1", "--role-arn", TARGET_ROLE)
@@ -799,20 +830,6 @@ def test_delete_one_target_then_the_last_one_removes_the_item(cloud):
 
     result = ok(cli("mappings", "delete", "us-east-1", "--target-region", "us-west-2"))
     assert "deleted the last target, and so the mapping of us-east-1" in flat(result)
-    assert item(cloud, "us-east-1") is None
-
-
-def test_delete_without_yes_asks_and_aborts_on_no(cloud):
-    put("us-east-1", "--target-region", "us-west-2")
-    before = item(cloud, "us-east-1")
-
-    result = cli("mappings", "delete", "us-east-1", input="n\n")
-    assert result.exit_code == 1
-    assert "Delete the whole mapping of us-east-1?" in result.output
-    assert "Aborted" in result.output
-    assert item(cloud, "us-east-1") == before
-
-    result = ok(cli("mappings", "delete", "us-east-1", input="y\n"))
     assert item(cloud, "us-east-1") is None
 
 

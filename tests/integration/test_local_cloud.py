@@ -42,6 +42,8 @@ def test_a_local_cloud_runs_in_the_background_and_every_command_works_against_it
     started = _run(_env(tmp_path), "local", "start", "--port", port, "--with-samples", "--copy-seconds", "0.5")
     assert started.returncode == 0, started.stderr
     assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in started.stdout.splitlines()
+    log = tmp_path / "rds-snapshot-replicator" / f"local-{port}.log"
+    assert f"the functions' logs (ERROR and above; -v or --debug for more): {log}" in started.stderr
     env = _env(tmp_path, started.stdout)
     state = json.loads((tmp_path / "rds-snapshot-replicator" / f"local-{port}.json").read_text())
     try:
@@ -73,6 +75,15 @@ def test_a_local_cloud_runs_in_the_background_and_every_command_works_against_it
             time.sleep(2)
         assert sum(row["verdict"] == "ok" for row in rows) >= 8, rows  # replicated by the background cloud
         records = json.loads(_run(env, "status", "-o", "json").stdout)
+        watched = _run(env, "status", "--watch", "--interval", "0.2", "--refreshes", "2")
+        assert watched.returncode == 0, watched.stderr
+        assert "SUCCEEDED" in watched.stdout
+        assert "Traceback" not in watched.stderr
+        checked_as_data = _run(env, "mappings", "check", "-o", "json")
+        assert checked_as_data.returncode == 1
+        verdicts = json.loads(checked_as_data.stdout)
+        assert verdicts
+        assert "Traceback" not in checked_as_data.stderr
         assert {r["status"] for r in records} >= {"SUCCEEDED", "FAILED", "SKIPPED"}
         pruned = _run(env, "prune", "--dry-run")
         assert pruned.returncode == 0, pruned.stderr

@@ -66,8 +66,9 @@ def export_lines(state: dict[str, Any]) -> list[str]:
     return [f"export {name}={value}" for name, value in state["env"].items()]
 
 
-def serve(port: int, with_samples: bool, copy_seconds: float) -> None:
-    """The background process: the emulation until SIGTERM, its state file while it runs."""
+def serve(port: int, with_samples: bool, copy_seconds: float, log_level: str = "ERROR") -> None:
+    """The background process: the emulation until SIGTERM, its state file while it runs; the functions' logs (at
+    `log_level`) in its log file."""
     root = find_root()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -78,7 +79,7 @@ def serve(port: int, with_samples: bool, copy_seconds: float) -> None:
     # the samples' stack parameters too (AllowedTargetAccounts: the demo's second account)
     parameters = stack_parameters(demo) if demo else {}
     with LocalCloud(
-        root, copy_seconds=copy_seconds, poll_seconds=1, log_level="ERROR", port=port, parameters=parameters
+        root, copy_seconds=copy_seconds, poll_seconds=1, log_level=log_level, port=port, parameters=parameters
     ) as cloud:
         if demo is not None:
             ScenarioRunner(demo, cloud, root / "scenarios").seed()
@@ -90,7 +91,15 @@ def serve(port: int, with_samples: bool, copy_seconds: float) -> None:
             "REPLICATOR_STACK": STACK_NAME,
             "REPLICATOR_EXTERNAL_ID": LOCAL_EXTERNAL_ID,
         }
-        state = {"pid": os.getpid(), "port": port, "endpoint": cloud.endpoint, "env": env, "samples": with_samples}
+        state = {
+            "pid": os.getpid(),
+            "port": port,
+            "endpoint": cloud.endpoint,
+            "env": env,
+            "samples": with_samples,
+            "log": str(log_file(port)),
+            "log_level": log_level,
+        }
         path = state_file(port)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(state, indent=2))
@@ -101,9 +110,15 @@ def serve(port: int, with_samples: bool, copy_seconds: float) -> None:
             path.unlink(missing_ok=True)
 
 
-def spawn(port: int, with_samples: bool, copy_seconds: float, timeout: float = 180.0) -> dict[str, Any]:
+def log_file(port: int) -> Path:
+    return state_dir() / f"local-{port}.log"
+
+
+def spawn(
+    port: int, with_samples: bool, copy_seconds: float, log_level: str = "ERROR", timeout: float = 180.0
+) -> dict[str, Any]:
     """Start the background process and wait until its stack is provisioned; its output goes to a log file."""
-    log = state_dir() / f"local-{port}.log"
+    log = log_file(port)
     log.parent.mkdir(parents=True, exist_ok=True)
     args = [
         sys.executable,
@@ -113,6 +128,8 @@ def spawn(port: int, with_samples: bool, copy_seconds: float, timeout: float = 1
         str(port),
         "--copy-seconds",
         str(copy_seconds),
+        "--log-level",
+        log_level,
     ]
     if with_samples:
         args.append("--with-samples")
@@ -153,8 +170,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--with-samples", action="store_true")
     parser.add_argument("--copy-seconds", type=float, default=2.0)
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="ERROR")
     options = parser.parse_args()
-    serve(options.port, options.with_samples, options.copy_seconds)
+    serve(options.port, options.with_samples, options.copy_seconds, options.log_level)
 
 
 if __name__ == "__main__":
