@@ -144,11 +144,13 @@ def test_kms_use_is_only_through_rds_and_grants_only_for_aws_resources():
             assert statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"] == "true", where
 
 
-def test_deletes_only_the_replicators_own_tagged_snapshots():
+def test_deletes_only_the_replicators_own_tagged_snapshots_and_restore_test_databases():
     for where, statement in STATEMENTS:
         if statement["Effect"] == "Allow" and any(a.startswith("rds:Delete") for a in as_list(statement["Action"])):
+            databases = any(a in ("rds:DeleteDBInstance", "rds:DeleteDBCluster") for a in as_list(statement["Action"]))
             for resource in as_list(statement["Resource"]):
-                assert "snaprep-*" in str(resource), where
+                # snapshots: the replicator's copies only; databases: only those a restore test created
+                assert ("snaptest-*" if databases else "snaprep-*") in str(resource), where
             tag = statement["Condition"]["StringEquals"]["aws:ResourceTag/replicator:managed-by"]
             assert tag == "rds-snapshot-replicator", where
 
@@ -216,7 +218,24 @@ def test_finished_replicas_are_immutable_only_in_never_mode(mode):
     assert deny["Condition"] == {"StringEquals": {"aws:ResourceTag/replicator:complete": "true"}}
     assert TARGET["Conditions"]["NeverDelete"] == {"Fn::Equals": [{"Ref": "ReplicaDeletion"}, "never"]}
     tags = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["Tags"]
-    assert tags == [{"Key": "replicator:replica-deletion", "Value": {"Ref": "ReplicaDeletion"}}]
+    assert {"Key": "replicator:replica-deletion", "Value": {"Ref": "ReplicaDeletion"}} in tags
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_target_role_restores_and_deletes_test_databases_only_when_restore_tests_are_allowed(allowed):
+    document = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    sids = {s.get("Sid") for s in statements(document, condition_true=allowed)}
+    restore_sids = {s for s in sids if s and s.startswith("RestoreTests")}
+    assert bool(restore_sids) is allowed
+    assert TARGET["Parameters"]["RestoreTests"]["Default"] == "denied"  # opt-in by the target account's admin
+    granted = allowed_actions(statements(document, condition_true=allowed))
+    assert ("rds:RestoreDBInstanceFromDBSnapshot" in granted) is allowed
+    for statement in statements(document, condition_true=True):
+        creates = {"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance"}
+        if creates & set(as_list(statement["Action"])):
+            databases = [str(r) for r in as_list(statement["Resource"]) if ":db:" in str(r) or ":cluster:" in str(r)]
+            assert databases
+            assert all("snaptest-*" in r for r in databases)
 
 
 def test_the_state_machine_role_invokes_its_tasks_and_traces_only_when_tracing_is_on():

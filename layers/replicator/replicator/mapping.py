@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .restore_testing import RestoreTest
 from .retention import RetentionRule
 from .selection import Selection
 
@@ -128,6 +129,9 @@ class MappingTarget(BaseModel):
         gt=0,
         le=8760,
         description="Each selected database must have a replica here younger than this (the coverage audit)",
+    )
+    restore_test: RestoreTest | None = Field(
+        default=None, description="Restore the newest replica of each database here on a schedule, check it, delete it"
     )
 
     @model_validator(mode="after")

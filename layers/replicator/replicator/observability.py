@@ -89,6 +89,16 @@ METRICS: dict[str, MetricSpec] = {
     ),
     "CopiesInFlight": _spec(_COUNT, "copy slots held in a pool (copies in flight), per reconciler run", PER_POOL),
     "CopiesWaiting": _spec(_COUNT, "replications waiting for a copy slot of a pool, per reconciler run", PER_POOL),
+    "RestoreTestsSucceeded": _spec(
+        _COUNT, "restore tests whose replica restored and checked out", PER_TARGET, SERVICE_ONLY
+    ),
+    "RestoreTestsFailed": _spec(
+        _COUNT, "restore tests that failed (restore, checks, timeout or cleanup)", PER_TARGET, SERVICE_ONLY
+    ),
+    "RestoreSeconds": _spec(
+        _SECONDS, "a succeeded restore test's restore time, restore started to available", PER_TARGET, SERVICE_ONLY
+    ),
+    "RestoreTestLeftoversRemoved": _spec(_COUNT, "snaptest-* databases of ended tests the reconciler deleted"),
 }
 
 

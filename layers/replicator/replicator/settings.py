@@ -21,6 +21,7 @@ class Settings(BaseModel):
     allowed_accounts: frozenset[str] = frozenset()  # AllowedTargetAccounts (the own account is always allowed)
     allowed_organization_id: str | None = None  # AllowedOrganizationId
     state_machine_arn: str = ""
+    restore_test_state_machine_arn: str = ""
     event_bus_name: str = "default"
     mapping_cache_seconds: int = 60
     poll_floor_seconds: int = 30
@@ -53,6 +54,7 @@ def get_settings() -> Settings:
         allowed_accounts=parse_accounts(env.get("ALLOWED_TARGET_ACCOUNTS", "")),
         allowed_organization_id=env.get("ALLOWED_ORGANIZATION_ID") or None,
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        restore_test_state_machine_arn=env.get("RESTORE_TEST_STATE_MACHINE_ARN", ""),
         event_bus_name=env.get("EVENT_BUS_NAME", "default"),
         mapping_cache_seconds=int(env.get("MAPPING_CACHE_SECONDS", "60")),
         poll_floor_seconds=int(env.get("POLL_FLOOR_SECONDS", "30")),

@@ -39,6 +39,13 @@
 - EmbeddedMetrics: the functions write their metrics as CloudWatch embedded metric format (EMF) lines, which
   CloudWatch Logs turns into metrics; moto does not. This takes each flushed metric set (instead of printing it) and
   keeps the counts, so that tests can assert what an alarm on the metric would see.
+- RestoreClock: moto restores a DB instance (and adds a cluster's instance) available at once, and makes a restored
+  cluster available at its first description; this keeps each restored instance and cluster `creating` for
+  `restore_seconds`, then `available`, and can make chosen restores end `failed` (the database's status RDS shows
+  when a restore cannot complete) or never end (a restore that outlives the test's max_minutes).
+- OrderableInstanceClasses: DescribeOrderableDBInstanceOptions answers only for aurora-postgresql and neptune;
+  this answers, for every engine version, the small classes AWS offers (restore_testing.INSTANCE_CLASSES and
+  AURORA_CLASSES), except those declared unavailable.
 - CopyClock: moto's copies are available at once and unlimited; this keeps each copy `creating` (cluster:
   `copying`) with a rising PercentProgress for a few seconds, first queued at 0 %; refuses a copy beyond the RDS
   quota of copies in flight per destination account and region (20 DB / 5 cluster: SnapshotQuotaExceeded); fails a
@@ -442,6 +449,76 @@ class CopyClock:
                     copy.snapshot.percent_progress = int(done * 99)
 
 
+@dataclass
+class _RestoreInFlight:
+    resource: Any
+    cluster: bool
+    started: float
+    ends: str  # available | failed | never
+
+
+class RestoreClock:
+    """Restored databases stay `creating` for `restore_seconds`, then become available (or failed, or never end)."""
+
+    def __init__(self, restore_seconds: float) -> None:
+        self.restore_seconds = restore_seconds
+        self.failing: set[str] = set()  # source databases whose test restores end `failed`
+        self.stuck: set[str] = set()  # source databases whose test restores never end
+        self.in_flight: dict[int, _RestoreInFlight] = {}
+        self.restored: list[str] = []  # identifier of every database restored (or added to a restored cluster)
+        self._lock = threading.Lock()
+
+    def _ending(self, identifier: str) -> str:
+        for database in self.failing | self.stuck:
+            if identifier.startswith(f"snaptest-{database}-"):
+                return "failed" if database in self.failing else "never"
+        return "available"
+
+    def start(self, resource: Any, identifier: str, cluster: bool) -> None:
+        with self._lock:
+            self.in_flight[id(resource)] = _RestoreInFlight(
+                resource, cluster, time.monotonic(), self._ending(identifier)
+            )
+            self.restored.append(identifier)
+        self._set(resource, cluster, "creating")
+
+    @staticmethod
+    def _set(resource: Any, cluster: bool, status: str) -> None:
+        if cluster:
+            resource._status = status  # moto's DBCluster.status turns `creating` into `available` when read
+        else:
+            resource.status = status
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key, restore in list(self.in_flight.items()):
+                if (
+                    getattr(restore.resource, "status", None) == "deleting"
+                    or getattr(restore.resource, "_status", None) == "deleting"
+                ):
+                    del self.in_flight[key]
+                elif restore.ends != "never" and now - restore.started >= self.restore_seconds:
+                    self._set(restore.resource, restore.cluster, restore.ends)
+                    del self.in_flight[key]
+                else:
+                    self._set(restore.resource, restore.cluster, "creating")
+
+
+class OrderableInstanceClasses:
+    """The small DB instance classes offered for every engine version, except those declared unavailable."""
+
+    def __init__(self) -> None:
+        self.unavailable: set[tuple[str, str]] = set()  # (region, engine) offering none of the small classes
+
+    def offered(self, region: str, engine: str) -> list[str]:
+        from replicator.restore_testing import AURORA_CLASSES, INSTANCE_CLASSES
+
+        if (region, engine) in self.unavailable:
+            return []
+        return list(AURORA_CLASSES if engine.startswith("aurora") else INSTANCE_CLASSES)
+
+
 class EngineVersionCatalog:
     """Every engine version is offered, except those declared unavailable in a region."""
 
@@ -645,6 +722,8 @@ class Doubles:
         self.faults = FaultInjector()
         self.lambda_dispatcher = LambdaDispatcher()
         self.copy_clock = CopyClock(copy_seconds)
+        self.restore_clock = RestoreClock(max(copy_seconds, 0.5))
+        self.instance_classes = OrderableInstanceClasses()
         self.engine_catalog = EngineVersionCatalog()
         self.event_bus_targets = EventBridgeBusTargets()
         self.metrics = EmbeddedMetrics()
@@ -681,6 +760,7 @@ class Doubles:
         self._install_event_bus_targets()
         self._install_engine_versions()
         self._install_copies()
+        self._install_restores()
         self._install_sharing_rules()
         self._install_embedded_metrics()
         return self
@@ -967,6 +1047,56 @@ class Doubles:
         self._patch(RDSBackend, "copy_db_cluster_snapshot", copy_db_cluster_snapshot)
         self._patch(RDSBackend, "describe_db_snapshots", ticking(RDSBackend.describe_db_snapshots))
         self._patch(RDSBackend, "describe_db_cluster_snapshots", ticking(RDSBackend.describe_db_cluster_snapshots))
+
+    def _install_restores(self) -> None:
+        clock = self.restore_clock
+        classes = self.instance_classes
+        restore_instance = RDSBackend.restore_db_instance_from_db_snapshot
+        restore_cluster = RDSBackend.restore_db_cluster_from_snapshot
+        create_instance = RDSBackend.create_db_instance
+
+        def restore_db_instance_from_db_snapshot(backend: RDSBackend, from_snapshot_id: str, overrides: dict) -> Any:
+            database = restore_instance(backend, from_snapshot_id, overrides)
+            # moto drops a False override (PubliclyAccessible=False): RDS applies it
+            if overrides.get("publicly_accessible") is False:
+                database.publicly_accessible = False
+            clock.start(database, overrides["db_instance_identifier"], cluster=False)
+            return database
+
+        def restore_db_cluster_from_snapshot(backend: RDSBackend, from_snapshot_id: str, overrides: dict) -> Any:
+            cluster = restore_cluster(backend, from_snapshot_id, overrides)
+            clock.start(cluster, overrides["db_cluster_identifier"], cluster=True)
+            return cluster
+
+        def create_db_instance(backend: RDSBackend, db_kwargs: dict) -> Any:
+            database = create_instance(backend, db_kwargs)
+            identifier = str(db_kwargs.get("db_instance_identifier", ""))
+            if db_kwargs.get("db_cluster_identifier") and identifier.startswith("snaptest-"):
+                clock.start(database, identifier, cluster=False)  # a restored cluster's instance
+            return database
+
+        def ticking(original: Callable) -> Callable:
+            def describe(backend: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+                clock.tick()
+                return original(backend, *args, **kwargs)
+
+            return describe
+
+        def describe_orderable_db_instance_options(response: RDSResponse) -> ActionResult:
+            engine = response.params.get("Engine") or ""
+            version = response.params.get("EngineVersion") or ""
+            options = [
+                {"Engine": engine, "EngineVersion": version, "DBInstanceClass": name, "Vpc": True}
+                for name in classes.offered(response.region, engine)
+            ]
+            return ActionResult({"OrderableDBInstanceOptions": options})
+
+        self._patch(RDSBackend, "restore_db_instance_from_db_snapshot", restore_db_instance_from_db_snapshot)
+        self._patch(RDSBackend, "restore_db_cluster_from_snapshot", restore_db_cluster_from_snapshot)
+        self._patch(RDSBackend, "create_db_instance", create_db_instance)
+        self._patch(RDSBackend, "describe_db_instances", ticking(RDSBackend.describe_db_instances))
+        self._patch(RDSBackend, "describe_db_clusters", ticking(RDSBackend.describe_db_clusters))
+        self._patch(RDSResponse, "describe_orderable_db_instance_options", describe_orderable_db_instance_options)
 
     def _install_sharing_rules(self) -> None:
         def refuse_unshareable(backend: RDSBackend, snapshot: Any, values_to_add: list[str] | None) -> None:

@@ -78,8 +78,9 @@ class LocalStack:
     outputs: dict[str, str]
     resources: dict[str, str]  # logical id -> physical id
     functions: dict[str, LocalFunction]  # function name -> function
-    state_machine_arn: str
+    state_machine_arn: str  # the replication state machine
     definition: dict[str, Any]
+    state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN, every state machine
 
     @property
     def mapping_table(self) -> str:
@@ -214,22 +215,29 @@ def provision(
         )
 
     # moto's CloudFormation ignores DefinitionSubstitutions and makes a state machine that never runs: make it again.
-    ((logical_id, props),) = state_machines.items()
-    substitutions = {
-        name: _resolve(value, resources, function_arns, region)
-        for name, value in props.get("DefinitionSubstitutions", {}).items()
-    }
-    definition = _substitute(json.loads((root / props["DefinitionUri"]).read_text()), substitutions)
     sfn = boto3.client("stepfunctions", region_name=region)
-    name = resources[logical_id].rsplit(":", 1)[-1]
-    role_arn = boto3.client("iam").get_role(RoleName=resources[f"{logical_id}Role"])["Role"]["Arn"]
-    created = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role_arn, type="STANDARD")
+    arns: dict[str, str] = {}
+    definitions: dict[str, dict[str, Any]] = {}
+    for logical_id, props in state_machines.items():
+        substitutions = {
+            name: _resolve(value, resources, function_arns, region)
+            for name, value in props.get("DefinitionSubstitutions", {}).items()
+        }
+        definition = _substitute(json.loads((root / props["DefinitionUri"]).read_text()), substitutions)
+        name = resources[logical_id].rsplit(":", 1)[-1]
+        role_arn = boto3.client("iam").get_role(RoleName=resources[f"{logical_id}Role"])["Role"]["Arn"]
+        created = sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=role_arn, type="STANDARD"
+        )
+        arns[logical_id] = created["stateMachineArn"]
+        definitions[logical_id] = definition
     return LocalStack(
         name=stack_name,
         region=region,
         outputs=outputs,
         resources=resources,
         functions=functions,
-        state_machine_arn=created["stateMachineArn"],
-        definition=definition,
+        state_machine_arn=arns["ReplicationStateMachine"],
+        definition=definitions["ReplicationStateMachine"],
+        state_machine_arns=arns,
     )

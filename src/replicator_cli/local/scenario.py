@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,6 +97,10 @@ class Scenario(_Spec):
     snapshots: list[SnapshotSpec] = Field(default_factory=list)
     unavailable_engine_versions: list[EngineVersionSpec] = Field(default_factory=list)
     failing_copies: list[str] = Field(default_factory=list)  # source snapshot ids whose copies end `failed`
+    restore_tests: Literal["allowed", "denied"] = "allowed"  # the target roles' RestoreTests
+    restore_seconds: float | None = None  # how long a restore test's restore takes (default: copy_seconds)
+    failing_restores: list[str] = Field(default_factory=list)  # source databases whose test restores end `failed`
+    stuck_restores: list[str] = Field(default_factory=list)  # source databases whose test restores never end
     mappings: list[dict[str, Any]] = Field(default_factory=list)
     events: list[EventSpec] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
@@ -168,6 +173,11 @@ class ScenarioRunner:
     def seed(self) -> None:
         s = self.scenario
         self.cloud.doubles.copy_clock.fail_identifiers.update(s.failing_copies)
+        restores = self.cloud.doubles.restore_clock
+        restores.failing.update(s.failing_restores)
+        restores.stuck.update(s.stuck_restores)
+        if s.restore_seconds is not None:
+            restores.restore_seconds = s.restore_seconds
         self.cloud.doubles.refuse_single_step = s.refuse_single_step
         for v in s.unavailable_engine_versions:
             self.cloud.doubles.engine_catalog.unavailable.add((v.region, v.engine, v.version))
@@ -195,6 +205,7 @@ class ScenarioRunner:
             "ExternalId": LOCAL_EXTERNAL_ID,
             "RoleName": TARGET_ROLE_NAME,
             "ReplicaDeletion": self.scenario.replica_deletion,
+            "RestoreTests": self.scenario.restore_tests,
         }
         # made through the account's CloudFormation directly: deploying there from here needs a role there first
         stack = cloudformation_backends[account][HOME_REGION].create_stack(
@@ -261,7 +272,8 @@ class ScenarioRunner:
                 raise ValueError(f"scenario mapping names unknown {kind} '{name}'")
             return table[name]
 
-        return json.loads(re.sub(r"\{\{(key|role):([^}]+)\}\}", replace, json.dumps(item)))
+        # numbers as Decimal, as DynamoDB stores them (boto3 refuses floats: rpo_hours, max_minutes...)
+        return json.loads(re.sub(r"\{\{(key|role):([^}]+)\}\}", replace, json.dumps(item)), parse_float=Decimal)
 
     # ---- events ----
 

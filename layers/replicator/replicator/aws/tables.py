@@ -242,8 +242,9 @@ def mark_unsettled(table_name: str, replication_id: str) -> bool:
 
 
 def get_record(table_name: str, rid: str) -> ReplicationRecord | None:
+    """The replication of this id (None: none, or the id names a restore test, which is no replication)."""
     item = _table(table_name).get_item(Key={"replication_id": rid}, ConsistentRead=True).get("Item")
-    return ReplicationRecord.model_validate(item) if item else None
+    return ReplicationRecord.model_validate(item) if item and "record_type" not in item else None
 
 
 class ReadUsage:
@@ -304,13 +305,15 @@ def replications_of_database(
             yield IndexedReplication.model_validate(item)
 
 
-def _scan(table_name: str) -> list[dict[str, Any]]:
-    return [item for page in pages(_table(table_name).scan) for item in page["Items"]]
+def _scan(table_name: str, **request: Any) -> list[dict[str, Any]]:
+    return [item for page in pages(_table(table_name).scan, **request) for item in page["Items"]]
 
 
 def scan_records(table_name: str) -> list[ReplicationRecord]:
-    """Every record (the CLI's status command filters them)."""
-    return [ReplicationRecord.model_validate(item) for item in _scan(table_name)]
+    """Every replication (the CLI's status command filters them); the restore tests the history also keeps are
+    left out (restore_test_records reads those)."""
+    items = _scan(table_name, FilterExpression="attribute_not_exists(record_type)")
+    return [ReplicationRecord.model_validate(item) for item in items]
 
 
 # --- writing mappings (the CLI; the Lambdas only read) ----------------------------------------------------------------

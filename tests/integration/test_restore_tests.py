@@ -1,0 +1,188 @@
+"""Restore tests end to end on the emulation: the scheduler (its real handler) plans and starts the due tests, the
+restore-test state machine (the real ASL in moto's engine) restores each replica in its target account and region,
+checks it, deletes it and records the outcome; nothing `snaptest-*` is left, whatever happened."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.rds.models import rds_backends
+from support import TARGET_ACCOUNT, base_scenario, mapping, vault_target
+
+from replicator.aws import restore_test_records
+from replicator.restore_testing import RestoreTestRecord
+from replicator_cli.local.cloud import SOURCE_ACCOUNT
+
+RESTORE_TEST = {"every_days": 7, "max_minutes": 5}
+
+
+def _scenario(**overrides: Any) -> dict[str, Any]:
+    """orders (a PostgreSQL instance) and ledger (an Aurora cluster), each replicated to us-west-2 in this account
+    and to eu-west-1 in the target account, both targets testing restores."""
+    west = {
+        "target_region": "us-west-2",
+        "encryption": {"enabled": True, "kms_key_arn": "{{key:dr-west}}", "key_usage": "all"},
+        "restore_test": RESTORE_TEST,
+    }
+    return base_scenario(
+        databases=[
+            {"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True},
+            {
+                "id": "ledger",
+                "kind": "cluster",
+                "engine": "aurora-postgresql",
+                "engine_version": "15.4",
+                "encrypted": True,
+                "kms_key": "share-east",
+            },
+        ],
+        snapshots=[
+            {"id": "orders-2026-11-30", "database": "orders"},
+            {"id": "ledger-2026-11-30", "database": "ledger"},
+        ],
+        mappings=[mapping(west, vault_target(restore_test=RESTORE_TEST))],
+        events=[{"snapshot": "orders-2026-11-30"}, {"snapshot": "ledger-2026-11-30"}],
+        **overrides,
+    )
+
+
+def _schedule(run: Any, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    function = run.cloud.stack.function("ScheduleRestoreTestsFunction").name
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(function, payload or {})
+    assert error is None, result
+    return result
+
+
+def _tests_ended(run: Any, timeout: float = 60) -> list[RestoreTestRecord]:
+    """The restore tests' records once every execution of the restore-test state machine has ended."""
+    sfn = boto3.client("stepfunctions")
+    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+        if executions and all(e["status"] != "RUNNING" for e in executions):
+            break
+        time.sleep(0.5)
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert executions, "no restore test was started"
+    assert all(e["status"] == "SUCCEEDED" for e in executions), executions
+    return restore_test_records.started_since(run.cloud.stack.history_table, datetime.now(UTC) - timedelta(days=1))
+
+
+def _left_over(account: str, region: str) -> list[str]:
+    """Every snaptest-* DB instance and cluster in one account and region, whatever its status (deleting: the
+    cleanup started its deletion, which is all a test must do)."""
+    backend = rds_backends[account][region]
+    found = [*backend.databases, *backend.clusters]
+    return [name for name in found if name.startswith("snaptest-") and _status(backend, name) != "deleting"]
+
+
+def _status(backend: Any, name: str) -> str:
+    resource = backend.databases.get(name) or backend.clusters.get(name)
+    return str(getattr(resource, "_status", None) or getattr(resource, "status", ""))
+
+
+def test_an_instance_and_a_cluster_replica_are_restored_checked_and_deleted_on_each_target(run_scenario):
+    run = run_scenario(_scenario())
+    assert all(r.status.value == "SUCCEEDED" for r in run.records), [(r.replication_id, r.reason) for r in run.records]
+
+    summary = _schedule(run)
+    assert summary["started"] == 4  # two databases on two targets
+    tests = _tests_ended(run)
+
+    assert len(tests) == 4
+    for test in tests:
+        assert test.status.value == "SUCCEEDED", test.reason
+        assert (test.restore_seconds or 0) > 0
+        assert test.reason.startswith("restored and checked in ")
+        assert "available" in test.checks
+        assert any(check.startswith("encrypted with arn:aws:kms:") for check in test.checks)
+        assert test.plan is not None
+        assert test.plan.replica_arn == next(
+            r.replica_arn
+            for r in run.records
+            if r.source_database == test.database and r.target_region == test.target_region
+        )
+        assert len(test.deleted) == (2 if test.plan.kind.value == "cluster" else 1)
+    assert {(t.database, t.target_account) for t in tests} == {
+        ("orders", SOURCE_ACCOUNT),
+        ("orders", TARGET_ACCOUNT),
+        ("ledger", SOURCE_ACCOUNT),
+        ("ledger", TARGET_ACCOUNT),
+    }
+    clusters = [t for t in tests if t.plan and t.plan.kind.value == "cluster"]
+    assert all(t.instance_class == "db.t4g.medium" for t in clusters)  # Aurora's smallest burstable
+    assert all(t.instance_class == "db.t4g.micro" for t in tests if t not in clusters)
+    assert _left_over(SOURCE_ACCOUNT, "us-west-2") == []
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []
+    restored = run.cloud.doubles.restore_clock.restored
+    assert len(restored) == 6  # two instances, two clusters and their two instances
+    assert run.cloud.doubles.metrics.count("RestoreTestsSucceeded") == 8  # per target, and in total
+    assert run.cloud.doubles.metrics.values("RestoreSeconds", target=f"{TARGET_ACCOUNT}/eu-west-1")
+
+    # the same day again: nothing is due (one test per database and target per every_days)
+    again = _schedule(run)
+    assert again["started"] == 0
+    assert again["not_due"] == 4
+
+
+def test_a_failed_restore_is_recorded_failed_and_everything_it_made_is_deleted(run_scenario):
+    run = run_scenario(_scenario(failing_restores=["orders"]))
+    _schedule(run)
+    tests = {(t.database, t.target_region): t for t in _tests_ended(run)}
+
+    failed = tests[("orders", "us-west-2")]
+    assert failed.status.value == "FAILED"
+    assert "ended failed" in failed.reason
+    assert tests[("ledger", "us-west-2")].status.value == "SUCCEEDED"
+    assert _left_over(SOURCE_ACCOUNT, "us-west-2") == []
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []
+    assert run.cloud.doubles.metrics.count("RestoreTestsFailed") == 4  # orders on both targets, twice each
+
+
+def test_a_restore_that_outlives_max_minutes_times_out_and_is_deleted(run_scenario):
+    quick = {"every_days": 7, "max_minutes": 0.05}  # 3 seconds on the emulation's timeline
+    spec = _scenario(stuck_restores=["ledger"])
+    for target in spec["mappings"][0]["targets"]:
+        target["restore_test"] = quick
+    run = run_scenario(spec)
+    _schedule(run)
+    tests = {(t.database, t.target_region): t for t in _tests_ended(run)}
+
+    stuck = tests[("ledger", "eu-west-1")]
+    assert stuck.status.value == "FAILED"
+    assert "timed out" in stuck.reason
+    assert "after 0.05 minutes (restore_test.max_minutes)" in stuck.reason
+    assert _left_over(SOURCE_ACCOUNT, "us-west-2") == []
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []
+
+
+@pytest.mark.parametrize("rpo_hours", [0.0001])
+def test_a_replica_older_than_the_rpo_is_tested_and_the_record_says_its_age(run_scenario, rpo_hours):
+    spec = _scenario()
+    spec["mappings"][0]["targets"] = [{**spec["mappings"][0]["targets"][0], "rpo_hours": rpo_hours}]
+    run = run_scenario(spec)
+    _schedule(run)
+    tests = _tests_ended(run)
+    assert tests
+    for test in tests:
+        assert test.status.value == "SUCCEEDED", test.reason
+        # the replicas' snapshots were taken seconds before the test: older than an RPO of a third of a second
+        assert f"older than the target's RPO of {rpo_hours} h" in test.reason
+
+
+def test_a_database_without_a_replica_is_skipped_with_the_reason(run_scenario):
+    spec = _scenario()
+    spec["events"] = [{"snapshot": "orders-2026-11-30"}]  # ledger's snapshot is never replicated
+    run = run_scenario(spec)
+    summary = _schedule(run)
+    skipped = {(s["database"], s["target"]) for s in summary["skipped"]}
+    assert skipped == {("ledger", f"{SOURCE_ACCOUNT}/us-west-2"), ("ledger", f"{TARGET_ACCOUNT}/eu-west-1")}
+    tests = _tests_ended(run)
+    ledger = [t for t in tests if t.database == "ledger"]
+    assert {t.status.value for t in ledger} == {"SKIPPED"}
+    assert all(t.reason.startswith("no replica of ledger on ") for t in ledger)
