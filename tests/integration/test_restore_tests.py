@@ -4,8 +4,10 @@ checks it, deletes it and records the outcome; nothing `snaptest-*` is left, wha
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -186,3 +188,119 @@ def test_a_database_without_a_replica_is_skipped_with_the_reason(run_scenario):
     ledger = [t for t in tests if t.database == "ledger"]
     assert {t.status.value for t in ledger} == {"SKIPPED"}
     assert all(t.reason.startswith("no replica of ledger on ") for t in ledger)
+
+
+def test_a_passing_throttle_is_retried_and_an_error_mid_way_fails_the_test_and_deletes_what_it_made(run_scenario):
+    def faults(cloud: Any, _runner: Any) -> None:
+        # the first restore call is throttled (retried by the state machine); the cluster's instance cannot be
+        # created (a final error after the cluster was restored: the cluster must still be deleted)
+        cloud.doubles.faults.fail("rds", "restore_db_instance_from_db_snapshot", "Throttling", times=1)
+        cloud.doubles.faults.fail("rds", "create_db_instance", "InsufficientDBInstanceCapacity", times=1)
+
+    spec = _scenario()
+    spec["mappings"][0]["targets"] = spec["mappings"][0]["targets"][:1]  # us-west-2 only: one test of each kind
+    run = run_scenario(spec, before_events=None)
+    faults(run.cloud, run.runner)
+    _schedule(run)
+    tests = {t.database: t for t in _tests_ended(run)}
+
+    assert tests["orders"].status.value == "SUCCEEDED", tests["orders"].reason  # the throttle was passing
+    ledger = tests["ledger"]
+    assert ledger.status.value == "FAILED"
+    assert ledger.reason.startswith("add_instance failed: ")
+    assert "InsufficientDBInstanceCapacity" in ledger.reason
+    # the cluster's instance was never made (gone), the cluster was: its deletion started (moto: at once)
+    assert [entry.split(" ")[0] for entry in ledger.deleted] == [
+        ledger.plan.instance_identifier,
+        ledger.plan.restore_identifier,
+    ]
+    assert _left_over(SOURCE_ACCOUNT, "us-west-2") == []
+
+
+def _reconcile(run: Any) -> dict[str, Any]:
+    function = run.cloud.stack.function("ReconcileFunction").name
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(function, {})
+    assert error is None, result
+    return result
+
+
+def test_a_test_whose_execution_is_stopped_is_failed_and_its_databases_deleted_by_the_reconciler(run_scenario):
+    spec = _scenario(stuck_restores=["orders"])
+    spec["mappings"][0]["targets"] = [{**spec["mappings"][0]["targets"][1], "restore_test": {"every_days": 7}}]
+    spec["mappings"][0]["targets"][0]["restore_test"]["databases"] = ["orders"]
+    run = run_scenario(spec)
+    _schedule(run)
+    sfn = boto3.client("stepfunctions")
+    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
+    deadline = time.monotonic() + 30
+    while not run.cloud.doubles.restore_clock.restored and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+    sfn.stop_execution(executionArn=execution["executionArn"], cause="stopped by an operator")
+    assert len(_left_over(TARGET_ACCOUNT, "eu-west-1")) == 1  # restoring, in the target account
+
+    # max_minutes (120) has not passed: the database stays, but the test is FAILED at once
+    report = _reconcile(run)
+    assert len(report["restore_tests_failed"]) == 1
+    assert "its execution ended (ABORTED)" in report["restore_tests_failed"][0]
+    assert report["restore_test_databases_deleted"] == []
+    (test,) = restore_test_records.started_since(run.cloud.stack.history_table, datetime.now(UTC) - timedelta(days=1))
+    assert test.status.value == "FAILED"
+    assert "its execution ended (ABORTED) before the test recorded an outcome" in test.reason
+
+    # later than max_minutes: deleted
+    later = {"every_days": 7, "max_minutes": 0.01, "databases": ["orders"]}
+    table = boto3.resource("dynamodb").Table(run.cloud.stack.mapping_table)
+    item = table.get_item(Key={"source_region": "us-east-1"})["Item"]
+    item["targets"][0]["restore_test"] = json.loads(json.dumps(later), parse_float=Decimal)
+    table.put_item(Item=item)
+    time.sleep(1)
+    with _no_grace():
+        report = _reconcile(run)
+    assert len(report["restore_test_databases_deleted"]) == 1
+    assert report["restore_test_databases_deleted"][0].startswith("snaptest-orders-")
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []
+    assert run.cloud.doubles.metrics.count("RestoreTestLeftoversRemoved") == 1
+
+
+class _no_grace:
+    """The reconciler's grace for a just-made database, off (the emulation's minutes are seconds)."""
+
+    def __enter__(self) -> None:
+        from replicator.usecases import restore_leftovers
+
+        self._saved = restore_leftovers.GRACE
+        restore_leftovers.GRACE = timedelta(0)
+
+    def __exit__(self, *_: Any) -> None:
+        from replicator.usecases import restore_leftovers
+
+        restore_leftovers.GRACE = self._saved
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "another execution",  # a real test id, from an execution that does not run it
+        "a replication id",  # a replication's record is no restore test
+        "a plan in the input",  # anything beyond the test id and the execution name
+    ],
+)
+def test_a_forged_task_input_is_refused_and_restores_nothing(run_scenario, forged):
+    spec = _scenario()
+    spec["mappings"][0]["targets"] = spec["mappings"][0]["targets"][:1]
+    spec["mappings"][0]["targets"][0]["restore_test"]["databases"] = ["orders"]
+    run = run_scenario(spec)
+    _schedule(run)
+    (test,) = _tests_ended(run)
+    restored = list(run.cloud.doubles.restore_clock.restored)
+    payload: dict[str, Any] = {"test_id": test.test_id, "execution_name": "forged-execution"}
+    if forged == "a replication id":
+        payload = {"test_id": run.records[0].replication_id, "execution_name": run.records[0].execution_name}
+    elif forged == "a plan in the input":
+        payload = {"test_id": test.test_id, "execution_name": test.execution_name, "plan": test.plan.model_dump()}
+    function = run.cloud.stack.function("RunRestoreTestFunction").name
+    result, error = run.cloud.doubles.lambda_dispatcher.invoke(function, payload)
+    assert error == "RestoreTestRefused", result
+    assert run.cloud.doubles.restore_clock.restored == restored  # nothing restored
+    assert restore_test_records.get(run.cloud.stack.history_table, test.test_id) == test  # nothing recorded

@@ -7,7 +7,9 @@ Idempotent; each run:
 - a copy slot held, a place in a queue or a share lease kept by a replication that is no longer running is given
   back (the slot to the oldest waiter), removed, or left (removing the share if it was the last user);
 - intermediate copies (`-share`, `-stage`) that no running replication owns are deleted;
-- cleanups that failed are tried again, and outcome events that could not be published are published.
+- cleanups that failed are tried again, and outcome events that could not be published are published;
+- restore tests: one whose execution ended without an outcome is FAILED, and `snaptest-*` databases of tests no
+  longer running are deleted (restore_leftovers.py).
 Metrics: SlotsReclaimed, RecordsRepaired, OrphansRemoved, CleanupFailed; and per copy-slot pool (dimension `pool` =
 account/region/kind), CopiesInFlight and CopiesWaiting as the run leaves them.
 """
@@ -30,6 +32,7 @@ from ..settings import Settings
 from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_REPLICATION_ID, parse_snapshot_arn
 from .cleanup import clean_up, keep_base
 from .outcomes import publish_pending, record_outcome
+from .restore_leftovers import reconcile_restore_tests
 from .slots import give_back_everything, wake_waiters
 from .start import start_execution
 
@@ -51,6 +54,8 @@ class ReconcileReport(BaseModel):
     cleanups_finished: list[str] = []
     cleanup_failed: list[str] = []
     outcomes_published: list[str] = []
+    restore_tests_failed: list[str] = []
+    restore_test_databases_deleted: list[str] = []
     problems: list[str] = []
 
     @property
@@ -67,6 +72,10 @@ def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None
     _finish_final_records(settings, records, report, dry_run)
     pools = _reclaim(settings, alive, report, dry_run, now)
     _remove_orphans(settings, records, alive, report, dry_run)
+    tests = reconcile_restore_tests(settings, now, dry_run)
+    report.restore_tests_failed += tests.tests_failed
+    report.restore_test_databases_deleted += tests.databases_deleted
+    report.problems += tests.problems
     if not dry_run:
         for name, unit, items in (
             ("RecordsRepaired", MetricUnit.Count, report.records_repaired),
