@@ -5,6 +5,10 @@ lists tests/template/test_iam.py compares with the roles in template.yaml and ta
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import boto3
 import pytest
 import yaml
 from support import ROOT, base_scenario, vault_target
@@ -12,6 +16,7 @@ from support import ROOT, base_scenario, vault_target
 CALLS = yaml.safe_load((ROOT / "tests" / "aws_calls.yaml").read_text())
 VAULT = vault_target(keep_last=1)
 DR = {"target_region": "us-west-2", "encryption": {"enabled": True, "kms_key_arn": "{{key:dr-west}}"}, "keep_last": 1}
+RESTORE_TEST = {"every_days": 7}
 
 SCENARIOS = {
     # automated and manual aws/rds snapshots: copied, shared, staged, copied across regions; queued (quota 1)
@@ -65,6 +70,29 @@ SCENARIOS = {
     "failed-copy": base_scenario(
         mappings=[{"source_region": "us-east-1", "targets": [VAULT]}], failing_copies=["rds:orders-2026-11-24-03-10"]
     ),
+    # restore tests of an instance and an Aurora cluster, in this account and through the target role (the
+    # scheduler runs after the replications, the reconciler after the tests)
+    "restore-tests": base_scenario(
+        databases=[
+            {"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True},
+            {
+                "id": "ledger",
+                "kind": "cluster",
+                "engine": "aurora-postgresql",
+                "engine_version": "15.4",
+                "encrypted": True,
+                "kms_key": "share-east",
+            },
+        ],
+        snapshots=[{"id": "orders-manual-1", "database": "orders"}, {"id": "ledger-manual-1", "database": "ledger"}],
+        events=[{"snapshot": "orders-manual-1"}, {"snapshot": "ledger-manual-1"}],
+        mappings=[
+            {
+                "source_region": "us-east-1",
+                "targets": [{**VAULT, "restore_test": RESTORE_TEST}, {**DR, "restore_test": RESTORE_TEST}],
+            }
+        ],
+    ),
 }
 
 
@@ -78,6 +106,10 @@ def seen() -> set[tuple[str, str, bool]]:
         clouds: list = []
         try:
             run = run_in_cloud(spec, clouds)
+            if any(t.get("restore_test") for m in spec["mappings"] for t in m["targets"]):
+                function = run.cloud.stack.function("ScheduleRestoreTestsFunction").name
+                run.cloud.doubles.lambda_dispatcher.invoke(function, {})
+                _restore_tests_ended(run)
             for name in ("PruneReplicasFunction", "ReconcileFunction", "AuditCoverageFunction"):
                 function = run.cloud.stack.function(name).name
                 run.cloud.doubles.lambda_dispatcher.invoke(function, {})
@@ -86,6 +118,18 @@ def seen() -> set[tuple[str, str, bool]]:
             for cloud in clouds:
                 cloud.__exit__(None, None, None)
     return calls
+
+
+def _restore_tests_ended(run: Any, timeout: float = 60) -> None:
+    sfn = boto3.client("stepfunctions")
+    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+        if executions and all(e["status"] != "RUNNING" for e in executions):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the restore tests did not end")
 
 
 @pytest.mark.parametrize("function", sorted(CALLS))
@@ -103,4 +147,6 @@ def test_the_scenarios_reach_the_target_account_and_the_slot_queue(seen):
     assert ("RunStepFunction", "rds:ModifyDBSnapshotAttribute") in actions  # shared
     assert ("FinishReplicationFunction", "rds:DeleteDBSnapshot") in actions  # cleaned up
     assert ("AcquireSlotFunction", "dynamodb:Query") in actions  # queued
+    assert ("RunRestoreTestFunction", "rds:RestoreDBClusterFromSnapshot") in actions  # a restore test
+    assert ("RunRestoreTestFunction", "rds:DeleteDBInstance", True) in seen  # ... in the target account
     assert any(through_role for _, _, through_role in seen)
