@@ -304,3 +304,18 @@ def test_a_forged_task_input_is_refused_and_restores_nothing(run_scenario, forge
     assert error == "RestoreTestRefused", result
     assert run.cloud.doubles.restore_clock.restored == restored  # nothing restored
     assert restore_test_records.get(run.cloud.stack.history_table, test.test_id) == test  # nothing recorded
+
+
+def test_a_target_role_that_does_not_allow_restore_tests_fails_the_test_with_the_fix(run_scenario):
+    spec = _scenario()
+    spec["mappings"][0]["targets"] = spec["mappings"][0]["targets"][1:]  # the target account only
+    spec["mappings"][0]["targets"][0]["restore_test"] = {**RESTORE_TEST, "databases": ["orders"]}
+    run = run_scenario(spec)
+    # what AWS answers when the role lacks the RestoreTests statements (moto evaluates no IAM policy)
+    run.cloud.doubles.faults.fail("rds", "restore_db_instance_from_db_snapshot", "AccessDenied", times=1)
+    _schedule(run)
+    (test,) = _tests_ended(run)
+    assert test.status.value == "FAILED"
+    assert "AccessDenied" in test.reason
+    assert "deploy target-account-role.yaml there with RestoreTests=allowed" in test.reason
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []

@@ -144,7 +144,19 @@ def abort_restore_test(settings: Settings, payload: Any) -> StepResult:
     if test.record.verdict is not None:  # decided already: only the cleanup is left
         test.save(stage=Stage.CLEANUP, status=RestoreTestStatus.CLEANING_UP)
         return test.result(0)
-    return test.fail(f"{stage.value} failed: {what}")
+    return test.fail(f"{stage.value} failed: {what}{_hint(what, test.plan)}")
+
+
+def _hint(what: str, plan: RestoreTestPlan) -> str:
+    """How to fix what is known to need a fix by hand."""
+    if "AccessDenied" in what or "not authorized" in what:
+        if plan.role_arn:
+            return (
+                f"; the target role {plan.role_arn} must allow restore tests: deploy target-account-role.yaml "
+                "there with RestoreTests=allowed"
+            )
+        return "; the replicator's role must allow restoring snaptest-* databases (template.yaml, RunRestoreTestRole)"
+    return ""
 
 
 def _restore(test: _Test, now: datetime) -> StepResult:
