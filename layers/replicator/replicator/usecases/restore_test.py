@@ -323,7 +323,7 @@ def _publish(record: RestoreTestRecord) -> None:
     total (the alarm's)."""
     succeeded = record.status is RestoreTestStatus.SUCCEEDED
     values: list[tuple[str, MetricUnit, float]] = [
-        ("RestoreTestsSucceeded" if succeeded else "RestoreTestsFailed", MetricUnit.Count, 1)
+        ("RestoreTestsSucceeded", MetricUnit.Count, 1) if succeeded else ("RestoreTestsFailed", MetricUnit.Count, 1)
     ]
     if succeeded and record.restore_seconds is not None:
         values.append(("RestoreSeconds", MetricUnit.Seconds, record.restore_seconds))
