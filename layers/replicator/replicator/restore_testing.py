@@ -48,6 +48,7 @@ FAILED_STATES = frozenset(
         "inaccessible-encryption-credentials",
         "inaccessible-encryption-credentials-recoverable",
         "storage-full",
+        "insufficient-capacity",
         "restore-error",
     }
 )
@@ -63,7 +64,7 @@ class RestoreTest(BaseModel):
     every_days: int = Field(ge=1, le=365, description="Test each database's newest replica once per this many days")
     instance_class: str | None = Field(
         default=None,
-        pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$",
+        pattern=r"^db\.[a-z0-9-]+(\.[a-z0-9]+)+$",  # also Oracle's db.m5.large.tpc2.mem2x
         description="DB instance class of the restored database (absent: the smallest burstable class offered)",
     )
     subnet_group: str | None = Field(
