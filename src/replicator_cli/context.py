@@ -124,6 +124,7 @@ class CliContext:
     output: OutputFormat = OutputFormat.table
     debug: bool = False
     verbose: bool = False
+    restore_test_state_machine_flag: str | None = None  # `restore-test run --restore-test-state-machine-arn`
     _outputs: dict[str, str] | None = field(default=None, repr=False)
 
     @property
@@ -222,6 +223,10 @@ class CliContext:
     @cached_property
     def state_machine_arn(self) -> str:
         return self.state_machine_flag or self._stack_output("StateMachineArn")
+
+    @cached_property
+    def restore_test_state_machine_arn(self) -> str:
+        return self.restore_test_state_machine_flag or self._stack_output("RestoreTestStateMachineArn")
 
 
 def get_context(ctx: typer.Context) -> CliContext:

@@ -14,7 +14,19 @@ from rich.console import Console
 from rich.table import Table
 from typer._click.core import ParameterSource  # typer vendors click and exports no public name for it
 
-from . import backfill, coverage, local_cloud, mappings, reconcile, reindex, retention, retry, status, validation
+from . import (
+    backfill,
+    coverage,
+    local_cloud,
+    mappings,
+    reconcile,
+    reindex,
+    restore_tests,
+    retention,
+    retry,
+    status,
+    validation,
+)
 from .context import DEFAULT_STACK, CliContext, OutputFormat, get_context
 from .errors import TranslatedErrors
 
@@ -47,6 +59,7 @@ app.command("coverage")(coverage.coverage)
 app.command("retry")(retry.retry)
 app.command("reconcile")(reconcile.reconcile)
 app.command("reindex")(reindex.reindex)
+app.add_typer(restore_tests.app, name="restore-test")
 
 
 def _print_version(value: bool | None) -> None:

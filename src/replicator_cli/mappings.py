@@ -32,6 +32,7 @@ from rich.table import Table
 from replicator.aws import tables
 from replicator.history import utc_now
 from replicator.mapping import ALL_REGIONS, KeyUsage, MappingTarget, RegionMapping
+from replicator.restore_testing import RestoreTest
 from replicator.selection import Selection
 
 from . import validation
@@ -59,6 +60,24 @@ _OPTION_OF_FIELD = {
     "keep_last": "--keep-last",
     "rpo_hours": "--rpo-hours",
     "selection.min_interval_hours": "--min-interval-hours",
+    "restore_test.every_days": "--restore-test-every-days",
+    "restore_test.instance_class": "--restore-test-instance-class",
+    "restore_test.subnet_group": "--restore-test-subnet-group",
+    "restore_test.security_group_ids": "--restore-test-security-group",
+    "restore_test.max_minutes": "--restore-test-max-minutes",
+    "restore_test.databases": "--restore-test-database",
+    "security_group_ids": "--restore-test-security-group",  # the model's own check names the field first
+    "restore_test": "--restore-test-every-days / --no-restore-test",
+}
+
+# the restore-test options: (the restore_test field each sets, its option)
+RESTORE_TEST_OPTIONS = {
+    "restore_test_every_days": ("every_days", "--restore-test-every-days"),
+    "restore_test_instance_class": ("instance_class", "--restore-test-instance-class"),
+    "restore_test_subnet_group": ("subnet_group", "--restore-test-subnet-group"),
+    "restore_test_security_group": ("security_group_ids", "--restore-test-security-group"),
+    "restore_test_max_minutes": ("max_minutes", "--restore-test-max-minutes"),
+    "restore_test_database": ("databases", "--restore-test-database"),
 }
 
 # the options that make the one include rule (selection.include[0]) out of the simple selection options
@@ -82,6 +101,7 @@ _SETTINGS = (
     "keep_last",
     "selection",
     "rpo_hours",
+    "restore_test",
 )
 
 
@@ -117,6 +137,45 @@ def _key_usage_option(value: str | KeyUsage) -> KeyUsage:
             f"'{value}' is not one of 'all', 'encrypted-only' (encrypted_only, the mapping item's spelling, is "
             "accepted too)"
         ) from None
+
+
+# what a restore-test option's value must look like, where the model's rule is a pattern
+_RESTORE_TEST_SHAPES = {
+    "instance_class": "is not a DB instance class such as db.t4g.micro",
+    "subnet_group": "is not a DB subnet group name (letters, digits, spaces, '.', '_' and '-')",
+}
+
+
+def _restore_test_option(field: str) -> Callable[[Any], Any]:
+    """A typer callback checking one restore-test option's value with the RestoreTest model's own rules: a usage
+    error naming the option, the value and what is wrong, before anything is read."""
+
+    def check(value: Any) -> Any:
+        if value is None or value == []:
+            return None
+        data: dict[str, Any] = {"every_days": 1, field: value} if field != "every_days" else {field: value}
+        try:
+            RestoreTest.model_validate(data)
+        except ValidationError as error:
+            raise typer.BadParameter(
+                "; ".join(_restore_test_problem(field, value, e) for e in error.errors())
+            ) from None
+        return value
+
+    return check
+
+
+def _restore_test_problem(field: str, value: Any, found: Any) -> str:
+    message = str(found["msg"]).removeprefix("Value error, ").removeprefix(f"{field}: ")
+    if found["type"] == "value_error":
+        return message  # the model's own sentence names the value
+    loc = tuple(found["loc"])
+    shown = value[loc[1]] if len(loc) > 1 and isinstance(value, list) and isinstance(loc[1], int) else value
+    if found["type"] == "string_pattern_mismatch" and field in _RESTORE_TEST_SHAPES:
+        return f"{shown!r} {_RESTORE_TEST_SHAPES[field]}"
+    if isinstance(shown, list):
+        return f"{message} (restore_test.{field})"
+    return f"{shown!r}: {message} (restore_test.{field})"
 
 
 def _with_flag_spelling(text: str) -> str:
@@ -234,6 +293,13 @@ class TargetOptions:
     min_interval_hours: float | None = None
     selection_file: Path | None = None
     rpo_hours: float | None = None
+    restore_test_every_days: int | None = None
+    restore_test_instance_class: str | None = None
+    restore_test_subnet_group: str | None = None
+    restore_test_security_group: list[str] | None = None
+    restore_test_max_minutes: float | None = None
+    restore_test_database: list[str] | None = None
+    no_restore_test: bool = False
     description: str | None = None
     replace: bool = False
     yes: bool = False
@@ -306,8 +372,51 @@ class TargetOptions:
             selection["min_interval_hours"] = self.min_interval_hours
         return selection or None, options
 
-    def target(self, selection: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The target item (`selection` as made by selection())."""
+    def restore_test_given(self) -> dict[str, Any]:
+        """The restore_test fields the options give (field -> value)."""
+        given: dict[str, Any] = {}
+        for attribute, (field, _) in RESTORE_TEST_OPTIONS.items():
+            value = getattr(self, attribute)
+            if value is not None and value != []:
+                given[field] = list(value) if isinstance(value, list) else value
+        return given
+
+    def check_restore_test_options(self) -> None:
+        """--no-restore-test with an option that sets a restore-test field: a usage error (before anything is read)."""
+        if self.no_restore_test and (given := self.restore_test_given()):
+            options = ", ".join(RESTORE_TEST_OPTIONS[f"restore_test_{_attribute(f)}"][1] for f in given)
+            raise typer.BadParameter(
+                f"cannot be combined with {options}: drop --no-restore-test to set the restore test, or the "
+                "other options to remove it",
+                param_hint="'--no-restore-test'",
+            )
+
+    def restore_test(self, existing: Any, described: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The target's `restore_test` (None: no restore tests) and, for a refusal, which option made which field.
+
+        Unlike the other settings, the replaced target's restore_test is kept when no restore-test option is given:
+        the options change only the fields they name (a list option replaces the whole list), --no-restore-test
+        removes it. A target without one gets one only with --restore-test-every-days (its one required field)."""
+        if self.no_restore_test:
+            return None, {}
+        given = self.restore_test_given()
+        current = dict(existing) if isinstance(existing, dict) else None
+        if not given:
+            return current, {}
+        if current is None and "every_days" not in given:
+            options = ", ".join(RESTORE_TEST_OPTIONS[f"restore_test_{_attribute(f)}"][1] for f in given)
+            raise typer.BadParameter(
+                f"target {described} has no restore test to change with {options}: add --restore-test-every-days N "
+                "(how often each database's newest replica is restored, e.g. 7) to set one up",
+                param_hint="'--restore-test-every-days'",
+            )
+        made = {f"restore_test.{f}": RESTORE_TEST_OPTIONS[f"restore_test_{_attribute(f)}"][1] for f in given}
+        return {**(current or {}), **given}, made
+
+    def target(
+        self, selection: dict[str, Any] | None = None, restore_test: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The target item (`selection` as made by selection(), `restore_test` by restore_test())."""
         target: dict[str, Any] = {
             "target_region": self.target_region,
             "encryption": {"enabled": bool(self.encrypt), "key_usage": KeyUsage(self.key_usage).value},
@@ -323,9 +432,15 @@ class TargetOptions:
             "keep_last": self.keep_last,
             "selection": selection,
             "rpo_hours": self.rpo_hours,
+            "restore_test": restore_test,
         }
         target.update({k: v for k, v in optional.items() if v is not None})
         return target
+
+
+def _attribute(field: str) -> str:
+    """The TargetOptions attribute (without its restore_test_ prefix) of a restore_test field."""
+    return {"security_group_ids": "security_group", "databases": "database"}.get(field, field)
 
 
 def _tag_match(text: str) -> dict[str, Any]:
@@ -458,7 +573,29 @@ def _shown(setting: str, value: Any) -> str:
             return Selection.model_validate(value).describe()
         except ValidationError:
             return json.dumps(value)
+    if setting == "restore_test" and isinstance(value, dict):
+        return describe_restore_test(value)
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def describe_restore_test(value: dict[str, Any]) -> str:
+    """A restore_test in one line: 'every 7 days, databases prod-*, db.t4g.micro, subnet group dr, sg-..., at most
+    60 minutes' (the defaults left out)."""
+    try:
+        test = RestoreTest.model_validate(value)
+    except ValidationError:
+        return json.dumps(value)
+    parts = [f"every {test.every_days} day{'s' if test.every_days != 1 else ''}"]
+    if test.databases != ["*"]:
+        parts.append(f"databases {', '.join(test.databases)}")
+    if test.instance_class:
+        parts.append(test.instance_class)
+    if test.subnet_group:
+        parts.append(f"subnet group {test.subnet_group}")
+    if test.security_group_ids:
+        parts.append(", ".join(test.security_group_ids))
+    parts.append(f"at most {test.max_minutes:g} minutes")
+    return ", ".join(parts)
 
 
 @dataclass
@@ -514,13 +651,16 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     cli = get_context(ctx)
     _refuse_csv(cli, "mappings put")
     options = options.with_encryption(cli)
+    options.check_restore_test_options()
     selection, made = options.selection()  # before anything is read: a usage error is refused first
     existing = tables.mapping_item(cli.mapping_table, source_region) or {}
-    target = options.target(selection)
     current = list(existing.get("targets", []))
     # a role in this account and no role are the same account: such a target is replaced, not added beside
     own_account = boto3.client("sts").get_caller_identity()["Account"] if current else None
     replaced = [t for t in current if _same_destination(t, options.role_arn, options.target_region, own_account)]
+    described = _describe_target({"role_arn": options.role_arn, "target_region": options.target_region})
+    restore_test, restore_made = options.restore_test(replaced[0].get("restore_test") if replaced else None, described)
+    target = options.target(selection, _plain(restore_test) if restore_test is not None else None)
     others = [] if options.replace else current
     kept = [t for t in others if not _same_destination(t, options.role_arn, options.target_region, own_account)]
     removed = [t for t in current if t not in kept and t not in replaced]
@@ -531,7 +671,7 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     }
     if options.description or existing.get("description"):
         item["description"] = options.description or existing["description"]
-    mapping = validate(item, (len(kept), made))
+    mapping = validate(item, (len(kept), {**made, **restore_made}))
     refuse_disallowed_accounts(cli, [mapping])
     warn_role_name_prefix(cli, options.role_arn)
     where = "all regions without their own mapping" if source_region == ALL_REGIONS else source_region
@@ -765,6 +905,73 @@ def _target_options_signature(
             help="Each selected database must have a replica here younger than this (replicator coverage)",
         ),
     ] = None,
+    restore_test_every_days: Annotated[
+        int | None,
+        typer.Option(
+            "--restore-test-every-days",
+            metavar="DAYS",
+            callback=_restore_test_option("every_days"),
+            help=(
+                "Restore tests: restore each selected database's newest replica here once per DAYS days, check it, "
+                "delete it (sets up restore_test; the target role must allow it: RestoreTests=allowed)"
+            ),
+        ),
+    ] = None,
+    restore_test_instance_class: Annotated[
+        str | None,
+        typer.Option(
+            "--restore-test-instance-class",
+            metavar="CLASS",
+            callback=_restore_test_option("instance_class"),
+            help="Restore tests: the restored database's class (absent: the smallest burstable class offered)",
+        ),
+    ] = None,
+    restore_test_subnet_group: Annotated[
+        str | None,
+        typer.Option(
+            "--restore-test-subnet-group",
+            metavar="NAME",
+            callback=_restore_test_option("subnet_group"),
+            help="Restore tests: DB subnet group in the target account and region (absent: the default VPC's)",
+        ),
+    ] = None,
+    restore_test_security_group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--restore-test-security-group",
+            metavar="SG_ID",
+            callback=_restore_test_option("security_group_ids"),
+            help="Restore tests: a VPC security group of the restored database, sg-... (repeatable, at most 5)",
+        ),
+    ] = None,
+    restore_test_max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--restore-test-max-minutes",
+            metavar="MINUTES",
+            callback=_restore_test_option("max_minutes"),
+            help="Restore tests: a restore not available after this many minutes fails, and is deleted (default 120)",
+        ),
+    ] = None,
+    restore_test_database: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--restore-test-database",
+            metavar="PATTERN",
+            callback=_restore_test_option("databases"),
+            help="Restore tests: only the selected databases matching these patterns (repeatable; default all)",
+        ),
+    ] = None,
+    no_restore_test: Annotated[
+        bool,
+        typer.Option(
+            "--no-restore-test",
+            help=(
+                "Remove the target's restore tests (without a restore-test option, a replaced target keeps its "
+                "restore_test; the options change only the fields they name)"
+            ),
+        ),
+    ] = False,
     description: Annotated[str | None, typer.Option("--description", help="Free text")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Drop the mapping's other targets")] = False,
     yes: Annotated[
@@ -835,6 +1042,7 @@ LIST_COLUMNS = (
     ("retention", True),
     ("selection", True),
     ("rpo", False),
+    ("restore\ntest", False),
 )
 
 
@@ -874,6 +1082,9 @@ def _list_rows(items: list[dict[str, Any]], own_account: str | None) -> list[dic
                     "retention": target.retention.describe() if target.retention.given else None,
                     "selection": target.selection.describe() if target.selection else None,
                     "rpo_hours": target.rpo_hours,
+                    "restore_test": (
+                        target.restore_test.model_dump(mode="json", exclude_none=True) if target.restore_test else None
+                    ),
                 }
             )
     return rows
@@ -881,8 +1092,10 @@ def _list_rows(items: list[dict[str, Any]], own_account: str | None) -> list[dic
 
 def _print_list(out: Console, title: str, rows: list[dict[str, Any]]) -> None:
     """The rows as a table within the console's width: KMS keys as "key 1", "key 2"... with their ARNs in full
-    below it (copyable, never folded), and each invalid item's error below it too."""
+    below it (copyable, never folded), and each invalid item's error below it too. The restore test column (how
+    often: 7d) only when a target tests restores: without any, the table is as it was."""
     keys: dict[str, str] = {}
+    columns = LIST_COLUMNS if any(row.get("restore_test") for row in rows) else LIST_COLUMNS[:-1]
 
     def key(arn: str | None) -> str:
         if not arn:
@@ -890,14 +1103,14 @@ def _print_list(out: Console, title: str, rows: list[dict[str, Any]]) -> None:
         return keys.setdefault(arn, f"key {len(keys) + 1}")
 
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for header, wraps in LIST_COLUMNS:
+    for header, wraps in columns:
         table.add_column(header, overflow="fold", no_wrap=not wraps)
     invalid: list[tuple[str, str]] = []
     for row in rows:
         if "error" in row:
             invalid.append((str(row["source_region"]), row["error"]))
             cells = [escape(str(row["source_region"])), "[red]invalid[/]", "", "(see below)"]
-            table.add_row(*cells, *[""] * (len(LIST_COLUMNS) - len(cells)))
+            table.add_row(*cells, *[""] * (len(columns) - len(cells)))
             continue
         encrypted = row["encrypted"]
         table.add_row(
@@ -911,6 +1124,11 @@ def _print_list(out: Console, title: str, rows: list[dict[str, Any]]) -> None:
             row["retention"] or "kept",
             escape(row["selection"] or "every snapshot"),
             f"{row['rpo_hours']:g} h" if row["rpo_hours"] is not None else "-",
+            *(
+                [f"{row['restore_test']['every_days']}d" if row["restore_test"] else "-"]
+                if columns is LIST_COLUMNS
+                else []
+            ),
         )
     out.print(table)
     for arn, name in keys.items():
@@ -922,8 +1140,9 @@ def _print_list(out: Console, title: str, rows: list[dict[str, Any]]) -> None:
 @app.command("list")
 def list_mappings(ctx: typer.Context) -> None:
     """Every mapping, one row per target: account, region, encryption and key usage, tags, keys, retention,
-    selection and RPO (an invalid item as one row, its error below the table). --output json / yaml / csv: the
-    rows, the target account resolved for targets in this account."""
+    selection, RPO and how often restores are tested (an invalid item as one row, its error below the table).
+    --output json / yaml / csv: the rows (restore_test in full), the target account resolved for targets in this
+    account."""
     cli = get_context(ctx)
     items = tables.mapping_items(cli.mapping_table)
     role_less = any(isinstance(t, dict) and not t.get("role_arn") for i in items for t in i.get("targets", []) or [])
@@ -1039,7 +1258,9 @@ def check(
 
     For each source region (its own mapping, or '*'), lists the databases there now and checks, per target: the
     role, the KMS key (exists in the target region, enabled, usable by the role), the share key, that each engine
-    version is offered in the target region, and which databases the encryption rules would refuse.
+    version is offered in the target region, and which databases the encryption rules would refuse. A target with
+    restore tests: its role allows them (RestoreTests=allowed), its subnet group and security groups exist there,
+    and the instance class (given, or the smallest offered) is offered for each tested database's engine version.
     --output json / yaml / csv: one row per check. Exit status 1 when anything would fail.
     """
     from .preflight import check_mappings

@@ -112,6 +112,8 @@ EVERY_COMMAND = [
     ["retry", "--failed", "--dry-run"],
     ["reconcile", "--dry-run"],
     ["reindex", "--dry-run"],
+    ["restore-test", "run", "--dry-run"],
+    ["restore-test", "list"],
 ]
 
 

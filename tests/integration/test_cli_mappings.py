@@ -662,6 +662,7 @@ def _row(**values: Any) -> dict[str, Any]:
         "retention": None,
         "selection": None,
         "rpo_hours": None,
+        "restore_test": None,
     }
     row.update(values)
     return row
@@ -731,7 +732,7 @@ def test_list_as_a_table_shows_the_columns_and_an_invalid_item(cloud):
         "retention",
         "selection",
         "rpo",
-    ]
+    ]  # no restore test column: no target tests restores
     rows = [flat_line(line) for line in lines]
     assert "* this account us-west-2 off - yes kept every snapshot -" in rows
     assert "us-east-1 this account us-west-2 key 1 all yes retention_days 35 every snapshot -" in rows

@@ -20,8 +20,23 @@ def template(name: str = "template.yaml") -> dict[str, Any]:
     return load_template(ROOT / name)
 
 
-def aws_calls() -> dict[str, dict[str, list[str]]]:
+# entries of tests/aws_calls.yaml that are no Lambda function: only the calls they make through the target role
+NOT_FUNCTIONS = frozenset({"ReplicatorCli"})
+
+
+def all_calls() -> dict[str, dict[str, list[str]]]:
+    """Every entry of tests/aws_calls.yaml: the functions', and those of NOT_FUNCTIONS."""
     return yaml.safe_load((ROOT / "tests" / "aws_calls.yaml").read_text())
+
+
+def aws_calls() -> dict[str, dict[str, list[str]]]:
+    """The functions' entries of tests/aws_calls.yaml (home, implied, target), by function."""
+    return {name: calls for name, calls in all_calls().items() if name not in NOT_FUNCTIONS}
+
+
+def target_calls() -> set[str]:
+    """Every action called through the target role: by the functions, and by the CLI (NOT_FUNCTIONS)."""
+    return {action for calls in all_calls().values() for action in calls.get("target", [])}
 
 
 def as_list(value: Any) -> list[Any]:

@@ -12,6 +12,8 @@ from functools import cache
 import pytest
 from iam_policies import (
     ACCOUNT,
+    NOT_FUNCTIONS,
+    all_calls,
     allowed_actions,
     as_json,
     as_list,
@@ -19,6 +21,7 @@ from iam_policies import (
     policy_documents,
     role_statements,
     statements,
+    target_calls,
     template,
 )
 from parliament import analyze_policy_string
@@ -87,12 +90,36 @@ def test_x_ray_only_when_tracing_is_on(function):
     assert {"Fn::If": ["TracingOn", {"Ref": "FunctionTracingPolicy"}, {"Ref": "AWS::NoValue"}]} in arns
 
 
-def test_the_target_role_grants_exactly_what_the_functions_call_through_it():
-    expected = {a for calls in CALLS.values() for a in calls["target"]}
+def test_the_target_role_grants_exactly_what_the_functions_and_the_cli_call_through_it():
+    expected = {a for calls in CALLS.values() for a in calls["target"]} | {
+        a for name in NOT_FUNCTIONS for a in all_calls()[name]["target"]
+    }
+    assert expected == target_calls()
     granted = allowed_actions(
         statements(TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"])
     )
     assert granted == expected
+
+
+def test_the_entries_that_are_no_function_list_only_target_calls():
+    entries = all_calls()
+    assert set(entries) >= NOT_FUNCTIONS
+    for name in NOT_FUNCTIONS:
+        assert name not in CFN["Resources"], f"{name} is a resource of template.yaml: list it as a function"
+        assert set(entries[name]) == {"target"}, name
+        assert entries[name]["target"], name
+    assert set(CALLS) == set(entries) - NOT_FUNCTIONS  # every other entry is a function (test above)
+
+
+def test_what_only_the_cli_reads_through_the_target_role_is_granted_only_with_restore_tests():
+    document = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    by_functions = {a for calls in CALLS.values() for a in calls["target"]}
+    cli_only = {a for name in NOT_FUNCTIONS for a in all_calls()[name]["target"]} - by_functions
+    assert cli_only  # the check's own reads (subnet groups, security groups)
+    assert cli_only & allowed_actions(statements(document, condition_true=False)) == set()
+    for statement in statements(document, condition_true=True):
+        if cli_only & set(as_list(statement["Action"])):
+            assert statement["Sid"].startswith("RestoreTests"), statement["Sid"]
 
 
 @pytest.mark.parametrize(("where", "statement"), STATEMENTS, ids=[w for w, _ in STATEMENTS])

@@ -484,13 +484,15 @@ FLOOR, CEILING = 30, 3600
         pytest.param(0, 400, 120, 1500, id="large-replica-half-its-expectation"),
         pytest.param(0, 10_000, 1440, CEILING, id="huge-replica-ceiling"),
         pytest.param(-60, None, 120, 300, id="started-in-the-future-as-just-started"),
-        # back off with the time waited
-        pytest.param(10, None, 120, FLOOR, id="early-floor"),
-        pytest.param(1000, None, 120, 500, id="past-expectation-half-elapsed"),
-        pytest.param(5000, None, 1440, 2500, id="long-half-elapsed"),
-        pytest.param(9000, None, 1440, CEILING, id="very-long-ceiling"),
+        # until the expectation's end, then a look every tenth of the time elapsed (a minute at least)
+        pytest.param(10, None, 120, 290, id="early-until-half-the-expectation"),
+        pytest.param(450, None, 120, 150, id="between-half-and-the-end-of-the-expectation"),
+        pytest.param(600, None, 120, 60, id="at-the-expectation-a-minute"),
+        pytest.param(1000, None, 120, 100, id="past-expectation-a-tenth-of-elapsed"),
+        pytest.param(5000, None, 1440, 500, id="long-a-tenth-of-elapsed"),
+        pytest.param(40_000, None, 1440, CEILING, id="very-long-ceiling"),
         # never past the deadline (+1 s: the next look finds it timed out)
-        pytest.param(6000, None, 120, 1201, id="capped-by-the-deadline"),
+        pytest.param(7000, None, 120, 201, id="capped-by-the-deadline"),
         pytest.param(0, 10_000, 30, 1801, id="first-look-capped-by-the-deadline"),
         pytest.param(7100, None, 120, 101, id="deadline-near"),
         # but never below the floor
@@ -520,7 +522,7 @@ def test_wait_seconds_grows_with_elapsed_time_up_to_the_ceiling() -> None:
     # past the restore's expectation (10 minutes), each wait is at least the one before, until the ceiling
     waits = [
         wait_seconds(NOW - timedelta(seconds=elapsed), None, NOW, FLOOR, CEILING, 1440)
-        for elapsed in range(600, 20_000, 300)
+        for elapsed in range(600, 60_000, 300)
     ]
     assert waits == sorted(waits)
     assert waits[0] < waits[-1] == CEILING
@@ -907,3 +909,22 @@ def test_one_test_cost_computed_by_hand() -> None:
     #   total                                                 = 0.010627742...
     cost = restore_test_cost_usd(1800, 0.016, storage_gb=20, invocations=12, transitions=40)
     assert cost == pytest.approx(0.0106277, abs=1e-7)
+
+
+@pytest.mark.parametrize("minutes", [12, 20, 40, 90, 180])
+def test_a_restore_past_its_expectation_is_seen_available_at_most_a_tenth_late(minutes: int) -> None:
+    # a restore's lateness is billed and counted in its measured time: past the expectation, a look every tenth
+    started, now, duration = NOW, NOW, minutes * 60
+    while (now - started).total_seconds() < duration:
+        now += timedelta(seconds=wait_seconds(started, None, now, FLOOR, CEILING, 1440))
+    seen = (now - started).total_seconds()
+    assert seen - duration <= max(60, 0.1 * seen) + 1
+
+
+def test_the_deadline_counts_from_the_restore_while_the_wait_counts_from_what_is_awaited() -> None:
+    # an Aurora cluster's instance created 100 s before the test's deadline: the wait stops at the deadline
+    restore_started = NOW - timedelta(seconds=7100)
+    instance_started = NOW - timedelta(seconds=10)
+    wait = wait_seconds(instance_started, None, NOW, FLOOR, CEILING, 120, deadline_from=restore_started)
+    assert wait == 101
+    assert wait_seconds(instance_started, None, NOW, FLOOR, CEILING, 120) == 290  # without it: the instance's own

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .clock import utc_now
 from .snapshots import SnapshotKind, sanitize_identifier, short_hash
-from .waiting import CopyProgress, next_wait_seconds
+from .waiting import EXPECTED_SECONDS_PER_GB
 
 RESTORE_PREFIX = "snaptest-"  # every database a restore test creates; the target role may only make these
 TAG_RESTORE_TEST = "replicator:restore-test"  # the test id, on everything a test creates
@@ -52,8 +52,10 @@ FAILED_STATES = frozenset(
         "restore-error",
     }
 )
-# a restore's first check: RDS restores take minutes whatever the size (the size adds to it)
+# a restore's first looks: RDS restores take minutes whatever the size (the size adds to it, as for a copy)
 EXPECTED_RESTORE_MINIMUM_SECONDS = 600.0
+LATE_LOOK_SHARE = 0.1  # past the expectation, look again after a tenth of the time elapsed...
+LATE_LOOK_MINIMUM_SECONDS = 60.0  # ... and a minute at least
 
 
 class RestoreTest(BaseModel):
@@ -217,7 +219,10 @@ class RestoreTestRecord(BaseModel):
     finished_at: datetime | None = None
     restore_started_at: datetime | None = None
     available_at: datetime | None = None
-    restore_seconds: float | None = None  # restore started to available (the cluster's instance, for Aurora)
+    restore_seconds: float | None = None  # restore started to seen available (the cluster's instance, for Aurora)
+    restore_seconds_at_least: float | None = None  # restore started to the last look that saw it not available yet
+    seen_unavailable_at: datetime | None = None  # the last look that saw it not available yet
+    instance_started_at: datetime | None = None  # Aurora: when the cluster's instance was created
     instance_class: str | None = None  # the class the database was restored with
     expected: Expected | None = None  # the replica as RDS described it when the restore started
     verdict: RestoreTestStatus | None = None  # decided before the cleanup: SUCCEEDED or FAILED
@@ -362,15 +367,29 @@ def wait_seconds(
     floor: int,
     ceiling: int,
     max_minutes: float,
+    deadline_from: datetime | None = None,
 ) -> int:
-    """How long to wait before looking at the restore again: the copies' adaptive wait (RDS reports no progress
-    for a restore: the "still at 0 %" back-off, with the size's expectation), never past the test's deadline."""
+    """How long to wait before looking at a restore (started at `restore_started_at`) again, never past the test's
+    deadline (`max_minutes` from `deadline_from`, default the same start).
+
+    RDS reports no progress for a restore, so the size's expectation (at least 10 minutes) sets the first looks: at
+    half of it, then at its end. Past it, a look every tenth of the time elapsed (a minute at least): a restore is
+    seen available at most about 10 % late. Unlike a copy's, a restore's lateness is billed (instance-hours, from
+    the minute it is available) and counted in the measured restore time, and a look costs less than a minute of
+    the smallest instance class (docs/performance.md, "Restore tests")."""
     elapsed = 0.0 if restore_started_at is None else max(0.0, (now - restore_started_at).total_seconds())
-    expected_gb = max(size_gb or 0, int(EXPECTED_RESTORE_MINIMUM_SECONDS / 7.5))
-    wait = next_wait_seconds(
-        CopyProgress(elapsed_seconds=elapsed, percent=0, size_gb=expected_gb), floor=floor, ceiling=ceiling
-    )
-    left = max_minutes * 60 - elapsed
+    expected = max(EXPECTED_RESTORE_MINIMUM_SECONDS, (size_gb or 0) * EXPECTED_SECONDS_PER_GB)
+    if elapsed < expected / 2:
+        wait = expected / 2 - elapsed
+    elif elapsed < expected:
+        wait = expected - elapsed
+    else:
+        wait = max(LATE_LOOK_MINIMUM_SECONDS, elapsed * LATE_LOOK_SHARE)
+    wait = min(max(wait, floor), ceiling)
+    since_deadline_start = elapsed
+    if deadline_from is not None:
+        since_deadline_start = max(0.0, (now - deadline_from).total_seconds())
+    left = max_minutes * 60 - since_deadline_start
     return int(max(floor, min(wait, left + 1)))
 
 
@@ -416,7 +435,7 @@ STORAGE_GB_MONTH_USD = 0.115  # RDS gp2 storage, us-east-1, per GB-month (730 ho
 
 
 def restore_test_cost_usd(
-    existed_seconds: float,
+    billed_seconds: float,
     hourly_price_usd: float,
     storage_gb: int,
     invocations: int,
@@ -424,10 +443,11 @@ def restore_test_cost_usd(
     lambda_seconds: float = 1.0,
     lambda_gb: float = 0.25,
 ) -> float:
-    """One test's cost from AWS's price rules: the restored database's instance hours from the restore's start to
-    its deletion (RDS bills per second, 10 minutes at least) and its storage for as long, the task's Lambda
+    """One test's cost from AWS's price rules: the restored database's instance-hours and storage for the time RDS
+    bills (`billed_seconds`: from when the DB instance is available until its deletion, per second, 10 minutes at
+    least; RDS User Guide, "Viewing instance status": creating and deleting are not billed), the task's Lambda
     invocations (requests and GB-seconds) and the state machine's transitions."""
-    hours = max(existed_seconds, 600.0) / 3600
+    hours = max(billed_seconds, 600.0) / 3600
     database = hours * hourly_price_usd + storage_gb * STORAGE_GB_MONTH_USD * hours / 730
     orchestration = invocations * (LAMBDA_REQUEST_USD + lambda_seconds * lambda_gb * LAMBDA_GB_SECOND_USD)
     return database + orchestration + transitions * STATE_TRANSITION_USD

@@ -76,14 +76,20 @@ class _Test:
         return StepResult(test_id=self.record.test_id, done=done, wait_seconds=0 if done else max(0, wait or 0))
 
     def wait(self, now: datetime) -> int:
+        """The wait before the next look: from the start of what is awaited (the restore, or the Aurora cluster's
+        instance), within the test's deadline (max_minutes from the restore's start)."""
         size = self.record.expected.allocated_storage_gb if self.record.expected else None
+        started = self.record.restore_started_at
+        if self.record.stage is Stage.WAIT_INSTANCE and self.record.instance_started_at is not None:
+            started, size = self.record.instance_started_at, None
         return wait_seconds(
-            self.record.restore_started_at,
+            started,
             size,
             now,
             self.settings.poll_floor_seconds,
             self.settings.poll_ceiling_seconds,
             self.plan.max_minutes,
+            deadline_from=self.record.restore_started_at,
         )
 
     def fail(self, reason: str) -> StepResult:
@@ -216,6 +222,7 @@ def _wait(test: _Test, now: datetime) -> StepResult:
         return test.fail(
             f"timed out: {identifier} still {status} after {plan.max_minutes:g} minutes (restore_test.max_minutes)"
         )
+    test.save(seen_unavailable_at=now)  # the restore time's lower bound, should the next look see it available
     return test.result(test.wait(now))
 
 
@@ -224,8 +231,8 @@ def _add_instance(test: _Test) -> StepResult:
     if expected is None or test.record.instance_class is None:
         return test.fail("the cluster was restored without its recorded expectation: nothing to verify against")
     restores.add_cluster_instance(test.plan, test.record.test_id, test.record.instance_class, expected.engine)
-    test.save(stage=Stage.WAIT_INSTANCE)
-    return test.result(test.settings.poll_floor_seconds)
+    test.save(stage=Stage.WAIT_INSTANCE, instance_started_at=test.record.instance_started_at or utc_now())
+    return test.result(test.wait(utc_now()))
 
 
 def _verify(test: _Test, now: datetime) -> StepResult:
@@ -245,18 +252,25 @@ def _verify(test: _Test, now: datetime) -> StepResult:
         observed = restores.describe_instance(plan, plan.restore_identifier)
         problems = mismatches(expected, observed, plan.kind) if observed else [f"{plan.restore_identifier} vanished"]
     available_at = record.available_at or now
-    seconds = (available_at - record.restore_started_at).total_seconds() if record.restore_started_at else None
+    started = record.restore_started_at
+    seconds = (available_at - started).total_seconds() if started else None
+    at_least = None
+    if started and record.seen_unavailable_at and record.seen_unavailable_at < available_at:
+        at_least = max(0.0, (record.seen_unavailable_at - started).total_seconds())
+    timing = {"restore_seconds": seconds, "restore_seconds_at_least": at_least}
     if problems:
         reason = f"restored, but {'; '.join(problems)}; {plan.age_note}"
-        test.save(verdict=RestoreTestStatus.FAILED, reason=reason, restore_seconds=seconds)
+        test.save(verdict=RestoreTestStatus.FAILED, reason=reason, **timing)
     else:
         minutes = f"{seconds / 60:.1f} min" if seconds is not None else "-"
+        if at_least is not None and seconds is not None:
+            minutes += f" (available after {at_least / 60:.1f} to {seconds / 60:.1f} min)"
         reason = f"restored and checked in {minutes} on {record.instance_class}; {plan.age_note}"
         test.save(
             verdict=RestoreTestStatus.SUCCEEDED,
             reason=reason,
-            restore_seconds=seconds,
             checks=checks_done(expected, plan.kind),
+            **timing,
         )
     test.save(stage=Stage.CLEANUP, status=RestoreTestStatus.CLEANING_UP)
     return test.result(0)
