@@ -11,7 +11,7 @@ from rich.console import Console
 from replicator.settings import Settings
 from replicator.usecases import reconcile as use_case
 
-from .context import get_context
+from .context import CliContext, CliError, get_context
 
 _TITLES = {
     "records_repaired": "replications whose execution ended without an outcome: FAILED, slot given back, cleaned up",
@@ -23,8 +23,20 @@ _TITLES = {
     "cleanups_finished": "cleanups left to do: finished",
     "cleanup_failed": "cleanups that failed again",
     "outcomes_published": "outcome events not published yet: published",
+    "restore_tests_failed": "restore tests whose execution ended without an outcome: FAILED",
+    "restore_test_databases_deleted": "snaptest-* databases of restore tests no longer running: deleted",
     "problems": "could not be checked",
 }
+
+
+def _restore_test_state_machine(cli: CliContext) -> str:
+    """The stack's restore-test state machine: its output, else named after the replication one as the template
+    names both (`<stack>-replication`, `<stack>-restore-test`) when only --state-machine-arn is given."""
+    try:
+        return cli.restore_test_state_machine_arn
+    except CliError:
+        arn = cli.state_machine_arn
+        return arn[: -len("-replication")] + "-restore-test" if arn.endswith("-replication") else ""
 
 
 def reconcile(
@@ -47,6 +59,7 @@ def reconcile(
         history_table=cli.history_table,
         slots_table=cli.slots_table,
         state_machine_arn=cli.state_machine_arn,
+        restore_test_state_machine_arn=_restore_test_state_machine(cli),
         account_id=boto3.client("sts").get_caller_identity()["Account"],
     )
     report = use_case.reconcile(settings, dry_run=dry_run)

@@ -14,10 +14,12 @@ import boto3
 import pytest
 from moto.rds.models import rds_backends
 from support import TARGET_ACCOUNT, base_scenario, mapping, vault_target
+from typer.testing import CliRunner
 
 from replicator.aws import restore_test_records
 from replicator.restore_testing import RestoreTestRecord
 from replicator_cli.local.cloud import SOURCE_ACCOUNT
+from replicator_cli.main import app
 
 RESTORE_TEST = {"every_days": 7, "max_minutes": 5}
 
@@ -239,6 +241,10 @@ def test_a_test_whose_execution_is_stopped_is_failed_and_its_databases_deleted_b
     sfn.stop_execution(executionArn=execution["executionArn"], cause="stopped by an operator")
     assert len(_left_over(TARGET_ACCOUNT, "eu-west-1")) == 1  # restoring, in the target account
 
+    # what `replicator reconcile --dry-run` says first (the stack's outputs name the restore-test state machine)
+    said = CliRunner().invoke(app, ["--stack-name", run.cloud.stack.name, "reconcile", "--dry-run", "-o", "json"])
+    assert said.exit_code == 0, said.output
+    assert len(json.loads(said.stdout)["restore_tests_failed"]) == 1
     # max_minutes (120) has not passed: the database stays, but the test is FAILED at once
     report = _reconcile(run)
     assert len(report["restore_tests_failed"]) == 1
