@@ -178,8 +178,37 @@ def _print_table(result: ScenarioResult, title: str, wide: bool = False) -> None
         )
     console = Console(width=None if wide and sys.stdout.isatty() else (250 if wide else 120))
     console.print(table)
+    if result.restore_tests:
+        console.print(_restore_table(result, wide))
     _print_problems(result, console)
     console.print(_verdict(result))
+
+
+def _restore_table(result: ScenarioResult, wide: bool) -> Table:
+    """The restore tests the scheduler ran after the replications: what was restored where, how long it took."""
+    table = Table(
+        title="Restore tests (the scheduler's run after the replications)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("database [dim](restored as)[/]", no_wrap=True)
+    table.add_column("target", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("restore time / reason", overflow="fold")
+    for t in result.restore_tests:
+        mark = "" if t.met is None else (" [green]✓[/]" if t.met else f" [red]✗ expected {t.expected}[/]")
+        style = {"SUCCEEDED": "green", "FAILED": "red", "SKIPPED": "yellow"}.get(t.status, "")
+        restored = f"{t.kind or '-'}, {t.instance_class}" if t.instance_class else "-"
+        reason = t.reason if wide or len(t.reason) <= 110 else f"{t.reason[:109]}…"
+        table.add_row(
+            f"{t.database}\n[dim]{restored}[/]",
+            f"{t.target_account}/{t.target_region}",
+            f"[{style}]{t.status}[/]{mark}",
+            reason,
+        )
+    return table
 
 
 def _print_problems(result: ScenarioResult, console: Console, *, data_says_it: bool = False) -> None:
@@ -191,13 +220,18 @@ def _print_problems(result: ScenarioResult, console: Console, *, data_says_it: b
         )
     for leftover in [] if data_says_it else result.leftovers:
         console.print(f"[red]intermediate copy left behind[/]: {leftover}")
+    for test in [] if data_says_it else result.missing_restore_tests:
+        console.print(f"[red]missing restore test[/]: {test.database} -> {test.target_region} ({test.status} expected)")
+    for leftover in [] if data_says_it else result.restore_leftovers:
+        console.print(f"[red]restore-test database left behind[/]: {leftover}")
     for error in result.async_errors:
         console.print(f"[red]handler error[/]: {error}", highlight=False)
 
 
 def _verdict(result: ScenarioResult) -> str:
-    met = sum(1 for o in result.outcomes if o.met)
+    met = sum(1 for o in result.outcomes if o.met) + sum(1 for t in result.restore_tests if t.met)
     expected = sum(1 for o in result.outcomes if o.met is not None) + len(result.missing)
+    expected += sum(1 for t in result.restore_tests if t.met is not None) + len(result.missing_restore_tests)
     return (
         f"[green]{met} of {expected} expected outcomes: every expected outcome happened[/]"
         if result.ok
@@ -211,6 +245,9 @@ def _as_items(result: ScenarioResult) -> list[dict[str, object]]:
     items: list[dict[str, object]] = [o.model_dump(mode="json") for o in result.outcomes]
     items += [{"missing": m.model_dump(mode="json")} for m in result.missing]
     items += [{"leftover": leftover} for leftover in result.leftovers]
+    items += [{"restore_test": t.model_dump(mode="json")} for t in result.restore_tests]
+    items += [{"missing_restore_test": m.model_dump(mode="json")} for m in result.missing_restore_tests]
+    items += [{"restore_leftover": leftover} for leftover in result.restore_leftovers]
     return items
 
 

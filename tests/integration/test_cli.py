@@ -88,11 +88,16 @@ def test_demo_shows_every_expected_outcome(monkeypatch):
     result = runner.invoke(app, ["local", "demo"])
     assert result.exit_code == 0, result.output
     assert "every expected outcome happened" in result.output
-    assert result.output.count("SUCCEEDED ✓") == 7
-    assert result.output.count("FAILED ✓") == 2  # two refusals, as expected
-    assert result.output.count("SKIPPED ✓") == 1  # a dev database the vault's selection leaves out
-    assert "10 of 10 expected outcomes: every expected outcome happened" in result.output
-    # one table within 120 columns: names shortened, each row's snapshot type and the path its copies took
+    replications, restores = result.output.split("Restore tests (the scheduler's run after the replications)")
+    assert replications.count("SUCCEEDED ✓") == 7
+    assert replications.count("FAILED ✓") == 2  # two refusals, as expected
+    assert replications.count("SKIPPED ✓") == 1  # a dev database the vault's selection leaves out
+    # the vault's replicas restored (an instance, an AWS Backup replica, an Aurora cluster); ledger has none
+    assert restores.count("SUCCEEDED ✓") == 3
+    assert restores.count("SKIPPED ✓") == 1
+    assert "cluster, db.t4g.medium" in restores
+    assert "14 of 14 expected outcomes: every expected outcome happened" in result.output
+    # tables within 120 columns: names shortened, each row's snapshot type and the path its copies took
     assert max(len(line) for line in result.output.splitlines()) <= 120
     assert "re-encrypt → share → stage →" in result.output
     assert "awsbackup" in result.output
@@ -102,11 +107,16 @@ def test_demo_as_data(monkeypatch):
     monkeypatch.chdir(ROOT)
     result = runner.invoke(app, ["local", "demo", "--output", "json"])
     assert result.exit_code == 0, result.output
-    outcomes = json.loads(result.stdout)
+    items = json.loads(result.stdout)
+    outcomes = [item for item in items if "restore_test" not in item]
     assert len(outcomes) == 10
     assert all(o["met"] for o in outcomes)
     assert sorted({o["status"] for o in outcomes}) == ["FAILED", "SKIPPED", "SUCCEEDED"]
-    assert "10 of 10 expected outcomes: every expected outcome happened" in result.stderr
+    restore_tests = [item["restore_test"] for item in items if "restore_test" in item]
+    assert len(restore_tests) == 4
+    assert all(t["met"] for t in restore_tests)
+    assert all(t["restore_seconds"] > 0 for t in restore_tests if t["status"] == "SUCCEEDED")
+    assert "14 of 14 expected outcomes: every expected outcome happened" in result.stderr
 
 
 def test_local_run_keeps_the_functions_logs_off_stdout(tmp_path):

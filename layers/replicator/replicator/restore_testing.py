@@ -191,7 +191,7 @@ class RestoreTestPlan(BaseModel):
     def age_note(self) -> str:
         """The tested replica's age, and whether it is older than the target's RPO."""
         hours = self.replica_age_seconds / 3600
-        note = f"replica taken {hours:.1f} h before the test"
+        note = f"replica taken {duration_text(self.replica_age_seconds)} before the test"
         if self.rpo_hours is not None and hours > self.rpo_hours:
             note += f", older than the target's RPO of {self.rpo_hours:g} h"
         return note
@@ -244,6 +244,15 @@ class RestoreTestRecord(BaseModel):
     def key(self) -> tuple[str, str, str, str]:
         """(source region, database, target account, target region): what one test per period is counted by."""
         return (self.source_region, self.database, self.target_account, self.target_region)
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as people read it: 42 s, 12.6 min, 5.0 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def started_key(moment: datetime) -> str:

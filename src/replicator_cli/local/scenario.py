@@ -10,7 +10,7 @@ import json
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -21,8 +21,10 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
 
+from replicator.aws import restore_test_records
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord
+from replicator.restore_testing import RESTORE_PREFIX, RestoreTestRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
 
 from .cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, LocalCloud
@@ -79,6 +81,16 @@ class Expectation(_Spec):
     replica_encrypted: bool | None = None
 
 
+class RestoreExpectation(_Spec):
+    """A restore test the scenario expects (after its replications, the scheduler runs once)."""
+
+    database: str
+    target_region: str
+    status: Literal["SUCCEEDED", "FAILED", "SKIPPED"]
+    target_account: str | None = None
+    reason_contains: str | None = None
+
+
 class Scenario(_Spec):
     name: str
     description: str = ""
@@ -104,6 +116,12 @@ class Scenario(_Spec):
     mappings: list[dict[str, Any]] = Field(default_factory=list)
     events: list[EventSpec] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
+    expect_restore_tests: list[RestoreExpectation] = Field(default_factory=list)
+
+    @property
+    def tests_restores(self) -> bool:
+        """A mapping target of the scenario has `restore_test`: the scheduler runs once its replications ended."""
+        return any(t.get("restore_test") for m in self.mappings for t in m.get("targets", []))
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -128,11 +146,29 @@ class Outcome(BaseModel):
     met: bool | None = None  # None: no expectation; else whether every expected fact holds
 
 
+class RestoreOutcome(BaseModel):
+    """One restore test the scheduler ran after the scenario's replications, checked against its expectation."""
+
+    database: str
+    target_account: str
+    target_region: str
+    status: str
+    reason: str
+    restore_seconds: float | None = None
+    instance_class: str | None = None
+    kind: str | None = None  # instance | cluster (what was restored)
+    expected: str | None = None
+    met: bool | None = None
+
+
 class ScenarioResult(BaseModel):
     outcomes: list[Outcome]
     missing: list[Expectation]  # expectations no recorded outcome answered
     leftovers: list[str]  # intermediate copies still present after all replications ended
     async_errors: list[str]
+    restore_tests: list[RestoreOutcome] = Field(default_factory=list)
+    missing_restore_tests: list[RestoreExpectation] = Field(default_factory=list)
+    restore_leftovers: list[str] = Field(default_factory=list)  # snaptest-* databases not deleting after the tests
 
     @property
     def ok(self) -> bool:
@@ -141,6 +177,9 @@ class ScenarioResult(BaseModel):
             and not self.leftovers
             and not self.async_errors
             and all(o.met is not False for o in self.outcomes)
+            and not self.missing_restore_tests
+            and not self.restore_leftovers
+            and all(t.met is not False for t in self.restore_tests)
         )
 
 
@@ -400,6 +439,86 @@ class ScenarioRunner:
             met = met and encrypted == expectation.replica_encrypted
         return outcome.model_copy(update={"expected": expectation.status, "met": met})
 
+    # ---- restore tests ----
+
+    def run_restore_tests(self, result: ScenarioResult) -> ScenarioResult:
+        """The restore-test scheduler's run (as its daily schedule would start it), once the replications ended;
+        then, when every test's execution ended, the tests' outcomes checked against the expectations."""
+        if not self.scenario.tests_restores:
+            return result
+        dispatcher = self.cloud.doubles.lambda_dispatcher
+        scheduler = self.cloud.stack.function("ScheduleRestoreTestsFunction").name
+        answer, error = dispatcher.invoke(scheduler, {})
+        errors = [f"{scheduler}: {answer}"] if error else []
+        sfn = boto3.client("stepfunctions")
+        arn = self.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
+        deadline = time.monotonic() + self.scenario.timeout_seconds
+        while time.monotonic() < deadline:
+            if not sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+                break
+            time.sleep(0.5)
+        since = datetime.now(UTC) - timedelta(days=1)
+        records = restore_test_records.started_since(self.cloud.stack.history_table, since)
+        outcomes: list[RestoreOutcome] = []
+        missing: list[RestoreExpectation] = []
+        answered: set[str] = set()
+        for expectation in self.scenario.expect_restore_tests:
+            record = next((r for r in records if _answers(expectation, r) and r.test_id not in answered), None)
+            if record is None:
+                missing.append(expectation)
+                continue
+            answered.add(record.test_id)
+            outcomes.append(_restore_outcome(record, expectation))
+        outcomes += [_restore_outcome(r, None) for r in records if r.test_id not in answered]
+        return result.model_copy(
+            update={
+                "restore_tests": outcomes,
+                "missing_restore_tests": missing,
+                "restore_leftovers": _restore_leftovers(),
+                "async_errors": [*result.async_errors, *errors],
+            }
+        )
+
+
+def _answers(expectation: RestoreExpectation, record: RestoreTestRecord) -> bool:
+    return (
+        record.status.final
+        and record.database == expectation.database
+        and record.target_region == expectation.target_region
+        and (expectation.target_account is None or record.target_account == expectation.target_account)
+    )
+
+
+def _restore_outcome(record: RestoreTestRecord, expectation: RestoreExpectation | None) -> RestoreOutcome:
+    outcome = RestoreOutcome(
+        database=record.database,
+        target_account=record.target_account,
+        target_region=record.target_region,
+        status=record.status.value,
+        reason=record.reason,
+        restore_seconds=record.restore_seconds,
+        instance_class=record.instance_class,
+        kind=record.plan.kind.value if record.plan else None,
+    )
+    if expectation is None:
+        return outcome
+    met = record.status.value == expectation.status
+    if expectation.reason_contains is not None:
+        met = met and expectation.reason_contains.lower() in record.reason.lower()
+    return outcome.model_copy(update={"expected": expectation.status, "met": met})
+
+
+def _restore_leftovers() -> list[str]:
+    """snaptest-* DB instances and clusters, in every account and region of the emulation, not being deleted."""
+    found = []
+    for account, regions in rds_backends.items():
+        for region, backend in regions.items():
+            for name, resource in [*backend.databases.items(), *backend.clusters.items()]:
+                status = getattr(resource, "_status", None) or getattr(resource, "status", "")
+                if name.startswith(RESTORE_PREFIX) and status != "deleting":
+                    found.append(f"{name} in {account} {region} ({status})")
+    return found
+
 
 def snapshot_event(arn: str, snapshot_type: str, region: str, account: str) -> dict[str, Any]:
     """The EventBridge event AWS raises when this snapshot completes (RDS event, or AWS Backup job event)."""
@@ -497,7 +616,7 @@ def run_scenario(path: Path, log_level: str = "WARNING") -> ScenarioResult:
         runner.seed()
         runner.send(runner.events())
         records = runner.wait()
-        return runner.result(records)
+        return runner.run_restore_tests(runner.result(records))
 
 
 __all__ = ["Scenario", "ScenarioResult", "run_scenario", "snapshot_arn", "snapshot_event"]

@@ -27,6 +27,7 @@ from ..restore_testing import (
     Stage,
     checks_done,
     choose_instance_class,
+    duration_text,
     mismatches,
     restore_state,
     timed_out,
@@ -262,10 +263,10 @@ def _verify(test: _Test, now: datetime) -> StepResult:
         reason = f"restored, but {'; '.join(problems)}; {plan.age_note}"
         test.save(verdict=RestoreTestStatus.FAILED, reason=reason, **timing)
     else:
-        minutes = f"{seconds / 60:.1f} min" if seconds is not None else "-"
+        took = duration_text(seconds) if seconds is not None else "-"
         if at_least is not None and seconds is not None:
-            minutes += f" (available after {at_least / 60:.1f} to {seconds / 60:.1f} min)"
-        reason = f"restored and checked in {minutes} on {record.instance_class}; {plan.age_note}"
+            took += f" (available after {duration_text(at_least)} to {duration_text(seconds)})"
+        reason = f"restored and checked in {took} on {record.instance_class}; {plan.age_note}"
         test.save(
             verdict=RestoreTestStatus.SUCCEEDED,
             reason=reason,
