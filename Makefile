@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY = 0
 
 $(BIN)/replicator: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev,local]'
 	@touch $@
 
 # aws-sam-cli pins boto3 versions that clash with moto's: it lives in its own virtual environment.

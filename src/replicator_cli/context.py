@@ -23,6 +23,7 @@ import boto3
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 # typer (0.26 and newer, pinned in pyproject.toml) vendors click and shows only its own ClickException as a message;
 # it exports no public name for it
@@ -45,7 +46,8 @@ class CliError(ClickException):
     exit_code = EXIT_FAILED
 
     def show(self, file: Any = None) -> None:
-        _stderr().print(f"[red]error[/]: {self.format_message()}", highlight=False, soft_wrap=True)
+        # the message as written: brackets in it (`pip install 'pkg[extra]'`) are text, not rich markup
+        _stderr().print(f"[red]error[/]: {escape(self.format_message())}", highlight=False, soft_wrap=True)
 
 
 class AwsError(CliError):

@@ -27,7 +27,7 @@ from . import (
     status,
     validation,
 )
-from .context import DEFAULT_STACK, CliContext, OutputFormat, get_context
+from .context import DEFAULT_STACK, CliContext, CliError, OutputFormat, get_context
 from .errors import TranslatedErrors
 
 if TYPE_CHECKING:  # the emulation's modules load moto: imported by the local commands only when they run
@@ -43,9 +43,27 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+EMULATION_MISSING = (
+    "`replicator local` runs the embedded emulation, an optional extra of the package: "
+    "pip install 'rds-snapshot-replicator[local]' (make demo and make test install it)"
+)
+
+
+def _emulation_installed(ctx: typer.Context) -> None:
+    """The local commands need the emulation's packages (moto, SAM's translator): without them, say how to get them."""
+    if ctx.resilient_parsing:  # shell completion
+        return
+    try:
+        import moto  # noqa: F401
+        import samtranslator  # noqa: F401
+    except ImportError as missing:
+        raise CliError(EMULATION_MISSING) from missing
+
+
 local_app = typer.Typer(
     help="Run the whole application (template, handlers, state machine) on moto, on 127.0.0.1.",
     no_args_is_help=True,
+    callback=_emulation_installed,
 )
 app.add_typer(local_app, name="local")
 local_app.command("start")(local_cloud.start)

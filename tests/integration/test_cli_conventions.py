@@ -136,3 +136,40 @@ def test_every_command_answers_with_one_json_document_on_stdout(tmp_path):
     assert answered["mappings show"]["source_region"] == "us-east-1"
     assert answered["backfill --source-region"]
     assert len(answered) == len(EVERY_COMMAND)
+
+
+WITHOUT_EMULATION = """
+import sys
+sys.modules["moto"] = None  # as without the `local` extra: importing it fails
+sys.modules["samtranslator"] = None
+from replicator_cli.main import app
+app(sys.argv[1:], prog_name="replicator")
+"""
+
+
+def test_the_cli_works_without_the_emulation_and_replicator_local_says_how_to_install_it():
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # nosec B603 - a fixed command line
+            [sys.executable, "-c", WITHOUT_EMULATION, *args], capture_output=True, text=True, timeout=120, check=False
+        )
+
+    assert run("--version").returncode == 0
+    assert run("mappings", "--help").returncode == 0  # every other command imports without moto
+    local = run("local", "demo")
+    assert local.returncode == 1
+    assert local.stdout == ""
+    assert "Traceback" not in local.stderr
+    assert local.stderr.strip() == (
+        "error: `replicator local` runs the embedded emulation, an optional extra of the package: "
+        "pip install 'rds-snapshot-replicator[local]' (make demo and make test install it)"
+    )
+
+
+def test_the_package_leaves_the_emulation_to_its_local_extra():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = " ".join(project["dependencies"])
+    assert "moto" not in required
+    assert "aws-sam-translator" not in required
+    assert any(d.startswith("moto[server]==") for d in project["optional-dependencies"]["local"])

@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cloud import LOCAL_EXTERNAL_ID, LocalCloud, find_root
-
 STACK_NAME = "replicator"  # provision()'s default: the stack the CLI reads its tables from (REPLICATOR_STACK)
 _CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -69,6 +67,8 @@ def export_lines(state: dict[str, Any]) -> list[str]:
 def serve(port: int, with_samples: bool, copy_seconds: float, log_level: str = "ERROR") -> None:
     """The background process: the emulation until SIGTERM, its state file while it runs; the functions' logs (at
     `log_level`) in its log file."""
+    from .cloud import LOCAL_EXTERNAL_ID, LocalCloud, find_root  # moto: the emulation's extra, loaded here only
+
     root = find_root()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
