@@ -376,7 +376,7 @@ def test_help_lists_the_command_groups():
     commands = re.findall(r"^│ (\S+)\s", result.output.split("Commands")[1], flags=re.MULTILINE)
     assert sorted(commands) == [
         *("backfill", "coverage", "local", "mappings", "prune"),
-        *("reconcile", "reindex", "retry", "status"),
+        *("reconcile", "reindex", "restore-test", "retry", "status"),
     ]
     for option in (
         "--stack-name",
