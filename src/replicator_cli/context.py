@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import typer
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
@@ -187,7 +188,7 @@ class CliContext:
         if self._outputs is None:
             try:
                 stack = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
-            except Exception as error:
+            except (ClientError, BotoCoreError) as error:  # no such stack, refused, no region or credentials
                 raise CliError(
                     f"cannot read the outputs of stack {self.stack_name} ({error}); pass --stack-name, or the table "
                     "names with --mapping-table / --history-table"

@@ -101,7 +101,7 @@ class TranslatedErrors(TyperGroup):
             raise Exit(error.exit_code) from error
         except (ClickException, Exit, Abort):
             raise  # usage errors (typer shows them with the usage line, exit 2), exits meant as they are
-        except Exception as error:
+        except Exception as error:  # broad on purpose: the CLI's last boundary, even a bug ends in one line and exit 1
             if _debug(ctx):
                 raise  # --debug: the traceback
             translated = _translated(error)

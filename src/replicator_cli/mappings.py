@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import boto3
 import typer
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from rich import box
 from rich.console import Console
@@ -518,7 +519,7 @@ def _role_name_prefix(cli: CliContext) -> tuple[str, bool]:
     parameters cannot be read (tables given by name, no permission)."""
     try:
         stack = boto3.client("cloudformation").describe_stacks(StackName=cli.stack_name)["Stacks"][0]
-    except Exception:
+    except (ClientError, BotoCoreError):  # no such stack, refused, no region or credentials: the default
         return DEFAULT_ROLE_NAME_PREFIX, False
     parameters = {p.get("ParameterKey"): p.get("ParameterValue") for p in stack.get("Parameters", [])}
     prefix = parameters.get("TargetRoleNamePrefix")
@@ -1049,7 +1050,7 @@ LIST_COLUMNS = (
 def _own_account() -> str | None:
     try:
         account: str = boto3.client("sts").get_caller_identity()["Account"]
-    except Exception:
+    except (ClientError, BotoCoreError):  # refused or unreachable: the rows go without the own account
         return None
     return account
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from replicator.aws import kms, network, rds
+from replicator.aws.errors import TransientAwsError
 from replicator.aws.sessions import RoleNotAssumable, client
 from replicator.mapping import MappingTarget, RegionMapping
 from replicator.planning import plan_replication
@@ -24,6 +26,10 @@ from replicator.restore_testing import RestoreTest, choose_instance_class
 from replicator.rules import ReplicationRefused
 from replicator.selection import DatabaseFacts
 from replicator.snapshots import SnapshotKind, SourceSnapshot
+
+# what a check's AWS reads can raise: refused (ClientError, a role not assumable, a read the role does not allow),
+# unreachable or without credentials (BotoCoreError), STS failing passingly: each a failed check, not the end of all
+_UNCHECKABLE = (ClientError, BotoCoreError, RoleNotAssumable, TransientAwsError, network.NotReadable)
 
 
 @dataclass
@@ -98,7 +104,7 @@ def check_target(
         try:
             client("sts", target.target_region, role).get_caller_identity()
             report.checks.append(Check("role", True, f"{role} can be assumed"))
-        except (RoleNotAssumable, Exception) as error:
+        except _UNCHECKABLE as error:
             role_ok = False
             report.checks.append(Check("role", False, f"{error}; create it from target-account-role.yaml"))
     key = target.encryption.kms_key_arn
@@ -129,7 +135,7 @@ def check_target(
 def _safely(call: Any) -> str | None:
     try:
         result: str | None = call()
-    except Exception as error:
+    except _UNCHECKABLE as error:
         return str(error)
     return result
 
@@ -169,7 +175,7 @@ def _check_database(
                 offered[key] = rds.engine_version_offered(
                     db.engine, db.engine_version, target.target_region, target.role_arn
                 )
-            except Exception as error:
+            except _UNCHECKABLE as error:
                 offered[key] = f"cannot check the engine version: {error}"
         if isinstance(offered[key], str):
             return Check(subject, False, str(offered[key]))
@@ -236,7 +242,7 @@ def _restore_tests_allowed(role: str, region: str, where: str) -> Check:
     )
     try:
         mode = network.restore_tests_mode(role, region)
-    except Exception as error:
+    except _UNCHECKABLE as error:
         return Check(subject, False, f"cannot read the tags of {role} for {where} ({error}): {redeploy}")
     if mode == "allowed":
         return Check(subject, True, f"{role} allows restore tests (replicator:restore-tests = allowed)")
@@ -260,7 +266,7 @@ def _subnet_group_check(target: MappingTarget, name: str, where: str) -> tuple[C
     fix = f"create it there, or set another in {_option('subnet_group', '--restore-test-subnet-group')}"
     try:
         group = network.subnet_group(name, target.target_region, target.role_arn)
-    except Exception as error:
+    except _UNCHECKABLE as error:
         return Check(subject, False, f"cannot read DB subnet group {name} in {where}: {error}"), None
     if group is None:
         return Check(subject, False, f"DB subnet group {name} does not exist in {where}: {fix}"), None
@@ -272,7 +278,7 @@ def _security_groups_check(target: MappingTarget, group_ids: list[str], vpc: str
     fix = f"create them there, or set others in {_option('security_group_ids', '--restore-test-security-group')}"
     try:
         found = network.security_groups(group_ids, target.target_region, target.role_arn)
-    except Exception as error:
+    except _UNCHECKABLE as error:
         return Check(subject, False, f"cannot read security groups {', '.join(group_ids)} in {where}: {error}")
     missing = [g for g in group_ids if g not in found]
     if missing:
@@ -302,7 +308,7 @@ def _instance_class_check(
             offered[key] = network.offered_instance_classes(
                 db.engine, db.engine_version, target.target_region, target.role_arn
             )
-        except Exception as error:
+        except _UNCHECKABLE as error:
             offered[key] = f"cannot read the instance classes offered in {where}: {error}"
     classes = offered[key]
     if isinstance(classes, str):

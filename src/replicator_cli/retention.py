@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from replicator.aws import rds, tables
-from replicator.aws.sessions import RoleNotAssumable, error_code, home_client
+from replicator.aws.sessions import RoleNotAssumable, home_client
 from replicator.mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
 from replicator.retention import RetentionRule
 from replicator.settings import Settings
@@ -75,9 +76,7 @@ def examine(mapping_table: str, own_account: str) -> list[Examined]:
     for place in places.values():
         try:
             listed = rds.list_replicas(place.region, place.role_arn)
-        except Exception as error:
-            if not isinstance(error, RoleNotAssumable) and not error_code(error):
-                raise  # a bug, not an AWS refusal
+        except (RoleNotAssumable, ClientError):  # an AWS refusal
             continue  # the prune lists them again, and reports why it cannot
         place.replicas = sum(
             1 for r in listed if r.made_by_replicator and _ruled_by(r.source_region, mappings, invalid) in place.rules

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -76,9 +77,7 @@ def transient_errors_retried() -> Iterator[None]:
     """Raise a passing AWS fault as TransientAwsError (so that it is retried), anything else as it is."""
     try:
         yield
-    except TransientAwsError:
-        raise
-    except Exception as error:
+    except (ClientError, BotoCoreError) as error:  # botocore's, that is_transient may call passing; the rest goes as is
         if is_transient(error):
             raise TransientAwsError(describe(error)) from error
         raise

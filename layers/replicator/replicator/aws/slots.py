@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from ..clock import utc_now
 from .sessions import dynamodb_table, error_code, pages
 
@@ -43,14 +45,14 @@ def _on_conflict_retry(write: Callable[[], _T]) -> _T:
     for attempt in range(_ATTEMPTS):
         try:
             return write()
-        except Exception as error:
+        except ClientError as error:
             if attempt == _ATTEMPTS - 1 or not _conflicted(error):
                 raise
             _pause(attempt)
     raise AssertionError("unreachable")
 
 
-def _conflicted(error: Exception) -> bool:
+def _conflicted(error: ClientError) -> bool:
     if error_code(error) in _CONFLICTS:
         return True
     if error_code(error) == "TransactionCanceledException":
@@ -86,7 +88,7 @@ def _ensure_pool(table: Any, pool: str) -> None:
                 ExpressionAttributeNames={"#p": "pool"},
             )
         )
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) != "ConditionalCheckFailedException":
             raise
 
@@ -105,7 +107,7 @@ def try_acquire(table_name: str, pool: str, replication_id: str, limit: int) -> 
                 ExpressionAttributeValues={":lease": _lease(), ":limit": limit},
             )
         )
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) == "ConditionalCheckFailedException":
             return False
         raise
@@ -138,7 +140,7 @@ def hand_over(table_name: str, pool: str, waiter: dict[str, Any], limit: int) ->
     ]
     try:
         _on_conflict_retry(lambda: table.meta.client.transact_write_items(TransactItems=items))
-    except Exception as error:
+    except ClientError as error:
         outcome = hand_over_outcome(cancellation_reasons(error))
         if error_code(error) != "TransactionCanceledException" or outcome is None:
             raise
@@ -163,7 +165,7 @@ def release(table_name: str, pool: str, replication_id: str, lease: str | None =
                 **kwargs,
             )
         )
-    except Exception as error:
+    except ClientError as error:
         if error_code(error) != "ConditionalCheckFailedException":
             raise
         return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
 
 from ..aws import rds, regions, tables
@@ -89,7 +90,7 @@ def audit_coverage(
             continue
         try:
             databases = rds.list_databases(region)
-        except Exception as error:
+        except (ClientError, BotoCoreError) as error:  # refused or unreachable: said, and the next region audited
             report.problems.append(f"could not list the databases of {region}: {error}")
             logger.warning("region not listed", extra={"region": region, "error": str(error)})
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from ..aws import iam, lineages, rds, tables
@@ -83,9 +84,7 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
     for location, role_arn in sorted(roles.items()):
         try:
             replicas = rds.list_replicas(location[1], role_arn)
-        except Exception as error:
-            if not isinstance(error, RoleNotAssumable) and not error_code(error):
-                raise  # a bug, not an AWS refusal
+        except (RoleNotAssumable, ClientError) as error:  # an AWS refusal: said, and the next location listed
             report.problems.append(f"cannot list replicas in account {location[0]} {location[1]}: {error}")
             continue
         by_rule: dict[RetentionRule, list[Replica]] = defaultdict(list)
@@ -152,9 +151,7 @@ def _prune_bases(
         if not dry_run:
             try:
                 rds.delete_replicator_snapshot(base.snapshot_arn, None)  # in this account (no role)
-            except Exception as error:
-                if not error_code(error):
-                    raise
+            except ClientError as error:  # an AWS refusal: said in its result, and the next base considered
                 report.results.append(result.model_copy(update={"error": f"{error_code(error)}: {error}"}))
                 continue
             lineages.forget(settings.slots_table, base.lineage, base.snapshot_arn)
@@ -239,9 +236,7 @@ def _prune_one(
         return result
     try:
         rds.delete_replica(replica, role_arn)
-    except Exception as error:
-        if not error_code(error):
-            raise
+    except ClientError as error:
         return result.model_copy(update={"error": f"{error_code(error)}: {error}"})
     tables.mark_replica_deleted(settings.history_table, record.replication_id, now, reason)
     logger.info("replica deleted", extra={"replica": replica.arn, "reason": reason})
