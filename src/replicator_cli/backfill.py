@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import track
 
 from replicator.aws import eventbridge, rds, tables
-from replicator.aws.sessions import home_client
+from replicator.aws.sessions import caller_account
 from replicator.backfill import ExistingSnapshot, backfill_candidates
 from replicator.history import ReplicationStatus, utc_now
 from replicator.mapping import ALL_REGIONS, MappingTarget, RegionMapping, describe_validation_error
@@ -149,7 +149,7 @@ def backfill(
     if mapping is None:
         raise CliError(f"no region mapping for {source_region} and no '*' mapping: nothing would be replicated")
     cutoff = utc_now() - parse_since(since) if since else None
-    account = home_client("sts").get_caller_identity()["Account"]
+    account = caller_account()
     listed = rds.list_source_snapshots(source_region)
     candidates = backfill_candidates(listed, cutoff, database)
     if database and not candidates:

@@ -30,6 +30,7 @@ from rich.markup import escape
 # it exports no public name for it
 from typer._click.exceptions import ClickException
 
+from replicator.aws.sessions import caller_account
 from replicator.destinations import AllowedDestinations, parse_accounts
 
 DEFAULT_STACK = "rds-snapshot-replicator"
@@ -206,7 +207,7 @@ class CliContext:
             organization = self._stack_output("AllowedOrganizationId")
         except CliError:
             return None
-        own = boto3.client("sts").get_caller_identity()["Account"]
+        own = caller_account()
         return AllowedDestinations(
             own_account=own, accounts=parse_accounts(accounts), organization_id=organization or None
         )

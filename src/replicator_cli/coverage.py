@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import boto3
 import typer
 import yaml
 from rich import box
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from replicator.aws.sessions import caller_account
 from replicator.coverage import CoverageRow, TargetCoverage, Verdict
 from replicator.observability import logger
 from replicator.usecases.coverage import CoverageReport, audit_coverage
@@ -222,7 +222,7 @@ def coverage(
     regions = _checked(source_region, _SOURCE_REGION, "--source-region", "a region name such as eu-west-1")
     targets = _checked(target, _TARGET, "--target", "ACCOUNT/REGION (210987654321/eu-west-1) or a region")
     cli = get_context(ctx)
-    own_account = boto3.client("sts").get_caller_identity()["Account"]
+    own_account = caller_account()
     with _logs_to_stderr():
         report = audit_coverage(cli.mapping_table, cli.history_table, own_account, regions, targets)
     _print(report, cli.output, breaches_only)

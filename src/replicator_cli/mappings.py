@@ -31,6 +31,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from replicator.aws import tables
+from replicator.aws.sessions import caller_account
 from replicator.history import utc_now
 from replicator.mapping import ALL_REGIONS, KeyUsage, MappingTarget, RegionMapping
 from replicator.restore_testing import RestoreTest
@@ -657,7 +658,7 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     existing = tables.mapping_item(cli.mapping_table, source_region) or {}
     current = list(existing.get("targets", []))
     # a role in this account and no role are the same account: such a target is replaced, not added beside
-    own_account = boto3.client("sts").get_caller_identity()["Account"] if current else None
+    own_account = caller_account() if current else None
     replaced = [t for t in current if _same_destination(t, options.role_arn, options.target_region, own_account)]
     described = _describe_target({"role_arn": options.role_arn, "target_region": options.target_region})
     restore_test, restore_made = options.restore_test(replaced[0].get("restore_test") if replaced else None, described)
@@ -1047,9 +1048,9 @@ LIST_COLUMNS = (
 )
 
 
-def _own_account() -> str | None:
+def _caller_account() -> str | None:
     try:
-        account: str = boto3.client("sts").get_caller_identity()["Account"]
+        account: str = caller_account()
     except (ClientError, BotoCoreError):  # refused or unreachable: the rows go without the own account
         return None
     return account
@@ -1147,7 +1148,7 @@ def list_mappings(ctx: typer.Context) -> None:
     cli = get_context(ctx)
     items = tables.mapping_items(cli.mapping_table)
     role_less = any(isinstance(t, dict) and not t.get("role_arn") for i in items for t in i.get("targets", []) or [])
-    rows = _list_rows(items, _own_account() if cli.machine_output and role_less else None)
+    rows = _list_rows(items, _caller_account() if cli.machine_output and role_less else None)
     cli.emit(rows, table=lambda out: _print_list(out, f"Region mappings ({cli.mapping_table})", rows))
 
 
@@ -1279,7 +1280,7 @@ def check(
         pairs.append((region, validate(item)))
     if not pairs:
         raise CliError("no mappings to check")
-    own_account = boto3.client("sts").get_caller_identity()["Account"]
+    own_account = caller_account()
     reports = check_mappings(pairs, own_account)
     rows = [
         {

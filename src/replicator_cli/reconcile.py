@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import boto3
 import typer
 from rich.console import Console
 
+from replicator.aws.sessions import caller_account
 from replicator.settings import Settings
 from replicator.usecases import reconcile as use_case
 
@@ -60,7 +60,7 @@ def reconcile(
         slots_table=cli.slots_table,
         state_machine_arn=cli.state_machine_arn,
         restore_test_state_machine_arn=_restore_test_state_machine(cli),
-        account_id=boto3.client("sts").get_caller_identity()["Account"],
+        account_id=caller_account(),
     )
     report = use_case.reconcile(settings, dry_run=dry_run)
     total = report.changes

@@ -13,7 +13,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import boto3
 import typer
 from rich import box
 from rich.console import Console, JustifyMethod
@@ -21,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from replicator.aws import restore_test_records
+from replicator.aws.sessions import caller_account
 from replicator.clock import utc_now
 from replicator.restore_testing import RestoreTestRecord, RestoreTestStatus
 from replicator.settings import Settings
@@ -194,7 +194,7 @@ def run(
     """
     cli = get_context(ctx)
     cli.restore_test_state_machine_flag = state_machine_arn or cli.restore_test_state_machine_flag
-    account = boto3.client("sts").get_caller_identity()["Account"]
+    account = caller_account()
     settings = Settings(
         mapping_table=cli.mapping_table,
         history_table=cli.history_table,

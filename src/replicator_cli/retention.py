@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from replicator.aws import rds, tables
-from replicator.aws.sessions import RoleNotAssumable, home_client
+from replicator.aws.sessions import RoleNotAssumable, caller_account
 from replicator.mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
 from replicator.retention import RetentionRule
 from replicator.settings import Settings
@@ -163,7 +163,7 @@ def prune(
         slots_table = cli.slots_table
     except CliError:
         slots_table = ""  # tables given by name without --slots-table: the bases are not looked at
-    own_account = home_client("sts").get_caller_identity()["Account"]
+    own_account = caller_account()
     settings = Settings(
         mapping_table=cli.mapping_table,
         history_table=cli.history_table,

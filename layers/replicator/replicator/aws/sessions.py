@@ -85,6 +85,11 @@ def home_client(service: str) -> Any:
     return client(service, home_region())
 
 
+def caller_account() -> str:
+    """The account of the credentials in use (the replicator's, from the CLI: the operator's)."""
+    return str(boto3.client("sts", config=_CONFIG).get_caller_identity()["Account"])
+
+
 def dynamodb_table(table_name: str) -> Any:
     """A DynamoDB Table of the replicator's own account and region.
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from ..aws import iam, lineages, rds, tables
-from ..aws.sessions import RoleNotAssumable, error_code, home_client
+from ..aws.sessions import RoleNotAssumable, caller_account, error_code
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
 from ..mapping import ALL_REGIONS, RegionMapping, describe_validation_error, parse_mapping_item
@@ -72,7 +72,7 @@ def prune_replicas(settings: Settings, *, dry_run: bool = False, now: datetime |
     now = now or utc_now()
     report = PruneReport()
     mappings, invalid = _read_mappings(settings, report)
-    own_account = settings.account_id or home_client("sts").get_caller_identity()["Account"]
+    own_account = settings.account_id or caller_account()
     rules: dict[tuple[str, Location], RetentionRule] = {}
     roles: dict[Location, str | None] = {}
     for mapping in mappings.values():
