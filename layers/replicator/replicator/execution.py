@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .clock import epoch_ms, utc_now
 from .planning import PlanStep, ReplicationPlan, StepAction
-from .snapshots import SnapshotKind
 from .waiting import CopyProgress, next_wait_seconds
 
 COPY_IN_PROGRESS = {"creating", "copying", "pending", "queued"}
@@ -142,7 +141,6 @@ def _wait(plan: ReplicationPlan, progress: CopyProgress, policy: WaitPolicy) -> 
         progress.previous_elapsed_seconds,
         progress.previous_percent,
         size_gb=source.allocated_storage_gb,
-        cluster=source.kind is SnapshotKind.CLUSTER,
     )
     return next_wait_seconds(sized, floor=policy.floor_seconds, ceiling=policy.ceiling_seconds)
 

@@ -28,15 +28,13 @@ class CopyProgress:
     percent: int
     previous_elapsed_seconds: float | None = None  # at the check before (None: no check yet)
     previous_percent: int | None = None
-    size_gb: int | None = None
-    cluster: bool = False
+    size_gb: int | None = None  # Aurora's allocated size too: a rough guide, counted the same
 
 
-def expected_copy_seconds(size_gb: int | None, cluster: bool = False) -> float | None:
+def expected_copy_seconds(size_gb: int | None) -> float | None:
     """The duration the size suggests (None when the size is unknown)."""
     if not size_gb:
         return None
-    # Aurora storage is copied from the cluster volume: allocated size is a rough guide, count it the same
     return max(EXPECTED_MINIMUM_SECONDS, size_gb * EXPECTED_SECONDS_PER_GB)
 
 
@@ -44,7 +42,7 @@ def next_wait_seconds(progress: CopyProgress, *, floor: int, ceiling: int) -> in
     if floor > ceiling:
         raise ValueError(f"floor {floor} is above ceiling {ceiling}")
     elapsed, percent = progress.elapsed_seconds, progress.percent
-    expected = expected_copy_seconds(progress.size_gb, progress.cluster)
+    expected = expected_copy_seconds(progress.size_gb)
     expected_left = None if expected is None else max(0.0, expected - elapsed)
     previous = progress.previous_percent
     if percent >= 100:

@@ -75,10 +75,6 @@ class CopyClock:
             patch.object(RDSBackend, "describe_db_cluster_snapshots", ticking(RDSBackend.describe_db_cluster_snapshots))
         )
 
-    @property
-    def max_in_flight_seen(self) -> int:
-        return max(self.max_in_flight.values(), default=0)
-
     def admit(self, account: str, region: str, cluster: bool) -> None:
         """Refuse a copy as RDS does when the destination's copies in flight are at the quota."""
         self.tick()
