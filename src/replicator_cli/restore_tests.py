@@ -284,6 +284,7 @@ def as_row(record: RestoreTestRecord) -> dict[str, Any]:
         "target_region": record.target_region,
         "status": record.status.value,
         "restore_seconds": record.restore_seconds,
+        "restore_seconds_at_least": record.restore_seconds_at_least,  # the last look that saw it not available yet
         "restore_minutes": _minutes(record.restore_seconds),
         "replica_arn": plan.replica_arn if plan is not None else None,
         "replica_taken_at": plan.replica_taken_at.astimezone(UTC).isoformat() if plan is not None else None,

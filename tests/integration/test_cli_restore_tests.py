@@ -138,6 +138,8 @@ def test_run_starts_the_tests_and_list_shows_them_succeeded_with_their_restore_t
     for row in rows:
         assert row["restore_seconds"] > 0
         assert row["restore_minutes"] == round(row["restore_seconds"] / 60, 1)
+        # the restore time's bounds: the last look that saw it not available yet, and the look that saw it
+        assert row["restore_seconds_at_least"] is None or row["restore_seconds_at_least"] <= row["restore_seconds"]
         assert row["replica_age_hours"] is not None
         assert row["instance_class"] == "db.t4g.micro"
         assert row["reason"].startswith("restored and checked in ")
