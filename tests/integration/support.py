@@ -4,13 +4,17 @@ on moto at 127.0.0.1, real handlers, the real ASL run by moto's Step Functions e
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from replicator.aws import restore_test_records
 from replicator.history import ReplicationRecord
+from replicator.restore_testing import RestoreTestRecord
 from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
 from replicator_cli.local.scenario import Scenario, ScenarioResult, ScenarioRunner, stack_parameters
 
@@ -57,6 +61,28 @@ class Run:
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = boto3.client("stepfunctions")
         return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def restore_test_executions(run: Run) -> list[dict[str, Any]]:
+    """The executions of the restore-test state machine."""
+    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
+    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    return executions
+
+
+def restore_tests_ended(run: Run, timeout: float = 60) -> list[RestoreTestRecord]:
+    """The restore tests' records once every execution of the restore-test state machine has ended; each execution
+    must have succeeded (a test records its own failures as its outcome)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = restore_test_executions(run)
+        if executions and all(e["status"] != "RUNNING" for e in executions):
+            break
+        time.sleep(0.5)
+    executions = restore_test_executions(run)
+    assert executions, "no restore test was started"
+    assert all(e["status"] == "SUCCEEDED" for e in executions), executions
+    return restore_test_records.started_since(run.cloud.stack.history_table, datetime.now(UTC) - timedelta(days=1))
 
 
 def capture_outcome_events() -> None:
@@ -147,6 +173,8 @@ __all__ = [
     "Run",
     "base_scenario",
     "mapping",
+    "restore_test_executions",
+    "restore_tests_ended",
     "run_in_cloud",
     "vault_target",
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,16 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, mapping, vault_target
+from support import (
+    ROOT,
+    SOURCE_ACCOUNT,
+    TARGET_ACCOUNT,
+    base_scenario,
+    mapping,
+    restore_test_executions,
+    restore_tests_ended,
+    vault_target,
+)
 from typer.testing import CliRunner
 
 from replicator.aws import restore_test_records, tables
@@ -66,24 +74,6 @@ def _scenario(**overrides: Any) -> dict[str, Any]:
     )
 
 
-def _executions(run: Any) -> list[dict[str, Any]]:
-    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
-    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
-    return executions
-
-
-def _tests_ended(run: Any, timeout: float = 60) -> list[RestoreTestRecord]:
-    """The tests' records once every execution of the restore-test state machine has ended."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        executions = _executions(run)
-        if executions and all(e["status"] != "RUNNING" for e in executions):
-            break
-        time.sleep(0.5)
-    assert all(e["status"] == "SUCCEEDED" for e in _executions(run)), _executions(run)
-    return restore_test_records.started_since(run.cloud.stack.history_table, datetime.now(UTC) - timedelta(days=1))
-
-
 def _recorded(cloud: LocalCloud) -> list[RestoreTestRecord]:
     return restore_test_records.started_since(cloud.stack.history_table, datetime.now(UTC) - timedelta(days=1))
 
@@ -114,7 +104,7 @@ def test_run_dry_run_lists_what_would_start_and_starts_nothing(run_scenario):
     assert not any(WEST in line for line in lines)  # --target eu-west-1: the vault only
     assert "dry run: 1 restore test(s) would start" in table.stdout
 
-    assert _executions(run) == []  # nothing started ...
+    assert restore_test_executions(run) == []  # nothing started ...
     assert _recorded(run.cloud) == []  # ... and nothing recorded
 
 
@@ -128,9 +118,9 @@ def test_run_starts_the_tests_and_list_shows_them_succeeded_with_their_restore_t
     assert data["started"] == 2
     assert {t["action"] for t in data["tests"]} == {"started"}
     assert "2 restore test(s) started" in result.stderr  # the summary on stderr: stdout holds the document alone
-    ended = _tests_ended(run)
+    ended = restore_tests_ended(run)
     assert len(ended) == 2
-    assert len(_executions(run)) == 2
+    assert len(restore_test_executions(run)) == 2
 
     rows = json.loads(ok(cli("restore-test", "list", "-o", "json")).stdout)
     assert [r["status"] for r in rows] == ["SUCCEEDED", "SUCCEEDED"]
@@ -177,7 +167,7 @@ def test_run_only_the_named_database_and_target(run_scenario):
     data = json.loads(ok(cli("restore-test", "run", "--db", "orders", "--target", VAULT, "-o", "json")).stdout)
 
     assert [(t["database"], t["target"], t["action"]) for t in data["tests"]] == [("orders", VAULT, "started")]
-    assert [(t.database, t.target) for t in _tests_ended(run)] == [("orders", VAULT)]
+    assert [(t.database, t.target) for t in restore_tests_ended(run)] == [("orders", VAULT)]
 
     # without a stack to read: the tables and the state machine given by name (the option, or its variable)
     stack = run.cloud.stack
@@ -189,7 +179,7 @@ def test_run_only_the_named_database_and_target(run_scenario):
     )
     started = json.loads(ok(named).stdout)["tests"]
     assert {(t["database"], t["action"]) for t in started} == {("orders", "started"), ("ledger", "skipped")}
-    assert len(_executions(run)) == 2
+    assert len(restore_test_executions(run)) == 2
 
     skipped = json.loads(ok(cli("restore-test", "run", "--db", "ledger", "-o", "json")).stdout)
     assert {(t["database"], t["action"]) for t in skipped["tests"]} == {("ledger", "skipped")}

@@ -5,13 +5,9 @@ lists tests/template/test_iam.py compares with the roles in template.yaml and ta
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import boto3
 import pytest
 import yaml
-from support import ROOT, base_scenario, vault_target
+from support import ROOT, base_scenario, restore_tests_ended, vault_target
 
 CALLS = yaml.safe_load((ROOT / "tests" / "aws_calls.yaml").read_text())
 VAULT = vault_target(keep_last=1)
@@ -109,7 +105,7 @@ def seen() -> set[tuple[str, str, bool]]:
             if any(t.get("restore_test") for m in spec["mappings"] for t in m["targets"]):
                 function = run.cloud.stack.function("ScheduleRestoreTestsFunction").name
                 run.cloud.doubles.lambda_dispatcher.invoke(function, {})
-                _restore_tests_ended(run)
+                restore_tests_ended(run)
             for name in ("PruneReplicasFunction", "ReconcileFunction", "AuditCoverageFunction"):
                 function = run.cloud.stack.function(name).name
                 run.cloud.doubles.lambda_dispatcher.invoke(function, {})
@@ -118,18 +114,6 @@ def seen() -> set[tuple[str, str, bool]]:
             for cloud in clouds:
                 cloud.__exit__(None, None, None)
     return calls
-
-
-def _restore_tests_ended(run: Any, timeout: float = 60) -> None:
-    sfn = boto3.client("stepfunctions")
-    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-        if executions and all(e["status"] != "RUNNING" for e in executions):
-            return
-        time.sleep(0.5)
-    raise AssertionError("the restore tests did not end")
 
 
 @pytest.mark.parametrize("function", sorted(f for f, calls in CALLS.items() if "home" in calls))  # not the CLI

@@ -13,11 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from moto.rds.models import rds_backends
-from support import TARGET_ACCOUNT, base_scenario, mapping, vault_target
+from support import TARGET_ACCOUNT, base_scenario, mapping, restore_tests_ended, vault_target
 from typer.testing import CliRunner
 
 from replicator.aws import restore_test_records
-from replicator.restore_testing import RestoreTestRecord
 from replicator_cli.local.cloud import SOURCE_ACCOUNT
 from replicator_cli.main import app
 
@@ -61,22 +60,6 @@ def _schedule(run: Any, payload: dict[str, Any] | None = None) -> dict[str, Any]
     return result
 
 
-def _tests_ended(run: Any, timeout: float = 60) -> list[RestoreTestRecord]:
-    """The restore tests' records once every execution of the restore-test state machine has ended."""
-    sfn = boto3.client("stepfunctions")
-    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-        if executions and all(e["status"] != "RUNNING" for e in executions):
-            break
-        time.sleep(0.5)
-    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-    assert executions, "no restore test was started"
-    assert all(e["status"] == "SUCCEEDED" for e in executions), executions
-    return restore_test_records.started_since(run.cloud.stack.history_table, datetime.now(UTC) - timedelta(days=1))
-
-
 def _left_over(account: str, region: str) -> list[str]:
     """Every snaptest-* DB instance and cluster in one account and region, whatever its status (deleting: the
     cleanup started its deletion, which is all a test must do)."""
@@ -96,7 +79,7 @@ def test_an_instance_and_a_cluster_replica_are_restored_checked_and_deleted_on_e
 
     summary = _schedule(run)
     assert summary["started"] == 4  # two databases on two targets
-    tests = _tests_ended(run)
+    tests = restore_tests_ended(run)
 
     assert len(tests) == 4
     for test in tests:
@@ -137,7 +120,7 @@ def test_an_instance_and_a_cluster_replica_are_restored_checked_and_deleted_on_e
 def test_a_failed_restore_is_recorded_failed_and_everything_it_made_is_deleted(run_scenario):
     run = run_scenario(_scenario(failing_restores=["orders"]))
     _schedule(run)
-    tests = {(t.database, t.target_region): t for t in _tests_ended(run)}
+    tests = {(t.database, t.target_region): t for t in restore_tests_ended(run)}
 
     failed = tests[("orders", "us-west-2")]
     assert failed.status.value == "FAILED"
@@ -155,7 +138,7 @@ def test_a_restore_that_outlives_max_minutes_times_out_and_is_deleted(run_scenar
         target["restore_test"] = quick
     run = run_scenario(spec)
     _schedule(run)
-    tests = {(t.database, t.target_region): t for t in _tests_ended(run)}
+    tests = {(t.database, t.target_region): t for t in restore_tests_ended(run)}
 
     stuck = tests[("ledger", "eu-west-1")]
     assert stuck.status.value == "FAILED"
@@ -171,7 +154,7 @@ def test_a_replica_older_than_the_rpo_is_tested_and_the_record_says_its_age(run_
     spec["mappings"][0]["targets"] = [{**spec["mappings"][0]["targets"][0], "rpo_hours": rpo_hours}]
     run = run_scenario(spec)
     _schedule(run)
-    tests = _tests_ended(run)
+    tests = restore_tests_ended(run)
     assert tests
     for test in tests:
         assert test.status.value == "SUCCEEDED", test.reason
@@ -186,7 +169,7 @@ def test_a_database_without_a_replica_is_skipped_with_the_reason(run_scenario):
     summary = _schedule(run)
     skipped = {(s["database"], s["target"]) for s in summary["skipped"]}
     assert skipped == {("ledger", f"{SOURCE_ACCOUNT}/us-west-2"), ("ledger", f"{TARGET_ACCOUNT}/eu-west-1")}
-    tests = _tests_ended(run)
+    tests = restore_tests_ended(run)
     ledger = [t for t in tests if t.database == "ledger"]
     assert {t.status.value for t in ledger} == {"SKIPPED"}
     assert all(t.reason.startswith("no replica of ledger on ") for t in ledger)
@@ -204,7 +187,7 @@ def test_a_passing_throttle_is_retried_and_an_error_mid_way_fails_the_test_and_d
     run = run_scenario(spec, before_events=None)
     faults(run.cloud, run.runner)
     _schedule(run)
-    tests = {t.database: t for t in _tests_ended(run)}
+    tests = {t.database: t for t in restore_tests_ended(run)}
 
     assert tests["orders"].status.value == "SUCCEEDED", tests["orders"].reason  # the throttle was passing
     ledger = tests["ledger"]
@@ -298,7 +281,7 @@ def test_a_forged_task_input_is_refused_and_restores_nothing(run_scenario, forge
     spec["mappings"][0]["targets"][0]["restore_test"]["databases"] = ["orders"]
     run = run_scenario(spec)
     _schedule(run)
-    (test,) = _tests_ended(run)
+    (test,) = restore_tests_ended(run)
     restored = list(run.cloud.doubles.restore_clock.restored)
     payload: dict[str, Any] = {"test_id": test.test_id, "execution_name": "forged-execution"}
     if forged == "a replication id":
@@ -320,7 +303,7 @@ def test_a_target_role_that_does_not_allow_restore_tests_fails_the_test_with_the
     # what AWS answers when the role lacks the RestoreTests statements (moto evaluates no IAM policy)
     run.cloud.doubles.faults.fail("rds", "restore_db_instance_from_db_snapshot", "AccessDenied", times=1)
     _schedule(run)
-    (test,) = _tests_ended(run)
+    (test,) = restore_tests_ended(run)
     assert test.status.value == "FAILED"
     assert "AccessDenied" in test.reason
     assert "deploy target-account-role.yaml there with RestoreTests=allowed" in test.reason

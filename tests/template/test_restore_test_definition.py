@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from cfnlint.api import ManualArgs, lint
+from asl_checks import next_states, schema_errors
 from iam_policies import as_list, role_statements
 from pydantic import ValidationError
 
@@ -54,22 +54,8 @@ def machine(template: dict[str, Any]) -> dict[str, Any]:
 # --- the schema ------------------------------------------------------------------------------------------------------
 
 
-def _schema_errors(definition: dict[str, Any]) -> list[str]:
-    text = re.sub(r"\$\{(\w+)\}", r"arn:aws:lambda:us-east-1:123456789012:function:\1", json.dumps(definition))
-    cfn = {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Resources": {
-            "Machine": {
-                "Type": "AWS::StepFunctions::StateMachine",
-                "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/machine", "Definition": json.loads(text)},
-            }
-        },
-    }
-    return [str(m) for m in lint(json.dumps(cfn), config=ManualArgs(regions=["us-east-1"]))]
-
-
 def test_definition_passes_the_step_functions_schema(definition: dict[str, Any]) -> None:
-    assert _schema_errors(definition) == []
+    assert schema_errors(definition) == []
 
 
 def _broken_backoff(d: dict[str, Any]) -> None:
@@ -92,17 +78,10 @@ def _broken_type(d: dict[str, Any]) -> None:
 def test_schema_check_catches_a_broken_definition(definition: dict[str, Any], breaks: Any) -> None:
     broken = json.loads(json.dumps(definition))
     breaks(broken)
-    assert any("E3601" in error for error in _schema_errors(broken))
+    assert any("E3601" in error for error in schema_errors(broken))
 
 
 # --- the graph -------------------------------------------------------------------------------------------------------
-
-
-def _targets(state: dict[str, Any]) -> list[str]:
-    targets = [state.get("Next"), state.get("Default")]
-    targets += [choice["Next"] for choice in state.get("Choices", [])]
-    targets += [catch["Next"] for catch in state.get("Catch", [])]
-    return [t for t in targets if t]
 
 
 def _terminal(state: dict[str, Any]) -> bool:
@@ -131,7 +110,7 @@ def test_every_transition_names_an_existing_state_and_every_state_is_reachable(d
         if name in seen:
             continue
         seen.add(name)
-        for target in _targets(states[name]):
+        for target in next_states(states[name]):
             assert target in states, f"{name} -> {target}: no such state"
             todo.append(target)
     assert seen == set(states)
@@ -141,12 +120,12 @@ def test_every_path_can_end(definition: dict[str, Any]) -> None:
     # every state either ends or continues, and from every state a terminal state can be reached (no closed loop)
     states = definition["States"]
     for name, state in states.items():
-        assert _terminal(state) or _targets(state), f"{name} neither ends nor continues"
-        assert not (_terminal(state) and _targets(state)), f"{name} both ends and continues"
+        assert _terminal(state) or next_states(state), f"{name} neither ends nor continues"
+        assert not (_terminal(state) and next_states(state)), f"{name} both ends and continues"
     ending = {name for name, state in states.items() if _terminal(state)}
     grew = True
     while grew:
-        more = {name for name, state in states.items() if set(_targets(state)) & ending} - ending
+        more = {name for name, state in states.items() if set(next_states(state)) & ending} - ending
         ending |= more
         grew = bool(more)
     assert ending == set(states)

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cfnlint.api import ManualArgs, lint
+from asl_checks import next_states, schema_errors
 
 from replicator.execution import ExecutionState, Phase, TaskInput
 from replicator_cli.local.provision import load_template
@@ -24,35 +24,14 @@ def state_machine_resource() -> dict:
     return load_template(ROOT / "template.yaml")["Resources"]["ReplicationStateMachine"]
 
 
-def _schema_errors(definition: dict) -> list[str]:
-    text = re.sub(r"\$\{(\w+)\}", r"arn:aws:lambda:us-east-1:123456789012:function:\1", json.dumps(definition))
-    template = {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Resources": {
-            "Machine": {
-                "Type": "AWS::StepFunctions::StateMachine",
-                "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/machine", "Definition": json.loads(text)},
-            }
-        },
-    }
-    return [str(m) for m in lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))]
-
-
 def test_definition_passes_the_step_functions_schema(definition):
-    assert _schema_errors(definition) == []
+    assert schema_errors(definition) == []
 
 
 def test_schema_check_catches_a_broken_definition(definition):
     broken = json.loads(json.dumps(definition))
     broken["States"]["CheckCopy"]["Retry"][0]["BackoffRate"] = "fast"
-    assert any("E3601" in error for error in _schema_errors(broken))
-
-
-def _targets(state: dict) -> list[str]:
-    targets = [state.get("Next"), state.get("Default")]
-    targets += [choice["Next"] for choice in state.get("Choices", [])]
-    targets += [catch["Next"] for catch in state.get("Catch", [])]
-    return [t for t in targets if t]
+    assert any("E3601" in error for error in schema_errors(broken))
 
 
 def test_every_transition_names_an_existing_state_and_every_state_is_reachable(definition):
@@ -64,7 +43,7 @@ def test_every_transition_names_an_existing_state_and_every_state_is_reachable(d
         if name in seen:
             continue
         seen.add(name)
-        for target in _targets(states[name]):
+        for target in next_states(states[name]):
             assert target in states, f"{name} -> {target}: no such state"
             todo.append(target)
     assert seen == set(states)
@@ -74,7 +53,7 @@ def test_every_path_ends_in_a_terminal_state(definition):
     states = definition["States"]
     for name, state in states.items():
         terminal = state.get("End") or state["Type"] in ("Succeed", "Fail")
-        assert terminal or _targets(state), f"{name} neither ends nor continues"
+        assert terminal or next_states(state), f"{name} neither ends nor continues"
 
 
 def test_every_task_catches_every_error_so_failures_are_recorded(definition):
