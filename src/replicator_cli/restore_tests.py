@@ -37,7 +37,6 @@ app = typer.Typer(
 )
 
 TABLE_WIDTH = 120  # the tables fit this many columns (a narrower terminal: its width)
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _STYLE = {
     RestoreTestStatus.SUCCEEDED: "green",
@@ -68,6 +67,17 @@ def _targets_option(values: list[str] | None) -> list[str] | None:
         if (problem := validation.region_problem(region)) is not None:
             raise typer.BadParameter(problem)
     return values or None
+
+
+TargetsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        metavar="ACCOUNT/REGION",
+        callback=_targets_option,
+        help="Only this target: ACCOUNT/REGION, or REGION for every account (repeatable)",
+    ),
+]
 
 
 def _statuses_option(values: list[str] | None) -> list[str] | None:
@@ -160,15 +170,7 @@ def run(
         list[str] | None,
         typer.Option("--db", metavar="ID", help="Only this DB instance or Aurora cluster identifier (repeatable)"),
     ] = None,
-    target: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--target",
-            metavar="ACCOUNT/REGION",
-            callback=_targets_option,
-            help="Only this target: ACCOUNT/REGION, or REGION for every account (repeatable)",
-        ),
-    ] = None,
+    target: TargetsOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would start, start nothing")] = False,
     state_machine_arn: Annotated[
         str | None,
@@ -358,15 +360,7 @@ def list_tests(
             help="Only tests with this status: SUCCEEDED, FAILED, SKIPPED, PENDING, RESTORING... (repeatable)",
         ),
     ] = None,
-    target: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--target",
-            metavar="ACCOUNT/REGION",
-            callback=_targets_option,
-            help="Only this target: ACCOUNT/REGION, or REGION for every account (repeatable)",
-        ),
-    ] = None,
+    target: TargetsOption = None,
 ) -> None:
     """The restore tests started within --since, newest first, with how long each restore took.
 
