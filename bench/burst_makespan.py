@@ -5,7 +5,7 @@ copy-slot table, in moto's in-process DynamoDB); time is simulated. The state ma
 replication that takes a slot copies for its duration and is seen done after the adaptive wait's detection delay
 (wait_bench.replay, the project's own check loop); a replication that does not waits on its task token, which this
 bench receives instead of Step Functions (the one stand-in: stepfunctions.send_task_success). A waiting AcquireSlot task
-times out and re-checks every hour (SlotRecheckSeconds), which costs two transitions (RecheckSlot, AcquireSlot) and one
+times out and re-checks every hour (SlotRecheckSeconds), which costs two transitions (SlotWaitTimedOut, AcquireSlot) and one
 Lambda call each time.
 
     python bench/burst_makespan.py [--snapshots 500] [--copy-minutes 30] [--seed 7]
@@ -107,7 +107,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
             for token in handed:
                 woken_id = token.removeprefix("token-")
                 timeouts = math.floor((now - arrival[woken_id]) / ACQUIRE_TIMEOUT)
-                queued_transitions += 2 * timeouts  # RecheckSlot (Pass), AcquireSlot again
+                queued_transitions += 2 * timeouts  # SlotWaitTimedOut (Pass), AcquireSlot again
                 queued_lambdas += timeouts
                 start_copy(plans[woken_id], now)
         ideal = math.ceil(snapshots / quota) * copy_seconds

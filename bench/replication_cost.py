@@ -39,7 +39,7 @@ PRICE_EVENT = 1.00 / 1_000_000  # EventBridge custom event published
 # request units per call (items here are well under 1 KB to write and 4 KB to read; reads are strongly consistent)
 WRITE_UNITS = {"put_item": 1, "update_item": 1, "delete_item": 1, "transact_write_items": 4}  # 2 items x 2
 READ_UNITS = {"get_item": 1, "query": 1}
-LOOP_STATES = ("WaitForCopy", "CheckCopy")  # with one NextAction each: one check of a copy in progress
+LOOP_STATES = ("WaitForCopy", "CheckCopy")  # with one RouteByReplicationPhase each: one check of a copy in progress
 
 SAME_ACCOUNT = {
     "source_region": "us-east-1",

@@ -581,7 +581,7 @@ def main() -> None:
         c = counts[kind]
         print(
             f"{label}: per wait check {c.invocations:.2f} invocation and {c.transitions:.2f} transitions "
-            f"(RunRestoreTestStep, IsTestDone, WaitBeforeNextStage); besides the checks {c.fixed_invocations:.2f} "
+            f"(RunRestoreTest, IsOutcomeRecorded, WaitBeforeNextStage); besides the checks {c.fixed_invocations:.2f} "
             f"invocations and {c.fixed_transitions:.2f} transitions (least squares over its {len(tests) // 2} tests)"
         )
     req = scheduler.requests

@@ -3,7 +3,7 @@
 Replays copies of known duration through the project's own code: the first wait (execution.first_wait_seconds)
 and the state machine's check loop (execution.observe_copy, which calls waiting.next_wait_seconds), on a simulated
 clock. Each check is Wait + CheckCopy + Choice (3 transitions, 1 Lambda call); a replication also passes
-AcquireSlot, RunNextStep, their Choice and FinishSucceeded (4 transitions, 3 Lambda calls). Strategies differ only by
+AcquireSlot, RunStep, their Choice and FinishSucceeded (4 transitions, 3 Lambda calls). Strategies differ only by
 their WaitPolicy: the adaptive policy (the template's defaults) against fixed 30 s and fixed 300 s polls
 (floor = ceiling), side by side in one run.
 
@@ -72,7 +72,7 @@ class SimulatedCopy:
         return "available" if t >= self.duration else "creating"
 
 
-# 4 fixed transitions (AcquireSlot, RunNextStep, their Choice, FinishSucceeded) + about four checks of 3 each: the
+# 4 fixed transitions (AcquireSlot, RunStep, their Choice, FinishSucceeded) + about four checks of 3 each: the
 # execution takes the first slot and starts the first copy itself (the start function does nothing but record and start)
 TARGET_TRANSITIONS = 14
 

@@ -1,4 +1,4 @@
-"""State machine task: carry a restore test a stage further (RunRestoreTestStep), or record the error a stage
+"""State machine task: carry a restore test a stage further (RunRestoreTest), or record the error a stage
 raised and send the test to its cleanup (AbortRestoreTest: the input carries the error)."""
 
 from typing import Any

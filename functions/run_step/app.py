@@ -8,7 +8,7 @@ from replicator.aws.errors import transient_errors_retried
 from replicator.observability import logger, metrics, tracer
 from replicator.settings import get_settings
 from replicator.usecases.guard import load_task
-from replicator.usecases.run_step import run_next_steps
+from replicator.usecases.run_step import run_step
 
 
 @logger.inject_lambda_context(correlation_id_path="state.replication_id")
@@ -16,5 +16,5 @@ from replicator.usecases.run_step import run_next_steps
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with transient_errors_retried():  # a passing AWS fault is retried by the state machine
-        task = load_task(event, get_settings(), "RunNextStep")
-        return run_next_steps(task).to_payload()
+        task = load_task(event, get_settings(), "RunStep")
+        return run_step(task).to_payload()

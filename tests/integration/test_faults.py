@@ -109,7 +109,7 @@ def test_snapshot_quota_exceeded_is_retried_with_backoff_never_failed(run_scenar
     (execution,) = run.executions()
     history = run.history(execution["executionArn"])
     names = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert names[:2] == ["AcquireSlot", "RunNextStep"]  # the execution takes the slot and starts the copy
+    assert names[:2] == ["AcquireSlot", "RunStep"]  # the execution takes the slot and starts the copy
     assert len(run.cloud.doubles.copy_clock.started) == 1
 
 

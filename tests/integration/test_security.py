@@ -111,7 +111,7 @@ def test_a_forged_run_step_invocation_shares_nothing_and_is_recorded(run_scenari
     refused = _tampering_records(run)
     assert len(refused) == 2
     assert {r.status.value for r in refused} == {"FAILED"}
-    assert all("RunNextStep refused an input the replicator did not make" in r.reason for r in refused)
+    assert all("RunStep refused an input the replicator did not make" in r.reason for r in refused)
     assert run.cloud.doubles.metrics.count("PlanTampering") == 2
 
 

@@ -26,7 +26,7 @@ from replicator_cli.local.provision import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachine" / "restore_test.asl.json"
-TASKS = {"RunRestoreTestStep", "AbortRestoreTest"}
+TASKS = {"RunRestoreTest", "AbortRestoreTest"}
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -59,7 +59,7 @@ def test_definition_passes_the_step_functions_schema(definition: dict[str, Any])
 
 
 def _broken_backoff(d: dict[str, Any]) -> None:
-    d["States"]["RunRestoreTestStep"]["Retry"][0]["BackoffRate"] = "fast"
+    d["States"]["RunRestoreTest"]["Retry"][0]["BackoffRate"] = "fast"
 
 
 def _broken_wait(d: dict[str, Any]) -> None:
@@ -67,7 +67,7 @@ def _broken_wait(d: dict[str, Any]) -> None:
 
 
 def _broken_choice(d: dict[str, Any]) -> None:
-    d["States"]["IsTestDone"]["Choices"][0]["BooleanEquals"] = "yes"
+    d["States"]["IsOutcomeRecorded"]["Choices"][0]["BooleanEquals"] = "yes"
 
 
 def _broken_type(d: dict[str, Any]) -> None:
@@ -89,11 +89,11 @@ def _terminal(state: dict[str, Any]) -> bool:
 
 
 def test_the_states_are_the_documented_ones(definition: dict[str, Any]) -> None:
-    assert definition["StartAt"] == "RunRestoreTestStep"
+    assert definition["StartAt"] == "RunRestoreTest"
     types = {name: state["Type"] for name, state in definition["States"].items()}
     assert types == {
-        "RunRestoreTestStep": "Task",
-        "IsTestDone": "Choice",
+        "RunRestoreTest": "Task",
+        "IsOutcomeRecorded": "Choice",
         "WaitBeforeNextStage": "Wait",
         "AbortRestoreTest": "Task",
         "TestRecorded": "Succeed",
@@ -133,12 +133,12 @@ def test_every_path_can_end(definition: dict[str, Any]) -> None:
 
 def test_the_loop_runs_a_stage_waits_and_runs_the_next(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    assert states["RunRestoreTestStep"]["Next"] == "IsTestDone"
-    assert states["AbortRestoreTest"]["Next"] == "IsTestDone"  # after an abort: the cleanup, as any stage
-    choice = states["IsTestDone"]
+    assert states["RunRestoreTest"]["Next"] == "IsOutcomeRecorded"
+    assert states["AbortRestoreTest"]["Next"] == "IsOutcomeRecorded"  # after an abort: the cleanup, as any stage
+    choice = states["IsOutcomeRecorded"]
     assert choice["Choices"] == [{"Variable": "$.done", "BooleanEquals": True, "Next": "TestRecorded"}]
     assert choice["Default"] == "WaitBeforeNextStage"
-    assert states["WaitBeforeNextStage"]["Next"] == "RunRestoreTestStep"
+    assert states["WaitBeforeNextStage"]["Next"] == "RunRestoreTest"
     assert "done" in StepResult.model_fields
 
 
@@ -162,7 +162,7 @@ def test_each_tasks_output_is_the_next_states_input(definition: dict[str, Any]) 
 
 @pytest.mark.parametrize(
     ("task", "handler", "handler_type"),
-    [("RunRestoreTestStep", "AbortRestoreTest", "Task"), ("AbortRestoreTest", "TestAbandoned", "Fail")],
+    [("RunRestoreTest", "AbortRestoreTest", "Task"), ("AbortRestoreTest", "TestAbandoned", "Fail")],
 )
 def test_every_task_catches_every_error(definition: dict[str, Any], task: str, handler: str, handler_type: str) -> None:
     states = definition["States"]
@@ -207,7 +207,7 @@ def test_the_transient_error_retry_is_capped(definition: dict[str, Any]) -> None
 # --- what the tasks are given ----------------------------------------------------------------------------------------
 
 PARAMETERS = {
-    "RunRestoreTestStep": {"test_id.$": "$.test_id", "execution_name.$": "$$.Execution.Name"},
+    "RunRestoreTest": {"test_id.$": "$.test_id", "execution_name.$": "$$.Execution.Name"},
     "AbortRestoreTest": {"test_id.$": "$.test_id", "execution_name.$": "$$.Execution.Name", "error.$": "$.error"},
 }
 
@@ -222,8 +222,8 @@ def test_the_tasks_are_given_the_test_id_and_the_execution_name_only(definition:
 
 def test_only_the_abort_carries_an_error(definition: dict[str, Any]) -> None:
     # the function aborts the test when its event has an `error`: a stage must never carry one
-    assert "error.$" not in definition["States"]["RunRestoreTestStep"]["Parameters"]
-    assert "error" not in definition["States"]["RunRestoreTestStep"]["Parameters"]
+    assert "error.$" not in definition["States"]["RunRestoreTest"]["Parameters"]
+    assert "error" not in definition["States"]["RunRestoreTest"]["Parameters"]
     assert definition["States"]["AbortRestoreTest"]["Parameters"]["error.$"] == "$.error"
 
 

@@ -64,7 +64,7 @@ def test_every_task_catches_every_error_so_failures_are_recorded(definition):
 
 
 def test_choice_reads_the_phase_of_the_replication_state(definition):
-    choice = definition["States"]["NextAction"]
+    choice = definition["States"]["RouteByReplicationPhase"]
     assert {c["Variable"] for c in choice["Choices"]} == {"$.phase"}
     assert "phase" in ExecutionState.model_fields
     values = {c["StringEquals"] for c in choice["Choices"]}
@@ -85,7 +85,7 @@ def _lambda_payload(state: dict) -> dict:
 def test_every_task_is_given_its_state_and_execution_name_and_nothing_else(definition):
     # the tasks read the plan from the replication's record; the execution's name proves which execution asks
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert set(tasks) == {"AcquireSlot", "CheckCopy", "RunNextStep", "FinishSucceeded", "FinishFailed"}
+    assert set(tasks) == {"AcquireSlot", "CheckCopy", "RunStep", "FinishSucceeded", "FinishFailed"}
     for name, state in tasks.items():
         payload = _lambda_payload(state)
         expected = {"state.$": "$", "execution_name.$": "$$.Execution.Name"}
@@ -101,7 +101,7 @@ def test_the_slot_wait_keeps_the_executions_own_state(definition):
 
 
 def test_every_phase_has_a_way_forward(definition):
-    choice = definition["States"]["NextAction"]
+    choice = definition["States"]["RouteByReplicationPhase"]
     handled = {c["StringEquals"] for c in choice["Choices"]} | {Phase.FAILED.value}
     assert handled == {p.value for p in Phase}
 

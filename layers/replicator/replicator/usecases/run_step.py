@@ -1,4 +1,4 @@
-"""The state machine's RunNextStep task: carry out the stored plan's next steps (shares, then one copy).
+"""The state machine's RunStep task: carry out the stored plan's next steps (shares, then one copy).
 
 Steps run from where the record says the replication is, so a retried or repeated call does the same thing again
 (shares and copies are idempotent: an existing copy is adopted only if this replication made it as planned).
@@ -18,7 +18,7 @@ from .slots import give_back, holds_slot
 _RUNNABLE = (Phase.QUEUED, Phase.STEP_DONE)
 
 
-def run_next_steps(ctx: TaskContext) -> ExecutionState:
+def run_step(ctx: TaskContext) -> ExecutionState:
     """Run steps from the recorded one until a copy is started (then wait for it) or none are left."""
     if ctx.final or ctx.progress.phase not in _RUNNABLE:
         return ctx.state()  # done already (a retry after the work was recorded): carry on from the record
