@@ -5,8 +5,8 @@ copy-slot table, in moto's in-process DynamoDB); time is simulated. The state ma
 replication that takes a slot copies for its duration and is seen done after the adaptive wait's detection delay
 (wait_bench.replay, the project's own check loop); a replication that does not waits on its task token, which this
 bench receives instead of Step Functions (the one stand-in: stepfunctions.send_task_success). A waiting AcquireSlot task
-times out and re-checks every hour (SlotRecheckSeconds), which costs two transitions (SlotWaitTimedOut, AcquireSlot) and one
-Lambda call each time.
+times out and re-checks every hour (SlotRecheckSeconds), which costs two transitions (SlotWaitTimedOut, AcquireSlot)
+and one Lambda call each time.
 
     python bench/burst_makespan.py [--snapshots 500] [--copy-minutes 30] [--seed 7]
 """
@@ -25,9 +25,9 @@ import wait_bench
 from moto import mock_aws
 
 from replicator.aws import slots
+from replicator.copy_slots import CopyQuotas, pool_of, waiter_entry
 from replicator.execution import WaitPolicy
 from replicator.planning import ReplicationPlan
-from replicator.scheduling import CopyQuotas, pool_of, waiter_entry
 from replicator.settings import Settings
 from replicator.snapshots import SnapshotKind
 from replicator.usecases import slots as slot_use

@@ -20,7 +20,7 @@ from replicator.usecases.restore_test import (
     RestoreTestRefused,
     StepResult,
     abort_restore_test,
-    run_restore_test_step,
+    run_restore_test,
 )
 from replicator_cli.local.provision import load_template
 
@@ -281,7 +281,7 @@ def test_the_task_input_refuses_extra_fields(extra: dict[str, Any]) -> None:
     # the task refuses it before reading anything (no settings, no table needed)
     nothing = cast(Settings, None)
     with pytest.raises(RestoreTestRefused, match="not a restore test task input"):
-        run_restore_test_step(nothing, payload)
+        run_restore_test(nothing, payload)
     with pytest.raises(RestoreTestRefused, match="not a restore test task input"):
         abort_restore_test(nothing, {**payload, "error": {"Error": "x"}})
 

@@ -1,9 +1,9 @@
-"""How long a replication may wait for a copy slot (scheduling.slot_wait_problem), and the queue's sort key."""
+"""How long a replication may wait for a copy slot (copy_slots.slot_wait_problem), and the queue's sort key."""
 
 import pytest
 
 from replicator.aws.slots import HandOver, hand_over_outcome
-from replicator.scheduling import slot_wait_problem, waiter_entry
+from replicator.copy_slots import slot_wait_problem, waiter_entry
 
 HOUR_MS = 3_600_000
 POOL = "111111111111#us-west-2#instance"

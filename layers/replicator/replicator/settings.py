@@ -7,9 +7,9 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
+from .copy_slots import CopyQuotas
 from .destinations import AllowedDestinations, parse_accounts
 from .execution import WaitPolicy
-from .scheduling import CopyQuotas
 
 
 class Settings(BaseModel):
@@ -44,25 +44,37 @@ class Settings(BaseModel):
         )
 
 
+# Where each setting comes from (template.yaml sets these variables); a variable that is absent or empty leaves the
+# setting at its default above, the one place defaults are written (template tests compare the stack's parameters).
+ENVIRONMENT = {
+    "mapping_table": "MAPPING_TABLE_NAME",
+    "history_table": "HISTORY_TABLE_NAME",
+    "account_id": "REPLICATOR_ACCOUNT_ID",
+    "allowed_accounts": "ALLOWED_TARGET_ACCOUNTS",
+    "allowed_organization_id": "ALLOWED_ORGANIZATION_ID",
+    "state_machine_arn": "STATE_MACHINE_ARN",
+    "restore_test_state_machine_arn": "RESTORE_TEST_STATE_MACHINE_ARN",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "mapping_cache_seconds": "MAPPING_CACHE_SECONDS",
+    "poll_floor_seconds": "POLL_FLOOR_SECONDS",
+    "poll_ceiling_seconds": "POLL_CEILING_SECONDS",
+    "slots_table": "SLOTS_TABLE_NAME",
+    "max_slot_wait_hours": "MAX_SLOT_WAIT_HOURS",
+    "slot_recheck_seconds": "SLOT_RECHECK_SECONDS",
+}
+REQUIRED = ("mapping_table", "history_table", "account_id")
+QUOTAS_ENVIRONMENT = {"instance": "INSTANCE_COPY_QUOTA", "cluster": "CLUSTER_COPY_QUOTA"}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     env = os.environ
-    return Settings(
-        mapping_table=env["MAPPING_TABLE_NAME"],
-        history_table=env["HISTORY_TABLE_NAME"],
-        account_id=env["REPLICATOR_ACCOUNT_ID"],
-        allowed_accounts=parse_accounts(env.get("ALLOWED_TARGET_ACCOUNTS", "")),
-        allowed_organization_id=env.get("ALLOWED_ORGANIZATION_ID") or None,
-        state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
-        restore_test_state_machine_arn=env.get("RESTORE_TEST_STATE_MACHINE_ARN", ""),
-        event_bus_name=env.get("EVENT_BUS_NAME", "default"),
-        mapping_cache_seconds=int(env.get("MAPPING_CACHE_SECONDS", "60")),
-        poll_floor_seconds=int(env.get("POLL_FLOOR_SECONDS", "30")),
-        poll_ceiling_seconds=int(env.get("POLL_CEILING_SECONDS", "7200")),
-        slots_table=env.get("SLOTS_TABLE_NAME", ""),
-        max_slot_wait_hours=int(env.get("MAX_SLOT_WAIT_HOURS", "168")),
-        slot_recheck_seconds=int(env.get("SLOT_RECHECK_SECONDS", "3600")),
-        quotas=CopyQuotas(
-            instance=int(env.get("INSTANCE_COPY_QUOTA", "20")), cluster=int(env.get("CLUSTER_COPY_QUOTA", "5"))
-        ),
+    # the tables and the own account are required: a missing one is a deployment error, raised at once (KeyError)
+    values: dict[str, object] = {field: env[ENVIRONMENT[field]] for field in REQUIRED}
+    values |= {field: env[name] for field, name in ENVIRONMENT.items() if field not in REQUIRED and env.get(name)}
+    if "allowed_accounts" in values:
+        values["allowed_accounts"] = parse_accounts(str(values["allowed_accounts"]))
+    values["quotas"] = CopyQuotas.model_validate(
+        {field: env[name] for field, name in QUOTAS_ENVIRONMENT.items() if env.get(name)}
     )
+    return Settings.model_validate(values)

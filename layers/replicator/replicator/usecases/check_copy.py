@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..aws import rds
+from ..copy_slots import pool_of
 from ..execution import ExecutionState, Phase, observe_copy
-from ..scheduling import pool_of
 from .guard import TaskContext
 from .slots import give_back
 

@@ -114,7 +114,7 @@ def _load(settings: Settings, payload: Any) -> tuple[RestoreTestInput, _Test]:
     return task, _Test(settings, record, record.plan)
 
 
-def run_restore_test_step(settings: Settings, payload: Any) -> StepResult:
+def run_restore_test(settings: Settings, payload: Any) -> StepResult:
     """Do the test's current stage; the stage after it is recorded before the result is returned."""
     _, test = _load(settings, payload)
     if test.record.status.final:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from ..aws import rds, routes, shares
 from ..clock import epoch_ms, utc_now
+from ..copy_slots import pool_of
 from ..execution import ExecutionState, Phase, Progress, copy_started
 from ..observability import MetricUnit, logger, metrics
 from ..planning import PlanStep, ReplicationPlan, StepAction
-from ..scheduling import pool_of
 from .guard import PlanTampering, TaskContext
 from .slots import give_back, holds_slot
 

@@ -12,10 +12,10 @@ from botocore.exceptions import ClientError
 
 from ..aws import slots, stepfunctions
 from ..clock import epoch_ms, utc_now
+from ..copy_slots import SlotWaitExpired, next_copy, pool_of, slot_wait_problem, waiter_entry
 from ..execution import Phase
 from ..observability import MetricUnit, logger, metrics
 from ..planning import ReplicationPlan, StepAction
-from ..scheduling import SlotWaitExpired, next_copy, pool_of, slot_wait_problem, waiter_entry
 from ..settings import Settings
 from ..snapshots import SnapshotKind
 from .guard import TaskContext
