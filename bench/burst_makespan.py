@@ -25,7 +25,7 @@ import wait_bench
 from moto import mock_aws
 
 from replicator.aws import slots
-from replicator.copy_slots import CopyQuotas, pool_of, waiter_entry
+from replicator.copy_slots import CopyQuotas, waiter_entry
 from replicator.execution import WaitPolicy
 from replicator.planning import ReplicationPlan
 from replicator.settings import Settings
@@ -86,7 +86,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
         for n in range(snapshots):  # a nightly window: every event at once, in this order
             plan = wait_bench.replication_plan(size_gb, n, kind)
             rid = plan.replication_id
-            pool = pool_of(plan.steps[0])
+            pool = plan.steps[0].slot_pool
             arrival[rid] = 0.0
             plans[rid] = plan
             # AcquireSlot (every execution starts there): the slot, or a place in the queue on its task token
@@ -103,7 +103,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
             finished += 1
             in_flight -= 1
             handed.clear()
-            slot_use.give_back(settings, rid, pool_of(plans[rid].steps[0]))
+            slot_use.give_back(settings, rid, plans[rid].steps[0].slot_pool)
             for token in handed:
                 woken_id = token.removeprefix("token-")
                 timeouts = math.floor((now - arrival[woken_id]) / ACQUIRE_TIMEOUT)

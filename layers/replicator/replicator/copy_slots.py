@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from .planning import PlanStep, StepAction
 from .snapshots import SnapshotKind
 
 
@@ -18,18 +17,6 @@ class CopyQuotas(BaseModel):
 
     def limit(self, kind: SnapshotKind) -> int:
         return self.instance if kind is SnapshotKind.INSTANCE else self.cluster
-
-
-def pool_of(step: PlanStep) -> str:
-    """The quota a copy step counts against: its destination account and region, and the snapshot kind."""
-    if step.action is not StepAction.COPY:
-        raise ValueError(f"only copies take slots, not {step.action}")
-    return f"{step.account_id}#{step.region}#{step.kind.value}"
-
-
-def next_copy(steps: list[PlanStep], index: int) -> PlanStep | None:
-    """The first copy step at or after `index` (the steps before it, shares, need no slot)."""
-    return next((s for s in steps[index:] if s.action is StepAction.COPY), None)
 
 
 def waiter_entry(queued_at_ms: int, replication_id: str) -> str:

@@ -82,6 +82,14 @@ class PlanStep(BaseModel):
             return False
         return account_of(self.source_arn) != self.account_id and region_of(self.source_arn) != self.region
 
+    @property
+    def slot_pool(self) -> str:
+        """The copy quota this copy counts against (copy_slots.py): its destination account and region, and the
+        snapshot kind."""
+        if self.action is not StepAction.COPY:
+            raise ValueError(f"only copies take slots, not {self.action}")
+        return f"{self.account_id}#{self.region}#{self.kind.value}"
+
     def describe(self) -> str:
         return self.purpose or f"{self.action} {self.snapshot_identifier} in {self.account_id}/{self.region}"
 
@@ -143,6 +151,15 @@ class ReplicationPlan(BaseModel):
     @property
     def cross_account(self) -> bool:
         return self.target_account_id != self.source.account_id
+
+    @property
+    def slot_pools(self) -> list[str]:
+        """The copy quotas this plan's copies count against, each once."""
+        return sorted({s.slot_pool for s in self.steps if s.action is StepAction.COPY})
+
+    def next_copy(self, index: int) -> PlanStep | None:
+        """The first copy step at or after `index` (the steps before it, shares, need no slot)."""
+        return next((s for s in self.steps[index:] if s.action is StepAction.COPY), None)
 
     def route(self, fallback: bool) -> ReplicationPlan:
         """The plan as carried out: its steps, or (after AWS refused the single step) the fallback's."""

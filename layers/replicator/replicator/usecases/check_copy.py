@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..aws import rds
-from ..copy_slots import pool_of
 from ..execution import ExecutionState, Phase, observe_copy
 from .guard import TaskContext
 from .slots import give_back
@@ -19,5 +18,5 @@ def check_copy(ctx: TaskContext) -> ExecutionState:
     status, percent = rds.copy_status(step)
     observed = observe_copy(ctx.plan, ctx.progress, status, percent, ctx.settings.wait_policy)
     if observed.step_index != ctx.progress.step_index or observed.phase is Phase.FAILED:
-        give_back(ctx.settings, ctx.replication_id, pool_of(step))  # the copy ended: its slot goes to the next waiter
+        give_back(ctx.settings, ctx.replication_id, step.slot_pool)  # the copy ended: its slot goes to the next waiter
     return ctx.save(observed).state()

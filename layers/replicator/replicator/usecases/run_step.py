@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ..aws import rds, routes, shares
 from ..clock import epoch_ms, utc_now
-from ..copy_slots import pool_of
 from ..execution import ExecutionState, Phase, Progress, copy_started
 from ..observability import MetricUnit, logger, metrics
 from ..planning import PlanStep, ReplicationPlan, StepAction
@@ -27,7 +26,7 @@ def run_step(ctx: TaskContext) -> ExecutionState:
     while index < len(plan.steps):
         step = plan.steps[index]
         if step.action is StepAction.COPY:
-            if not holds_slot(ctx.settings, rid, pool_of(step)):
+            if not holds_slot(ctx.settings, rid, step.slot_pool):
                 # no slot for this copy (the hand-over was undone, or the input skipped AcquireSlot): queue for one
                 queued = progress.queued_at_ms or epoch_ms(utc_now())
                 changes = {"step_index": index, "phase": Phase.QUEUED, "queued_at_ms": queued}
@@ -55,7 +54,7 @@ def _fall_back(ctx: TaskContext, progress: Progress, step: PlanStep, why: str) -
     routes.remember_single_step_refused(ctx.settings.slots_table, source.kind.value, source.region, step.region, why)
     metrics.add_metric(name="SingleStepRefused", unit=MetricUnit.Count, value=1)
     logger.warning("single-step copy refused: staging", extra={"replication_id": ctx.replication_id, "why": why})
-    give_back(ctx.settings, ctx.replication_id, pool_of(step))  # the staging copy needs a slot of another pool
+    give_back(ctx.settings, ctx.replication_id, step.slot_pool)  # the staging copy needs a slot of another pool
     queued = progress.model_copy(update={"fallback": True, "phase": Phase.QUEUED, "queued_at_ms": epoch_ms(utc_now())})
     return ctx.save(queued).state()
 

@@ -12,10 +12,10 @@ from botocore.exceptions import ClientError
 
 from ..aws import slots, stepfunctions
 from ..clock import epoch_ms, utc_now
-from ..copy_slots import SlotWaitExpired, next_copy, pool_of, slot_wait_problem, waiter_entry
+from ..copy_slots import SlotWaitExpired, slot_wait_problem, waiter_entry
 from ..execution import Phase
 from ..observability import MetricUnit, logger, metrics
-from ..planning import ReplicationPlan, StepAction
+from ..planning import ReplicationPlan
 from ..settings import Settings
 from ..snapshots import SnapshotKind
 from .guard import TaskContext
@@ -54,7 +54,7 @@ def give_back(settings: Settings, replication_id: str, pool: str) -> None:
 def give_back_everything(settings: Settings, plan: ReplicationPlan, queued_at_ms: int | None) -> None:
     """A finishing replication holds no slot and no place in a queue afterwards, whatever its tasks recorded."""
     rid = plan.replication_id
-    for pool in sorted({pool_of(s) for s in plan.steps if s.action is StepAction.COPY}):
+    for pool in plan.slot_pools:
         if queued_at_ms is not None:
             slots.leave_queue(settings.slots_table, pool, waiter_entry(queued_at_ms, rid))
         give_back(settings, rid, pool)
@@ -117,11 +117,11 @@ def acquire_slot(ctx: TaskContext) -> bool:
     if not token:
         raise ValueError("AcquireSlot needs the task token")
     settings, rid, progress = ctx.settings, ctx.replication_id, ctx.progress
-    step = None if ctx.final else next_copy(ctx.plan.steps, progress.step_index)
+    step = None if ctx.final else ctx.plan.next_copy(progress.step_index)
     if step is None or progress.phase in (Phase.WAITING, Phase.FINISHED, Phase.FAILED):
         _resume(token)  # nothing to wait for: its next task takes it on from where its record says
         return True
-    pool = pool_of(step)
+    pool = step.slot_pool
     if take_slot(settings, rid, pool, progress.queued_at_ms):
         if progress.queued_at_ms is not None:
             ctx = ctx.save(progress.model_copy(update={"queued_at_ms": None}))
