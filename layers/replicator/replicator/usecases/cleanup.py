@@ -12,7 +12,8 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from ..aws import lineages, rds, shares
+from ..aws import rds, shares
+from ..aws.dynamodb import lineage_bases
 from ..execution import Progress
 from ..observability import MetricUnit, logger, metrics
 from ..planning import PlanStep, ReplicationPlan, StepAction
@@ -68,7 +69,7 @@ def keep_base(
     if not completed:
         return []
     step = plan.steps[base.step_index]
-    record = lineages.BaseRecord(
+    record = lineage_bases.BaseRecord(
         lineage=base.lineage,
         signature=base.signature,
         snapshot_arn=step.snapshot_arn,
@@ -79,7 +80,7 @@ def keep_base(
         updated_at=started_at,
     )
     try:
-        superseded = lineages.keep(settings.slots_table, record)
+        superseded = lineage_bases.keep(settings.slots_table, record)
         if superseded is not None and base.intermediate:
             # intermediate bases live in the source account (no role); replicas are the retention's to delete
             rds.delete_replicator_snapshot(superseded, None)

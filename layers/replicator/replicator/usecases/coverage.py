@@ -15,7 +15,8 @@ from datetime import datetime
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
 
-from ..aws import rds, regions, tables
+from ..aws import rds, regions
+from ..aws.dynamodb import region_mappings, replication_records
 from ..clock import utc_now
 from ..coverage import CoverageRow, TargetCoverage, assess, summarize, target_label
 from ..history import database_target_key
@@ -35,7 +36,9 @@ class CoverageReport(BaseModel):
     rows: list[CoverageRow] = Field(default_factory=list)
     targets: list[TargetCoverage] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)  # mappings that could not be read, regions not listed
-    read_units: float = 0.0  # of the history's database index (DynamoDB's Query rule, see tables.ReadUsage)
+    read_units: float = (
+        0.0  # of the history's database index (DynamoDB's Query rule, see replication_records.ReadUsage)
+    )
     index_queries: int = 0
 
     @property
@@ -65,7 +68,7 @@ def audit_coverage(
     now = now or utc_now()
     report = CoverageReport()
     mappings: dict[str, RegionMapping] = {}
-    for item in tables.mapping_items(mapping_table):
+    for item in region_mappings.mapping_items(mapping_table):
         try:
             mapping = RegionMapping.model_validate(item)
         except ValidationError as error:
@@ -75,7 +78,7 @@ def audit_coverage(
             continue
         mappings[mapping.source_region] = mapping
     every_region = regions.enabled_regions() if ALL_REGIONS in mappings else None
-    usage = tables.ReadUsage()
+    usage = replication_records.ReadUsage()
     for region, mapping in mapped_regions(mappings, every_region).items():
         if source_regions and region not in source_regions:
             continue
@@ -100,7 +103,9 @@ def audit_coverage(
                 key = database_target_key(
                     own_account, region, database.kind.value, database.identifier, account, target.target_region
                 )
-                history = tables.replications_of_database(history_table, key, usage=usage, page_size=HISTORY_PAGE)
+                history = replication_records.replications_of_database(
+                    history_table, key, usage=usage, page_size=HISTORY_PAGE
+                )
                 report.rows.append(
                     assess(database, account, target.target_region, target.selection, target.rpo_hours, history, now)
                 )

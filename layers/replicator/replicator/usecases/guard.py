@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..aws import tables
+from ..aws.dynamodb import replication_records
 from ..execution import ExecutionState, Phase, Progress, TaskInput, execution_state
 from ..history import ReplicationRecord, ReplicationStatus
 from ..mapping import describe_validation_error
@@ -64,7 +64,7 @@ class TaskContext:
     def save(self, progress: Progress, status: ReplicationStatus | None = None) -> TaskContext:
         """Record the replication's new progress (never over a final outcome)."""
         record = self.record.progressed(progress, status)
-        tables.put_record(self.settings.history_table, record)
+        replication_records.put_record(self.settings.history_table, record)
         plan = record.plan.route(progress.fallback) if record.plan else self.plan
         return TaskContext(self.settings, self.task_input, record, plan, progress)
 
@@ -79,7 +79,7 @@ def load_task(payload: Any, settings: Settings, task: str) -> TaskContext:
         raise refuse_input(settings, task, reason, payload, rid, execution) from error
     rid = task_input.state.replication_id
     execution = task_input.execution_name
-    record = tables.get_record(settings.history_table, rid)
+    record = replication_records.get_record(settings.history_table, rid)
     if record is None:
         raise refuse_input(settings, task, f"no replication {rid} is recorded", payload, rid, execution)
     if record.plan is None or record.progress is None:
@@ -125,7 +125,7 @@ def refuse_input(
         reason=message,
         execution_name=execution,
     )
-    if tables.create_record(settings.history_table, record) is None:
+    if replication_records.create_record(settings.history_table, record) is None:
         outcomes.publish(settings, record)
     return PlanTampering(message)
 

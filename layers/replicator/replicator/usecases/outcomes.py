@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..aws import eventbridge, tables
+from ..aws import eventbridge
+from ..aws.dynamodb import replication_records
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
 from ..observability import MetricUnit, logger, metrics
@@ -33,11 +34,11 @@ def record_outcome(
     record = record.model_copy(update={"outcome_published": False})
     if replacing_attempt is not None:
         # a retry's outcome (or a resent snapshot's that its selection skipped before)
-        written = tables.replace_failed(settings.history_table, record, replacing_attempt, replaced)
+        written = replication_records.replace_failed(settings.history_table, record, replacing_attempt, replaced)
     else:
-        written = tables.put_record(settings.history_table, record)
+        written = replication_records.put_record(settings.history_table, record)
     if not written:
-        existing = tables.get_record(settings.history_table, record.replication_id)
+        existing = replication_records.get_record(settings.history_table, record.replication_id)
         logger.info(
             "outcome already recorded: kept",
             extra={"replication_id": record.replication_id, "kept": existing.status.value if existing else None},
@@ -59,7 +60,7 @@ def publish_pending(settings: Settings, record: ReplicationRecord) -> Replicatio
     if not record.status.final or record.outcome_published is not False:
         return record
     eventbridge.publish_outcome(settings.event_bus_name, record)
-    tables.mark_published(settings.history_table, record.replication_id)
+    replication_records.mark_published(settings.history_table, record.replication_id)
     return record.model_copy(update={"outcome_published": True})
 
 
@@ -102,7 +103,7 @@ def snapshot_outcome(
         source_arn=source_arn,
         source_region=source_region,
     )
-    earlier = tables.get_record(settings.history_table, rid) if retry_failed else None
+    earlier = replication_records.get_record(settings.history_table, rid) if retry_failed else None
     if earlier is not None and earlier.retryable is None:
         return record_outcome(settings, next_attempt(record, earlier), replacing_attempt=earlier.attempt)
     return record_outcome(settings, record)
@@ -123,7 +124,7 @@ def next_attempt(record: ReplicationRecord, failed: ReplicationRecord) -> Replic
 def supersede(settings: Settings, rid: str, event_id: str, source_arn: str) -> None:
     """A retried snapshot that now passes the snapshot-level checks: its FAILED snapshot-level outcome is SKIPPED
     (its targets are replicated on their own records), kept readable as a previous attempt."""
-    earlier = tables.get_record(settings.history_table, rid)
+    earlier = replication_records.get_record(settings.history_table, rid)
     if earlier is None or earlier.retryable is not None:
         return
     record = ReplicationRecord(

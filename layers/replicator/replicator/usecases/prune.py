@@ -12,7 +12,8 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from ..aws import iam, lineages, rds, tables
+from ..aws import iam, rds
+from ..aws.dynamodb import lineage_bases, region_mappings, replication_records
 from ..aws.sessions import RoleNotAssumable, caller_account, error_code
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
@@ -54,7 +55,7 @@ class PruneReport(BaseModel):
 def _read_mappings(settings: Settings, report: PruneReport) -> tuple[dict[str, RegionMapping], set[str]]:
     """(valid mappings by source region, source regions whose mapping item is invalid)."""
     mappings, invalid = {}, set()
-    for item in tables.mapping_items(settings.mapping_table):
+    for item in region_mappings.mapping_items(settings.mapping_table):
         try:
             mapping = parse_mapping_item(item)
         except ValidationError as error:
@@ -131,15 +132,15 @@ def _prune_bases(
     A base whose target still maps it is kept however old, like the newest replica of a database: the next
     snapshot's copy would be full without it.
     """
-    for base in lineages.all_bases(settings.slots_table):
+    for base in lineage_bases.all_bases(settings.slots_table):
         reason = _base_unused(base, mappings, invalid, own_account)
         if reason is None:
             continue
         if not base.intermediate:  # a replica: no longer a base, but the retention's to delete, never this
             if not dry_run:
-                lineages.forget(settings.slots_table, base.lineage, base.snapshot_arn)
+                lineage_bases.forget(settings.slots_table, base.lineage, base.snapshot_arn)
             continue
-        record = tables.get_record(settings.history_table, base.replication_id)
+        record = replication_records.get_record(settings.history_table, base.replication_id)
         result = PruneResult(
             replica_arn=base.snapshot_arn,
             replication_id=base.replication_id,
@@ -154,14 +155,14 @@ def _prune_bases(
             except ClientError as error:  # an AWS refusal: said in its result, and the next base considered
                 report.results.append(result.model_copy(update={"error": f"{error_code(error)}: {error}"}))
                 continue
-            lineages.forget(settings.slots_table, base.lineage, base.snapshot_arn)
+            lineage_bases.forget(settings.slots_table, base.lineage, base.snapshot_arn)
             logger.info("unused base deleted", extra={"base": base.snapshot_arn, "reason": reason})
             result = result.model_copy(update={"deleted": True})
         report.results.append(result)
 
 
 def _base_unused(
-    base: lineages.BaseRecord, mappings: dict[str, RegionMapping], invalid: set[str], own_account: str
+    base: lineage_bases.BaseRecord, mappings: dict[str, RegionMapping], invalid: set[str], own_account: str
 ) -> str | None:
     """Why no mapping target copies against this base any more; None while one may (or its mapping is invalid)."""
     lineage = parse_lineage(base.lineage)
@@ -209,7 +210,7 @@ def _record_of(settings: Settings, replica: Replica) -> ReplicationRecord | None
     """
     if not replica.made_by_replicator or replica.status != "available":
         return None
-    record = tables.get_record(settings.history_table, replica.replication_id)
+    record = replication_records.get_record(settings.history_table, replica.replication_id)
     if record is None or record.status is not ReplicationStatus.SUCCEEDED or record.replica_arn != replica.arn:
         logger.info("tagged like a replica, but not a recorded one: kept", extra={"snapshot": replica.arn})
         return None
@@ -238,6 +239,6 @@ def _prune_one(
         rds.delete_replica(replica, role_arn)
     except ClientError as error:
         return result.model_copy(update={"error": f"{error_code(error)}: {error}"})
-    tables.mark_replica_deleted(settings.history_table, record.replication_id, now, reason)
+    replication_records.mark_replica_deleted(settings.history_table, record.replication_id, now, reason)
     logger.info("replica deleted", extra={"replica": replica.arn, "reason": reason})
     return result.model_copy(update={"deleted": True})

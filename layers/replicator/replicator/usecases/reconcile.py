@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from ..aws import lineages, rds, shares, slots, stepfunctions, tables
+from ..aws import rds, shares, stepfunctions
+from ..aws.dynamodb import lineage_bases, region_mappings, replication_records, slot_pools
 from ..aws.sessions import RoleNotAssumable
 from ..clock import utc_now
 from ..history import ReplicationRecord, ReplicationStatus
@@ -67,7 +68,7 @@ def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None
     now = now or utc_now()
     report = ReconcileReport()
     # the records with something left to do, from the history's sparse index: not a scan of months of history
-    records = {r.replication_id: r for r in tables.unsettled_records(settings.history_table)}
+    records = {r.replication_id: r for r in replication_records.unsettled_records(settings.history_table)}
     alive = _repair_records(settings, records, report, dry_run, now)
     _finish_final_records(settings, records, report, dry_run)
     pools = _reclaim(settings, alive, report, dry_run, now)
@@ -110,7 +111,7 @@ def _repair_records(
                 start_execution(settings, record)
             alive.add(rid)
             continue
-        current = tables.get_record(settings.history_table, rid)
+        current = replication_records.get_record(settings.history_table, rid)
         if current is None or current.status.final or current.attempt != record.attempt:
             continue  # it finished (or was retried) since the scan: nothing to repair
         reason = (
@@ -150,7 +151,7 @@ def _finish_final_records(
             else:
                 succeeded = record.status is ReplicationStatus.SUCCEEDED
                 errors = clean_up(settings, plan, record.progress, include_unfinished=not succeeded)
-                tables.set_cleanup_errors(settings.history_table, rid, errors)
+                replication_records.set_cleanup_errors(settings.history_table, rid, errors)
                 (report.cleanup_failed if errors else report.cleanups_finished).append(
                     f"{rid}: {'; '.join(errors) if errors else 'cleanup done'}"
                 )
@@ -165,7 +166,7 @@ def publish_pools(pools: dict[str, tuple[int, int]]) -> None:
     for pool, (in_flight, waiting) in sorted(pools.items()):
         publish_metrics(
             [("CopiesInFlight", MetricUnit.Count, in_flight), ("CopiesWaiting", MetricUnit.Count, waiting)],
-            pool=slots.pool_label(pool),
+            pool=slot_pools.pool_label(pool),
         )
 
 
@@ -176,24 +177,24 @@ def _reclaim(
     copies in flight and waiters as the run leaves them (from the one scan, a pool it changed read again)."""
     table = settings.slots_table
     woken: set[str] = set()
-    items = slots.all_items(table)
-    pools = slots.occupancy(items)
+    items = slot_pools.all_items(table)
+    pools = slot_pools.occupancy(items)
     for item in items:
         pool, entry = str(item["pool"]), str(item["entry"])
-        if entry == slots.SLOTS:
+        if entry == slot_pools.SLOTS:
             for rid, lease in dict(item.get("holders", {})).items():
-                taken = slots.lease_taken_at(str(lease))
+                taken = slot_pools.lease_taken_at(str(lease))
                 if rid in alive or (taken is not None and now - taken < GRACE):
                     continue
                 report.slots_reclaimed.append(f"{pool}: {rid}")
                 if not dry_run:
-                    slots.release(table, pool, rid, str(lease))
+                    slot_pools.release(table, pool, rid, str(lease))
                     woken.add(pool)
         elif entry.startswith("wait#"):
             if item.get("replication_id") not in alive:
                 report.waiters_removed.append(f"{pool}: {item.get('replication_id')}")
                 if not dry_run:
-                    slots.leave_queue(table, pool, entry)
+                    slot_pools.leave_queue(table, pool, entry)
                     woken.add(pool)
         elif pool.startswith("share#"):
             for rid in sorted(set(item.get("users", set())) - alive):
@@ -202,7 +203,7 @@ def _reclaim(
                     _leave_share(settings, pool.removeprefix("share#"), entry, rid)
     for pool in sorted(woken):
         wake_waiters(pool, settings)  # the freed slots go to the oldest waiters still running
-        pools[pool] = slots.occupancy(slots.pool_items(table, pool)).get(pool, (0, 0))
+        pools[pool] = slot_pools.occupancy(slot_pools.pool_items(table, pool)).get(pool, (0, 0))
     return pools
 
 
@@ -226,7 +227,7 @@ def _locations(settings: Settings, records: dict[str, ReplicationRecord]) -> dic
     regions = {r.source_region for r in records.values() if r.source_region}
     own_regions = {r.target_region for r in records.values() if r.target_region}
     roles: dict[str, str | None] = {settings.account_id: None}
-    for item in tables.mapping_items(settings.mapping_table):
+    for item in region_mappings.mapping_items(settings.mapping_table):
         try:
             mapping = parse_mapping_item(item)
         except ValidationError:
@@ -245,7 +246,9 @@ def _locations(settings: Settings, records: dict[str, ReplicationRecord]) -> dic
 def _remove_orphans(
     settings: Settings, records: dict[str, ReplicationRecord], alive: set[str], report: ReconcileReport, dry_run: bool
 ) -> None:
-    bases = {b.snapshot_arn for b in lineages.all_bases(settings.slots_table)}  # kept for the next incremental copy
+    bases = {
+        b.snapshot_arn for b in lineage_bases.all_bases(settings.slots_table)
+    }  # kept for the next incremental copy
     for (account, region), role_arn in sorted(_locations(settings, records).items()):
         try:
             found = rds.list_intermediates(region, role_arn)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from ..aws import tables
+from ..aws.dynamodb import replication_records
 
 
 class ReindexReport(BaseModel):
@@ -19,8 +19,8 @@ class ReindexReport(BaseModel):
 
 def reindex_history(history_table: str, dry_run: bool = False) -> ReindexReport:
     report = ReindexReport()
-    for record in tables.scan_records(history_table):
-        if record.unsettled and (dry_run or tables.mark_unsettled(history_table, record.replication_id)):
+    for record in replication_records.scan_records(history_table):
+        if record.unsettled and (dry_run or replication_records.mark_unsettled(history_table, record.replication_id)):
             report.unsettled += 1
         if record.database_target:
             report.already += 1
@@ -29,7 +29,7 @@ def reindex_history(history_table: str, dry_run: bool = False) -> ReindexReport:
         if fields is None:
             report.without_database += 1
             continue
-        if dry_run or tables.set_index_fields(history_table, record.replication_id, fields):
+        if dry_run or replication_records.set_index_fields(history_table, record.replication_id, fields):
             report.indexed += 1
         else:
             report.already += 1

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, ValidationError
 
-from ..aws import restore_test_records, restores, stepfunctions, tables
+from ..aws import restores, stepfunctions
+from ..aws.dynamodb import region_mappings, restore_test_records
 from ..aws.sessions import RoleNotAssumable
 from ..coverage import target_label
 from ..mapping import parse_mapping_item
@@ -37,7 +38,7 @@ class LeftoversReport(BaseModel):
 def _tested_locations(settings: Settings) -> dict[tuple[str, str], tuple[str | None, float]]:
     """(account, region) -> (role, the longest max_minutes) of every mapping target that tests restores."""
     found: dict[tuple[str, str], tuple[str | None, float]] = {}
-    for item in tables.mapping_items(settings.mapping_table):
+    for item in region_mappings.mapping_items(settings.mapping_table):
         try:
             mapping = parse_mapping_item(item)
         except ValidationError:

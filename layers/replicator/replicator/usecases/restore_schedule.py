@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..aws import regions, restore_test_records, stepfunctions, tables
+from ..aws import regions, stepfunctions
+from ..aws.dynamodb import region_mappings, restore_test_records
 from ..clock import utc_now
 from ..coverage import target_label
 from ..mapping import ALL_REGIONS, MappingTarget, RegionMapping, describe_validation_error
@@ -58,7 +59,7 @@ def _tested_targets(
     """(source region, target account, target region) -> the mapping target, for targets with restore tests."""
     problems: list[str] = []
     mappings: dict[str, RegionMapping] = {}
-    for item in tables.mapping_items(mapping_table):
+    for item in region_mappings.mapping_items(mapping_table):
         try:
             mapping = RegionMapping.model_validate(item)
         except ValidationError as error:

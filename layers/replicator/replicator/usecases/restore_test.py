@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..aws import restore_test_records, restores
+from ..aws import restores
+from ..aws.dynamodb import restore_test_records
 from ..clock import utc_now
 from ..coverage import target_label
 from ..mapping import describe_validation_error

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from ..aws import slots, stepfunctions
+from ..aws import stepfunctions
+from ..aws.dynamodb import slot_pools
 from ..clock import epoch_ms, utc_now
 from ..copy_slots import SlotWaitExpired, slot_wait_problem, waiter_entry
 from ..execution import Phase
@@ -22,7 +23,7 @@ from .guard import TaskContext
 
 
 def holds_slot(settings: Settings, replication_id: str, pool: str) -> bool:
-    return replication_id in slots.holders(settings.slots_table, pool)
+    return replication_id in slot_pools.holders(settings.slots_table, pool)
 
 
 def take_slot(settings: Settings, replication_id: str, pool: str, queued_at_ms: int | None) -> bool:
@@ -31,23 +32,23 @@ def take_slot(settings: Settings, replication_id: str, pool: str, queued_at_ms: 
     A replication already holding one (handed to it while its task was being retried) keeps that one.
     """
     table = settings.slots_table
-    if replication_id in slots.holders(table, pool):
+    if replication_id in slot_pools.holders(table, pool):
         taken = True
     else:
-        waiter = slots.oldest_waiter(table, pool)
+        waiter = slot_pools.oldest_waiter(table, pool)
         if waiter is not None and waiter["replication_id"] != replication_id:
             return False  # others wait for this pool: no barging in
-        taken = slots.try_acquire(table, pool, replication_id, settings.quotas.limit(_kind_of(pool)))
+        taken = slot_pools.try_acquire(table, pool, replication_id, settings.quotas.limit(_kind_of(pool)))
     if taken and queued_at_ms is not None:
         # its place in the queue goes: left there, it would be handed a second slot
-        slots.leave_queue(table, pool, waiter_entry(queued_at_ms, replication_id))
+        slot_pools.leave_queue(table, pool, waiter_entry(queued_at_ms, replication_id))
     return taken
 
 
 def give_back(settings: Settings, replication_id: str, pool: str) -> None:
     """Give back the slot held in `pool` (if any) and hand it to the oldest waiter."""
-    if replication_id in slots.holders(settings.slots_table, pool):
-        slots.release(settings.slots_table, pool, replication_id)
+    if replication_id in slot_pools.holders(settings.slots_table, pool):
+        slot_pools.release(settings.slots_table, pool, replication_id)
         _wake_without_failing(pool, settings)
 
 
@@ -56,7 +57,7 @@ def give_back_everything(settings: Settings, plan: ReplicationPlan, queued_at_ms
     rid = plan.replication_id
     for pool in plan.slot_pools:
         if queued_at_ms is not None:
-            slots.leave_queue(settings.slots_table, pool, waiter_entry(queued_at_ms, rid))
+            slot_pools.leave_queue(settings.slots_table, pool, waiter_entry(queued_at_ms, rid))
         give_back(settings, rid, pool)
 
 
@@ -78,11 +79,11 @@ def wake_waiters(pool: str, settings: Settings) -> None:
     """Hand free slots of `pool` to its waiters, oldest first, until the pool is full or nobody waits."""
     table = settings.slots_table
     limit = settings.quotas.limit(_kind_of(pool))
-    while (waiter := slots.oldest_waiter(table, pool)) is not None:
-        outcome, lease = slots.hand_over(table, pool, waiter, limit)
-        if outcome is slots.HandOver.FULL:
+    while (waiter := slot_pools.oldest_waiter(table, pool)) is not None:
+        outcome, lease = slot_pools.hand_over(table, pool, waiter, limit)
+        if outcome is slot_pools.HandOver.FULL:
             return
-        if outcome is slots.HandOver.TAKEN:
+        if outcome is slot_pools.HandOver.TAKEN:
             continue  # another release woke it first, or it queued again: look at the queue again
         rid = waiter["replication_id"]
         try:
@@ -92,7 +93,7 @@ def wake_waiters(pool: str, settings: Settings) -> None:
             # not handed over: the slot is freed; the waiter, out of the queue, takes its place again (the same
             # entry, its arrival time) when its wait re-checks (SlotRecheckSeconds). Putting it back from here could
             # race with that re-check and leave a stale place behind.
-            slots.release(table, pool, rid, lease)
+            slot_pools.release(table, pool, rid, lease)
             logger.warning("could not hand a slot over", extra={"replication_id": rid, "error": str(error)})
             metrics.add_metric(name="SlotHandOverFailed", unit=MetricUnit.Count, value=1)
             if _refused(error):
@@ -101,7 +102,7 @@ def wake_waiters(pool: str, settings: Settings) -> None:
         if not handed_over:
             # its task ended (timed out and re-checking, or stopped): a re-check queues it again with a new token
             logger.warning("waiter gone: its slot is freed", extra={"replication_id": rid})
-            slots.release(table, pool, rid, lease)
+            slot_pools.release(table, pool, rid, lease)
 
 
 def _refused(error: ClientError) -> bool:
@@ -131,7 +132,7 @@ def acquire_slot(ctx: TaskContext) -> bool:
     queued_at = progress.queued_at_ms or now_ms
     if problem := slot_wait_problem(pool, queued_at, now_ms, settings.max_slot_wait_hours):
         raise SlotWaitExpired(problem)
-    slots.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
+    slot_pools.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
     ctx.save(progress.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED}))
     wake_waiters(pool, settings)  # a slot freed between the full pool and the enqueue is not lost
     return False

@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ..aws import kms, lineages, rds, routes, stepfunctions, tables
+from ..aws import kms, rds, routes, stepfunctions
+from ..aws.dynamodb import lineage_bases, region_mappings, replication_records
 from ..aws.errors import is_transient
 from ..aws.sessions import RoleNotAssumable, error_code
 from ..events import BackupJobEvent, RdsSnapshotEvent, ReplicationRequestEvent, SnapshotEvent
@@ -81,7 +82,7 @@ def start_replications(raw_event: dict[str, Any], settings: Settings) -> list[Re
     try:
         # a retry usually follows a fix of the mapping: read it afresh, not from the cache
         max_age = 0 if retry_failed else settings.mapping_cache_seconds
-        mapping = tables.resolve_mapping(settings.mapping_table, source.region, max_age)
+        mapping = region_mappings.resolve_mapping(settings.mapping_table, source.region, max_age)
     except ValidationError as error:
         reason = f"the region mapping for {source.region} is invalid: {describe_validation_error(error)}"
         return about_snapshot(ReplicationStatus.FAILED, reason)
@@ -161,7 +162,7 @@ def start_target(
     """
     record = _base_record(source, target, event_id)
     facts = facts or database_facts(source)
-    existing = tables.get_record(settings.history_table, record.replication_id)
+    existing = replication_records.get_record(settings.history_table, record.replication_id)
     replacing: int | None = None
     replaced = ReplicationStatus.FAILED
     if existing is not None and existing.status is ReplicationStatus.SKIPPED and existing.not_selected:
@@ -200,10 +201,12 @@ def start_target(
         note = _copy_note(settings, plan)
         record = record.model_copy(update={"plan": plan, "progress": Progress(phase=Phase.QUEUED), "copy_note": note})
         if replacing is not None:
-            if not tables.replace_failed(settings.history_table, record, replacing, replaced):
-                return tables.get_record(settings.history_table, record.replication_id) or record  # retried already
+            if not replication_records.replace_failed(settings.history_table, record, replacing, replaced):
+                return (
+                    replication_records.get_record(settings.history_table, record.replication_id) or record
+                )  # retried already
         else:
-            existing = tables.create_record(settings.history_table, record)
+            existing = replication_records.create_record(settings.history_table, record)
     if existing is not None:
         if existing.status.final or existing.plan is None or existing.progress is None:
             return existing  # finished meanwhile, or a record of an older version: never started twice
@@ -232,7 +235,7 @@ def _copy_note(settings: Settings, plan: ReplicationPlan) -> str | None:
     """What the record says of this replication's copies: a full copy when it starts a lineage, full transfers."""
     notes = [plan.note] if plan.note else []
     if plan.base is not None and settings.slots_table:
-        known = lineages.get(settings.slots_table, plan.base.lineage)
+        known = lineage_bases.get(settings.slots_table, plan.base.lineage)
         if known is None:
             notes.append("the first copy of its lineage: a full copy (the next ones are incremental against it)")
         elif known.signature != plan.base.signature:
@@ -280,7 +283,7 @@ def _not_selected(
         return None
     interval = timedelta(hours=selection.min_interval_hours)
     taken = parse_taken_key(taken_key(source.created_at))  # in UTC, as the index holds it
-    nearby = tables.replications_of_database(
+    nearby = replication_records.replications_of_database(
         settings.history_table,
         record.database_target,
         since=taken_key(taken - interval),
