@@ -38,6 +38,7 @@ lint: $(BIN)/replicator
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
 	$(BIN)/cfn-lint template.yaml target-account-role.yaml forwarder.yaml
+	$(BIN)/lint-imports
 
 security: $(BIN)/replicator $(CHECKOV)
 	$(BIN)/bandit -q -r layers/replicator/replicator src functions
