@@ -31,3 +31,38 @@ def next_states(state: dict[str, Any]) -> list[str]:
     targets += [choice["Next"] for choice in state.get("Choices", [])]
     targets += [catch["Next"] for catch in state.get("Catch", [])]
     return [t for t in targets if t]
+
+
+def _terminal(state: dict[str, Any]) -> bool:
+    return bool(state.get("End")) or state["Type"] in ("Succeed", "Fail")
+
+
+def graph_problems(definition: dict[str, Any]) -> list[str]:
+    """What is wrong with the states' connections: a transition to no state, a state no path reaches, a state that
+    neither ends nor continues (or both), a state from which no terminal state can be reached (a closed loop)."""
+    states = definition["States"]
+    problems = [] if definition["StartAt"] in states else [f"StartAt {definition['StartAt']}: no such state"]
+    seen, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        for target in next_states(states[name]):
+            if target not in states:
+                problems.append(f"{name} -> {target}: no such state")
+            todo.append(target)
+    problems += [f"{name}: unreachable" for name in states if name not in seen]
+    for name, state in states.items():
+        if not _terminal(state) and not next_states(state):
+            problems.append(f"{name} neither ends nor continues")
+        if _terminal(state) and (state.get("Next") or state.get("Choices")):  # a Catch may leave an End state
+            problems.append(f"{name} both ends and continues")
+    ending = {name for name, state in states.items() if _terminal(state)}
+    grew = True
+    while grew:
+        more = {name for name, state in states.items() if set(next_states(state)) & ending} - ending
+        ending |= more
+        grew = bool(more)
+    problems += [f"{name}: no path from it ends" for name in states if name not in ending]
+    return problems

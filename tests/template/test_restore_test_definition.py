@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from asl_checks import next_states, schema_errors
+from asl_checks import graph_problems, schema_errors
 from iam_policies import as_list, role_statements
 from pydantic import ValidationError
 
@@ -84,10 +84,6 @@ def test_schema_check_catches_a_broken_definition(definition: dict[str, Any], br
 # --- the graph -------------------------------------------------------------------------------------------------------
 
 
-def _terminal(state: dict[str, Any]) -> bool:
-    return bool(state.get("End")) or state["Type"] in ("Succeed", "Fail")
-
-
 def test_the_states_are_the_documented_ones(definition: dict[str, Any]) -> None:
     assert definition["StartAt"] == "RunRestoreTest"
     types = {name: state["Type"] for name, state in definition["States"].items()}
@@ -101,34 +97,18 @@ def test_the_states_are_the_documented_ones(definition: dict[str, Any]) -> None:
     }
 
 
-def test_every_transition_names_an_existing_state_and_every_state_is_reachable(definition: dict[str, Any]) -> None:
-    states = definition["States"]
-    assert definition["StartAt"] in states
-    seen, todo = set(), [definition["StartAt"]]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for target in next_states(states[name]):
-            assert target in states, f"{name} -> {target}: no such state"
-            todo.append(target)
-    assert seen == set(states)
+def test_every_state_is_reachable_and_every_path_can_end(definition: dict[str, Any]) -> None:
+    # every transition names a state, every state is reached, and from each a terminal state can be reached
+    assert graph_problems(definition) == []
 
 
-def test_every_path_can_end(definition: dict[str, Any]) -> None:
-    # every state either ends or continues, and from every state a terminal state can be reached (no closed loop)
-    states = definition["States"]
-    for name, state in states.items():
-        assert _terminal(state) or next_states(state), f"{name} neither ends nor continues"
-        assert not (_terminal(state) and next_states(state)), f"{name} both ends and continues"
-    ending = {name for name, state in states.items() if _terminal(state)}
-    grew = True
-    while grew:
-        more = {name for name, state in states.items() if set(next_states(state)) & ending} - ending
-        ending |= more
-        grew = bool(more)
-    assert ending == set(states)
+def test_the_graph_check_sees_a_closed_loop_and_a_dangling_transition(definition: dict[str, Any]) -> None:
+    broken = json.loads(json.dumps(definition))
+    broken["States"]["WaitBeforeNextStage"]["Next"] = "Nowhere"
+    broken["States"]["IsOutcomeRecorded"]["Choices"][0]["Next"] = "WaitBeforeNextStage"
+    problems = graph_problems(broken)
+    assert "WaitBeforeNextStage -> Nowhere: no such state" in problems
+    assert "TestRecorded: unreachable" in problems
 
 
 def test_the_loop_runs_a_stage_waits_and_runs_the_next(definition: dict[str, Any]) -> None:
