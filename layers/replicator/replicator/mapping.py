@@ -58,6 +58,14 @@ def account_of(arn: str) -> str:
     return arn.split(":")[4]
 
 
+def destination(role_arn: str | None, target_region: str, own_account: str | None = None) -> tuple[str | None, str]:
+    """The (account, region) a target replicates to: the role's account, or without a role `own_account` (the
+    replicator's own, as the Lambdas read it). The one rule for "two targets to the same destination": the mapping
+    model refuses them, the start function refuses a mapping whose role in the own account repeats a target without
+    one, and `mappings put` replaces the target of the same destination."""
+    return (account_of(role_arn) if role_arn else own_account), target_region
+
+
 def region_of(arn: str) -> str:
     """The region field of an ARN."""
     return arn.split(":")[3]
@@ -181,12 +189,7 @@ class RegionMapping(BaseModel):
         count as the same account (as the Lambdas read them)."""
         seen: set[tuple[str | None, str]] = set()
         for target in self.targets:
-            account = (
-                target.account_id(own_account)
-                if own_account
-                else (account_of(target.role_arn) if target.role_arn else None)
-            )
-            key = (account, target.target_region)
+            key = destination(target.role_arn, target.target_region, own_account)
             if key in seen:
                 return key
             seen.add(key)
