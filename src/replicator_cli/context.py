@@ -11,15 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-import boto3
 import typer
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,10 +31,15 @@ from rich.markup import escape
 # it exports no public name for it
 from typer._click.exceptions import ClickException
 
-from replicator.aws.sessions import caller_account
+from replicator.aws import cloudformation
+from replicator.aws.sessions import caller_account, configured_region, use_defaults
 from replicator.destinations import AllowedDestinations, parse_accounts
+from replicator.observability import logger
 
 DEFAULT_STACK = "rds-snapshot-replicator"
+# template.yaml names its state machines after the stack: `<stack>-replication`, `<stack>-restore-test`
+REPLICATION_SUFFIX = "-replication"
+RESTORE_TEST_SUFFIX = "-restore-test"
 
 
 EXIT_OK = 0
@@ -76,6 +82,18 @@ def _color() -> bool:
 
 def _stderr() -> Console:
     return Console(stderr=True, no_color=not _color(), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def logs_to_stderr() -> Iterator[None]:
+    """The layer's log lines (a region not listed...) on stderr while the command runs: stdout stays parseable."""
+    handler = logger.registered_handler
+    previous = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        yield
+    finally:
+        if previous is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(previous)
 
 
 def as_csv(rows: Any) -> str:
@@ -129,7 +147,7 @@ class CliContext:
     debug: bool = False
     verbose: bool = False
     restore_test_state_machine_flag: str | None = None  # `restore-test run --restore-test-state-machine-arn`
-    _outputs: dict[str, str] | None = field(default=None, repr=False)
+    _stack: cloudformation.Stack | None = field(default=None, repr=False)
 
     @property
     def out(self) -> Console:
@@ -179,25 +197,37 @@ class CliContext:
     def configure(self) -> None:
         """Make profile and region the default of every boto3 client (the layer's AWS access uses them too)."""
         if self.profile or self.region:
-            boto3.setup_default_session(profile_name=self.profile, region_name=self.region)
+            use_defaults(self.profile, self.region)
 
     @property
     def home_region(self) -> str:
-        return self.region or boto3.session.Session().region_name or "us-east-1"
+        return self.region or configured_region() or "us-east-1"
 
-    def _stack_output(self, key: str) -> str:
-        if self._outputs is None:
+    def _read_stack(self) -> cloudformation.Stack:
+        """The stack's outputs and parameters, read once."""
+        if self._stack is None:
             try:
-                stack = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
+                self._stack = cloudformation.describe_stack(self.stack_name)
             except (ClientError, BotoCoreError) as error:  # no such stack, refused, no region or credentials
                 raise CliError(
                     f"cannot read the outputs of stack {self.stack_name} ({error}); pass --stack-name, or the table "
                     "names with --mapping-table / --history-table"
                 ) from error
-            self._outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        if key not in self._outputs:
+        return self._stack
+
+    def _stack_output(self, key: str) -> str:
+        outputs = self._read_stack().outputs
+        if key not in outputs:
             raise CliError(f"stack {self.stack_name} has no output {key}: is it the replicator's stack?")
-        return self._outputs[key]
+        return outputs[key]
+
+    def stack_parameter(self, key: str) -> str | None:
+        """One of the stack's parameters; None when it has no such parameter or cannot be read (tables given by
+        name, no permission)."""
+        try:
+            return self._read_stack().parameters.get(key)
+        except CliError:
+            return None
 
     def destinations(self) -> AllowedDestinations | None:
         """The accounts the stack lets replicas go to (its outputs); None when there is no stack to read them from
@@ -230,7 +260,26 @@ class CliContext:
 
     @cached_property
     def restore_test_state_machine_arn(self) -> str:
-        return self.restore_test_state_machine_flag or self._stack_output("RestoreTestStateMachineArn")
+        """The restore-test state machine: --restore-test-state-machine-arn, else the stack's output, else named
+        after the replication state machine as template.yaml names both (`<stack>-replication`,
+        `<stack>-restore-test`); a CliError naming the flag when none of these says (a stack deployed before restore
+        tests, and no replication state machine of that name)."""
+        if self.restore_test_state_machine_flag:
+            return self.restore_test_state_machine_flag
+        try:
+            return self._stack_output("RestoreTestStateMachineArn")
+        except CliError as error:
+            missing = error
+        try:
+            replication = self.state_machine_arn
+        except CliError:
+            replication = ""
+        if replication.endswith(REPLICATION_SUFFIX):
+            return replication.removesuffix(REPLICATION_SUFFIX) + RESTORE_TEST_SUFFIX
+        raise CliError(
+            f"{missing.format_message()} (a stack deployed before restore tests has none: deploy the current "
+            "template.yaml, or pass --restore-test-state-machine-arn)"
+        ) from missing
 
 
 def get_context(ctx: typer.Context) -> CliContext:

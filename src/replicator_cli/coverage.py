@@ -9,11 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -26,10 +23,9 @@ from rich.table import Table
 
 from replicator.aws.sessions import caller_account
 from replicator.coverage import CoverageRow, TargetCoverage, Verdict
-from replicator.observability import logger
 from replicator.usecases.coverage import CoverageReport, audit_coverage
 
-from .context import OutputFormat, get_context
+from .context import OutputFormat, get_context, logs_to_stderr
 
 _REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d"
 _TARGET = re.compile(rf"^(\d{{12}}/)?{_REGION}$")
@@ -174,18 +170,6 @@ def summary(targets: list[TargetCoverage]) -> str:
     return "coverage: " + "; ".join(parts)
 
 
-@contextmanager
-def _logs_to_stderr() -> Iterator[None]:
-    """The layer's log lines (a region not listed...) on stderr while the command runs: stdout stays parseable."""
-    handler = logger.registered_handler
-    previous = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
-    try:
-        yield
-    finally:
-        if previous is not None and isinstance(handler, logging.StreamHandler):
-            handler.setStream(previous)
-
-
 def _checked(values: list[str] | None, pattern: re.Pattern[str], option: str, example: str) -> list[str] | None:
     for value in values or []:
         if not pattern.match(value):
@@ -223,7 +207,7 @@ def coverage(
     targets = _checked(target, _TARGET, "--target", "ACCOUNT/REGION (210987654321/eu-west-1) or a region")
     cli = get_context(ctx)
     own_account = caller_account()
-    with _logs_to_stderr():
+    with logs_to_stderr():
         report = audit_coverage(cli.mapping_table, cli.history_table, own_account, regions, targets)
     _print(report, cli.output, breaches_only)
     if report.breaches:

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import boto3
 import typer
+
+from replicator.aws import cloudformation
 
 from .context import AwsError, CliError, get_context
 from .local import server
@@ -91,22 +92,8 @@ def env(
 def _function_environments(state: dict) -> dict[str, dict[str, str]]:
     """Each function of the local stack (by logical id, as `sam local invoke --env-vars` takes them): its
     environment as the stack resolved it."""
-    session = boto3.session.Session(
-        aws_access_key_id=state["env"]["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=state["env"]["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=state["env"]["AWS_SESSION_TOKEN"],
-        region_name=state["env"]["AWS_DEFAULT_REGION"],
-    )
-    endpoint = state["endpoint"]
-    cloudformation = session.client("cloudformation", endpoint_url=endpoint)
-    lambdas = session.client("lambda", endpoint_url=endpoint)
-    found: dict[str, dict[str, str]] = {}
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=server.STACK_NAME):
-        for resource in page["StackResourceSummaries"]:
-            if resource["ResourceType"] == "AWS::Lambda::Function":
-                config = lambdas.get_function_configuration(FunctionName=resource["PhysicalResourceId"])
-                found[resource["LogicalResourceId"]] = config.get("Environment", {}).get("Variables", {})
-    return dict(sorted(found.items()))
+    env = state["env"]
+    return cloudformation.function_environments(server.STACK_NAME, env["AWS_DEFAULT_REGION"], env, state["endpoint"])
 
 
 def _print_env(ctx: typer.Context, state: dict) -> None:

@@ -11,15 +11,16 @@ test would choose) is offered for each tested database's engine version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from replicator.aws import kms, network, rds
 from replicator.aws.errors import TransientAwsError
-from replicator.aws.sessions import RoleNotAssumable, client
+from replicator.aws.rds import DatabaseDetails as Database
+from replicator.aws.sessions import RoleNotAssumable, assumed_account
 from replicator.mapping import MappingTarget, RegionMapping
 from replicator.planning import plan_replication
 from replicator.restore_testing import RestoreTest, choose_instance_class
@@ -30,6 +31,9 @@ from replicator.snapshots import SnapshotKind, SourceSnapshot
 # what a check's AWS reads can raise: refused (ClientError, a role not assumable, a read the role does not allow),
 # unreachable or without credentials (BotoCoreError), STS failing passingly: each a failed check, not the end of all
 _UNCHECKABLE = (ClientError, BotoCoreError, RoleNotAssumable, TransientAwsError, network.NotReadable)
+
+T = TypeVar("T")
+Key = tuple[str, str]  # (engine, engine version)
 
 
 @dataclass
@@ -55,45 +59,6 @@ class TargetReport:
         return f"{self.source_region} -> {self.target_account} / {self.target.target_region}"
 
 
-@dataclass
-class Database:
-    identifier: str
-    kind: SnapshotKind
-    engine: str
-    engine_version: str
-    encrypted: bool
-    kms_key_id: str | None
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-def databases_in(region: str) -> list[Database]:
-    """The DB instances (not Aurora members) and Aurora clusters of this account in `region`."""
-    rds_client = boto3.client("rds", region_name=region)
-    found: list[Database] = []
-    for page in rds_client.get_paginator("describe_db_instances").paginate():
-        for db in page["DBInstances"]:
-            if db.get("DBClusterIdentifier"):
-                continue  # an Aurora member: its snapshots are the cluster's
-            found.append(_database(db["DBInstanceIdentifier"], SnapshotKind.INSTANCE, db))
-    for page in rds_client.get_paginator("describe_db_clusters").paginate():
-        for cluster in page["DBClusters"]:
-            found.append(_database(cluster["DBClusterIdentifier"], SnapshotKind.CLUSTER, cluster))
-    return found
-
-
-def _database(identifier: str, kind: SnapshotKind, raw: dict[str, Any]) -> Database:
-    encrypted = bool(raw.get("StorageEncrypted"))
-    return Database(
-        identifier=identifier,
-        kind=kind,
-        engine=raw.get("Engine", ""),
-        engine_version=raw.get("EngineVersion", ""),
-        encrypted=encrypted,
-        kms_key_id=raw.get("KmsKeyId") if encrypted else None,
-        tags={t["Key"]: t.get("Value", "") for t in raw.get("TagList", []) if "Key" in t},
-    )
-
-
 def check_target(
     mapping: RegionMapping, source_region: str, target: MappingTarget, own_account: str, databases: list[Database]
 ) -> TargetReport:
@@ -102,7 +67,7 @@ def check_target(
     role_ok = True
     if role:
         try:
-            client("sts", target.target_region, role).get_caller_identity()
+            assumed_account(role, target.target_region)
             report.checks.append(Check("role", True, f"{role} can be assumed"))
         except _UNCHECKABLE as error:
             role_ok = False
@@ -130,6 +95,17 @@ def check_target(
         where = f"{report.target_account} / {target.target_region}"
         report.checks += _restore_test_checks(target, target.restore_test, where, source_region, databases)
     return report
+
+
+def _read_once(answers: dict[Key, T | str], key: Key, read: Callable[[], T], failure: str) -> T | str:
+    """`read()`'s answer for `key`, read once (each engine version is asked about once per target); `failure: why`
+    when AWS could not answer, a failed check."""
+    if key not in answers:
+        try:
+            answers[key] = read()
+        except _UNCHECKABLE as error:
+            answers[key] = f"{failure}: {error}"
+    return answers[key]
 
 
 def _safely(call: Any) -> str | None:
@@ -169,17 +145,15 @@ def _check_database(
     except ReplicationRefused as refused:
         return Check(subject, False, f"would be refused: {refused.reason}")
     if role_ok:
-        key = (db.engine, db.engine_version)
-        if key not in offered:
-            try:
-                offered[key] = rds.engine_version_offered(
-                    db.engine, db.engine_version, target.target_region, target.role_arn
-                )
-            except _UNCHECKABLE as error:
-                offered[key] = f"cannot check the engine version: {error}"
-        if isinstance(offered[key], str):
-            return Check(subject, False, str(offered[key]))
-        if not offered[key]:
+        version_offered = _read_once(
+            offered,
+            (db.engine, db.engine_version),
+            lambda: rds.engine_version_offered(db.engine, db.engine_version, target.target_region, target.role_arn),
+            "cannot check the engine version",
+        )
+        if isinstance(version_offered, str):
+            return Check(subject, False, version_offered)
+        if not version_offered:
             return Check(subject, False, f"{db.engine} {db.engine_version} is not offered in {target.target_region}")
     encryption = "encrypted" if plan.replica_encrypted else "unencrypted"
     return Check(subject, True, f"would replicate ({encryption}, {len(plan.steps)} step(s))")
@@ -302,15 +276,12 @@ def _instance_class_check(
     where: str,
 ) -> Check:
     subject = f"restore test: {db.kind.value} {db.identifier} ({db.engine} {db.engine_version})"
-    key = (db.engine, db.engine_version)
-    if key not in offered:
-        try:
-            offered[key] = network.offered_instance_classes(
-                db.engine, db.engine_version, target.target_region, target.role_arn
-            )
-        except _UNCHECKABLE as error:
-            offered[key] = f"cannot read the instance classes offered in {where}: {error}"
-    classes = offered[key]
+    classes = _read_once(
+        offered,
+        (db.engine, db.engine_version),
+        lambda: network.offered_instance_classes(db.engine, db.engine_version, target.target_region, target.role_arn),
+        f"cannot read the instance classes offered in {where}",
+    )
     if isinstance(classes, str):
         return Check(subject, False, classes)
     version = f"{db.engine} {db.engine_version}"
@@ -338,7 +309,7 @@ def check_mappings(mappings: list[tuple[str, RegionMapping]], own_account: str) 
     """One report per (source region, target): `mappings` pairs each source region with the mapping it uses."""
     reports = []
     for source_region, mapping in mappings:
-        databases = databases_in(source_region)
+        databases = rds.database_details(source_region)
         for target in mapping.targets:
             reports.append(check_target(mapping, source_region, target, own_account, databases))
     return reports

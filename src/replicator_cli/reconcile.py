@@ -30,13 +30,12 @@ _TITLES = {
 
 
 def _restore_test_state_machine(cli: CliContext) -> str:
-    """The stack's restore-test state machine: its output, else named after the replication one as the template
-    names both (`<stack>-replication`, `<stack>-restore-test`) when only --state-machine-arn is given."""
+    """The stack's restore-test state machine (CliContext's one rule); none where it cannot be found: the
+    reconciler then leaves restore tests' leftovers alone."""
     try:
         return cli.restore_test_state_machine_arn
     except CliError:
-        arn = cli.state_machine_arn
-        return arn[: -len("-replication")] + "-restore-test" if arn.endswith("-replication") else ""
+        return ""
 
 
 def reconcile(

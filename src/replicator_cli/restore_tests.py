@@ -19,7 +19,7 @@ from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
-from replicator.aws import restore_test_records
+from replicator.aws.dynamodb import restore_test_records
 from replicator.aws.sessions import caller_account
 from replicator.clock import utc_now
 from replicator.restore_testing import RestoreTestRecord, RestoreTestStatus
@@ -27,8 +27,7 @@ from replicator.settings import Settings
 from replicator.usecases.restore_schedule import ScheduledTest, ScheduleReport, schedule_restore_tests
 
 from . import validation
-from .context import CliError, OutputFormat, get_context
-from .coverage import _logs_to_stderr
+from .context import OutputFormat, get_context, logs_to_stderr
 from .status import parse_since
 
 app = typer.Typer(
@@ -201,9 +200,9 @@ def run(
         mapping_table=cli.mapping_table,
         history_table=cli.history_table,
         account_id=account,
-        restore_test_state_machine_arn="" if dry_run else _state_machine(cli),
+        restore_test_state_machine_arn="" if dry_run else cli.restore_test_state_machine_arn,
     )
-    with _logs_to_stderr():
+    with logs_to_stderr():
         report = schedule_restore_tests(
             settings,
             source_regions=source_region,
@@ -250,17 +249,6 @@ def run(
         err.print("follow them with `replicator restore-test list --since 1d`", markup=False)
     if report.problems and not any(r["action"] in ("started", "would start") for r in rows):
         raise typer.Exit(1)
-
-
-def _state_machine(cli: Any) -> str:
-    try:
-        arn: str = cli.restore_test_state_machine_arn
-    except CliError as error:
-        raise CliError(
-            f"{error.format_message()} (a stack deployed before restore tests has none: deploy the current "
-            "template.yaml, or pass --restore-test-state-machine-arn)"
-        ) from error
-    return arn
 
 
 # --- list ----------------------------------------------------------------------------------------------------------

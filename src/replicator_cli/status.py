@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from replicator.aws import lineages
+from replicator.aws.dynamodb import lineage_bases
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
@@ -75,7 +75,7 @@ def _elapsed(record: ReplicationRecord, now: datetime) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def render_bases(bases: list[lineages.BaseRecord]) -> Table:
+def render_bases(bases: list[lineage_bases.BaseRecord]) -> Table:
     """The copies kept so that the next copy of each lineage is incremental, and their storage: within 120 columns,
     where each is kept under its database, and its kind under when its data was taken."""
     total = sum(b.size_gb or 0 for b in bases)
@@ -97,10 +97,10 @@ def render_bases(bases: list[lineages.BaseRecord]) -> Table:
     return table
 
 
-def read_bases(cli: CliContext) -> list[lineages.BaseRecord] | None:
+def read_bases(cli: CliContext) -> list[lineage_bases.BaseRecord] | None:
     """The lineages' bases, or None when the copy-slots table cannot be found (tables given by name only)."""
     try:
-        return lineages.all_bases(cli.slots_table)
+        return lineage_bases.all_bases(cli.slots_table)
     except (CliError, ClientError):
         return None
 

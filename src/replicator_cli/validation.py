@@ -4,22 +4,11 @@ option named and the fix (a near miss suggested)."""
 from __future__ import annotations
 
 import difflib
-from functools import cache
 
-import botocore.session
 import typer
 
+from replicator.aws.regions import rds_regions as known_regions
 from replicator.mapping import ALL_REGIONS
-
-
-@cache
-def known_regions() -> frozenset[str]:
-    """Every region botocore knows RDS in, across its partitions (aws, aws-cn, aws-us-gov...)."""
-    session = botocore.session.get_session()
-    found: set[str] = set()
-    for partition in session.get_available_partitions():
-        found |= set(session.get_available_regions("rds", partition_name=partition))
-    return frozenset(found)
 
 
 def region_problem(value: str) -> str | None:

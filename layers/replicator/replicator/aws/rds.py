@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -406,29 +406,70 @@ def database_tags(kind: SnapshotKind, region: str, identifier: str) -> dict[str,
     return {t["Key"]: t["Value"] for t in found[0].get("TagList", [])}
 
 
+# per kind of database: (operation, response key, identifier field, status field)
+_DATABASE_LISTINGS = {
+    SnapshotKind.INSTANCE: ("describe_db_instances", "DBInstances", "DBInstanceIdentifier", "DBInstanceStatus"),
+    SnapshotKind.CLUSTER: ("describe_db_clusters", "DBClusters", "DBClusterIdentifier", "Status"),
+}
+
+
+def _databases(region: str, kinds: tuple[SnapshotKind, ...]) -> Iterator[tuple[SnapshotKind, str, str, dict[str, Any]]]:
+    """(kind, identifier, status, raw) of this account's databases in `region`, kind by kind in the order given: DB
+    instances (not an Aurora cluster's members: their snapshots are the cluster's) and Aurora clusters."""
+    rds = client("rds", region)
+    for kind in kinds:
+        operation, key, identifier, status = _DATABASE_LISTINGS[kind]
+        for page in rds.get_paginator(operation).paginate():
+            for raw in page[key]:
+                if kind is SnapshotKind.INSTANCE and raw.get("DBClusterIdentifier"):
+                    continue
+                yield kind, raw[identifier], str(raw.get(status, "unknown")), raw
+
+
 def list_databases(region: str) -> list[SourceDatabase]:
     """This account's DB instances and DB clusters in `region` (the instances of a cluster are its cluster's: its
     snapshots are cluster snapshots), with their engines and tags, as the coverage audit selects them."""
-    rds = client("rds", region)
-    found: list[SourceDatabase] = []
-    for page in rds.get_paginator("describe_db_clusters").paginate():
-        for raw in page["DBClusters"]:
-            found.append(_database(SnapshotKind.CLUSTER, region, raw, raw["DBClusterIdentifier"], "Status"))
-    for page in rds.get_paginator("describe_db_instances").paginate():
-        for raw in page["DBInstances"]:
-            if raw.get("DBClusterIdentifier"):
-                continue
-            found.append(_database(SnapshotKind.INSTANCE, region, raw, raw["DBInstanceIdentifier"], "DBInstanceStatus"))
+    return [
+        SourceDatabase(
+            identifier=identifier,
+            kind=kind,
+            region=region,
+            engine=raw.get("Engine", ""),
+            status=status,
+            created_at=raw.get("InstanceCreateTime") or raw.get("ClusterCreateTime"),
+            tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
+        )
+        for kind, identifier, status, raw in _databases(region, (SnapshotKind.CLUSTER, SnapshotKind.INSTANCE))
+    ]
+
+
+@dataclass(frozen=True)
+class DatabaseDetails:
+    """A database of this account as `mappings check` plans its snapshots: engine version and encryption."""
+
+    identifier: str
+    kind: SnapshotKind
+    engine: str
+    engine_version: str
+    encrypted: bool
+    kms_key_id: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def database_details(region: str) -> list[DatabaseDetails]:
+    """The DB instances (not Aurora members) and then the Aurora clusters of this account in `region`."""
+    found = []
+    for kind, identifier, _, raw in _databases(region, (SnapshotKind.INSTANCE, SnapshotKind.CLUSTER)):
+        encrypted = bool(raw.get("StorageEncrypted"))
+        found.append(
+            DatabaseDetails(
+                identifier=identifier,
+                kind=kind,
+                engine=raw.get("Engine", ""),
+                engine_version=raw.get("EngineVersion", ""),
+                encrypted=encrypted,
+                kms_key_id=raw.get("KmsKeyId") if encrypted else None,
+                tags={t["Key"]: t.get("Value", "") for t in raw.get("TagList", []) if "Key" in t},
+            )
+        )
     return found
-
-
-def _database(kind: SnapshotKind, region: str, raw: dict[str, Any], identifier: str, status: str) -> SourceDatabase:
-    return SourceDatabase(
-        identifier=identifier,
-        kind=kind,
-        region=region,
-        engine=raw.get("Engine", ""),
-        status=raw.get(status, "unknown"),
-        created_at=raw.get("InstanceCreateTime") or raw.get("ClusterCreateTime"),
-        tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
-    )

@@ -139,89 +139,105 @@ def add_cluster_instance(plan: RestoreTestPlan, test_id: str, instance_class: st
     return True
 
 
-def describe_instance(plan: RestoreTestPlan, identifier: str) -> Observed | None:
+@dataclass(frozen=True)
+class _Kind:
+    """How RDS names one kind of restored database: its describe and delete calls, and their errors."""
+
+    describe: str  # the describe operation
+    identifier: str  # its identifier parameter
+    listed: str  # the response's list
+    status: str  # the status field
+    not_found: frozenset[str]
+    delete: str  # the delete operation
+    delete_options: dict[str, bool]
+    busy: str  # the delete's error when a deletion is under way (or the database is not deletable yet)
+
+
+_INSTANCE = _Kind(
+    "describe_db_instances",
+    "DBInstanceIdentifier",
+    "DBInstances",
+    "DBInstanceStatus",
+    frozenset(_INSTANCE_NOT_FOUND),
+    "delete_db_instance",
+    {"SkipFinalSnapshot": True, "DeleteAutomatedBackups": True},
+    "InvalidDBInstanceState",
+)
+_CLUSTER = _Kind(
+    "describe_db_clusters",
+    "DBClusterIdentifier",
+    "DBClusters",
+    "Status",
+    frozenset(_CLUSTER_NOT_FOUND),
+    "delete_db_cluster",
+    {"SkipFinalSnapshot": True},
+    "InvalidDBClusterStateFault",
+)
+
+
+def _described(rds: Any, kind: _Kind, identifier: str) -> dict[str, Any] | None:
+    """The database as RDS describes it; None when it does not exist."""
     try:
-        raw = _rds(plan).describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+        found: dict[str, Any] = getattr(rds, kind.describe)(**{kind.identifier: identifier})[kind.listed][0]
     except ClientError as error:
-        if error_code(error) in _INSTANCE_NOT_FOUND:
+        if error_code(error) in kind.not_found:
             return None
         raise
+    return found
+
+
+def _observed(plan: RestoreTestPlan, kind: _Kind, identifier: str) -> Observed | None:
+    raw = _described(_rds(plan), kind, identifier)
+    if raw is None:
+        return None
     return Observed(
         identifier=identifier,
-        status=raw.get("DBInstanceStatus", "unknown"),
+        status=raw.get(kind.status, "unknown"),
         engine=raw.get("Engine", ""),
         engine_version=raw.get("EngineVersion", ""),
         encrypted=bool(raw.get("StorageEncrypted")),
         kms_key_id=raw.get("KmsKeyId"),
-        allocated_storage_gb=raw.get("AllocatedStorage"),
+        allocated_storage_gb=raw.get("AllocatedStorage") if kind is _INSTANCE else None,
         publicly_accessible=bool(raw.get("PubliclyAccessible")),
     )
+
+
+def describe_instance(plan: RestoreTestPlan, identifier: str) -> Observed | None:
+    """The restored DB instance as RDS describes it; None when it does not exist."""
+    return _observed(plan, _INSTANCE, identifier)
 
 
 def describe_cluster(plan: RestoreTestPlan, identifier: str) -> Observed | None:
+    """The restored Aurora cluster as RDS describes it; None when it does not exist."""
+    return _observed(plan, _CLUSTER, identifier)
+
+
+def _delete(kind: _Kind, region: str, role_arn: str | None, identifier: str) -> str:
+    """Delete a restore test's database (no final snapshot): its status once its deletion started (now or
+    before, 'deleting'), 'gone' if it does not exist."""
+    if not identifier.startswith(RESTORE_PREFIX):
+        raise ValueError(f"{identifier} is not a restore test's database: not deleted")
+    rds = client("rds", region, role_arn)
     try:
-        raw = _rds(plan).describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+        getattr(rds, kind.delete)(**{kind.identifier: identifier}, **kind.delete_options)
     except ClientError as error:
-        if error_code(error) in _CLUSTER_NOT_FOUND:
-            return None
-        raise
-    return Observed(
-        identifier=identifier,
-        status=raw.get("Status", "unknown"),
-        engine=raw.get("Engine", ""),
-        engine_version=raw.get("EngineVersion", ""),
-        encrypted=bool(raw.get("StorageEncrypted")),
-        kms_key_id=raw.get("KmsKeyId"),
-        publicly_accessible=bool(raw.get("PubliclyAccessible")),
-    )
+        if error_code(error) in kind.not_found:
+            return "gone"
+        if error_code(error) != kind.busy:
+            raise
+    raw = _described(rds, kind, identifier)
+    return "gone" if raw is None else str(raw.get(kind.status, "unknown"))
 
 
 def delete_instance(region: str, role_arn: str | None, identifier: str) -> str:
     """Delete a restore test's DB instance (no final snapshot, no automated backups kept): 'deleting' once its
     deletion started (now or before), 'gone' if it does not exist."""
-    if not identifier.startswith(RESTORE_PREFIX):
-        raise ValueError(f"{identifier} is not a restore test's database: not deleted")
-    rds = client("rds", region, role_arn)
-    try:
-        rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
-    except ClientError as error:
-        if error_code(error) in _INSTANCE_NOT_FOUND:
-            return "gone"
-        if error_code(error) != "InvalidDBInstanceState":
-            raise
-    return _instance_status(rds, identifier)
+    return _delete(_INSTANCE, region, role_arn, identifier)
 
 
 def delete_cluster(region: str, role_arn: str | None, identifier: str) -> str:
     """Delete a restore test's Aurora cluster (no final snapshot): 'deleting' or 'gone', as delete_instance."""
-    if not identifier.startswith(RESTORE_PREFIX):
-        raise ValueError(f"{identifier} is not a restore test's database: not deleted")
-    rds = client("rds", region, role_arn)
-    try:
-        rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
-    except ClientError as error:
-        if error_code(error) in _CLUSTER_NOT_FOUND:
-            return "gone"
-        if error_code(error) != "InvalidDBClusterStateFault":
-            raise
-    try:
-        status = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0].get("Status", "unknown")
-    except ClientError as error:
-        if error_code(error) in _CLUSTER_NOT_FOUND:
-            return "gone"
-        raise
-    return "deleting" if status == "deleting" else str(status)
-
-
-def _instance_status(rds: Any, identifier: str) -> str:
-    try:
-        raw = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    except ClientError as error:
-        if error_code(error) in _INSTANCE_NOT_FOUND:
-            return "gone"
-        raise
-    status = raw.get("DBInstanceStatus", "unknown")
-    return "deleting" if status == "deleting" else str(status)
+    return _delete(_CLUSTER, region, role_arn, identifier)
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,43 @@ def home_client(service: str) -> Any:
     return client(service, home_region())
 
 
+def use_defaults(profile: str | None, region: str | None) -> None:
+    """Make `profile` and `region` the default of every client made here (the CLI's --profile and --region)."""
+    boto3.setup_default_session(profile_name=profile, region_name=region)
+
+
+def configured_region() -> str | None:
+    """The region a new session finds (AWS_REGION / AWS_DEFAULT_REGION, the profile's); None where none is set."""
+    region: str | None = boto3.session.Session().region_name
+    return region
+
+
+def default_client(service: str) -> Any:
+    """A client of the default session, in its region (the CLI's --region, else the environment's or profile's):
+    made on each call, so that no region or no credentials is botocore's error (NoRegionError...) of this call."""
+    return boto3.client(service, config=_CONFIG)
+
+
 def caller_account() -> str:
     """The account of the credentials in use (the replicator's, from the CLI: the operator's)."""
-    return str(boto3.client("sts", config=_CONFIG).get_caller_identity()["Account"])
+    return str(default_client("sts").get_caller_identity()["Account"])
+
+
+def assumed_account(role_arn: str, region: str) -> str:
+    """The account `role_arn` acts in, as STS sees it once assumed: RoleNotAssumable when it cannot be."""
+    return str(client("sts", region, role_arn).get_caller_identity()["Account"])
+
+
+def endpoint_client(service: str, region: str, credentials: dict[str, str], endpoint_url: str) -> Any:
+    """A client of an explicit endpoint and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN), outside the default session: the local cloud's, read from where its server wrote them."""
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint_url)
 
 
 def dynamodb_table(table_name: str) -> Any:
