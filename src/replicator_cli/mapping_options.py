@@ -18,12 +18,12 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from replicator.mapping import KeyUsage
+from replicator.mapping import ROLE_ARN, KeyUsage
 from replicator.restore_testing import RestoreTest
 
 from . import validation
 from .context import AwsError, CliContext, CliError
-from .mapping_refusals import DEFAULT_ROLE_NAME_PREFIX, RESTORE_TEST_OPTIONS, ROLE_ARN
+from .mapping_refusals import DEFAULT_ROLE_NAME_PREFIX, RESTORE_TEST_OPTIONS
 
 # the options that make the one include rule (selection.include[0]) out of the simple selection options
 _INCLUDE_OPTIONS = {

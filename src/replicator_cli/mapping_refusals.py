@@ -13,13 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 from rich.markup import escape
 
-from replicator.mapping import RegionMapping
+from replicator.mapping import RegionMapping, destination, role_account
 
 from .context import CliContext, CliError
 
 # the replicator's IAM policy allows assuming only roles named with the stack's TargetRoleNamePrefix (template.yaml)
 DEFAULT_ROLE_NAME_PREFIX = "rds-snapshot-replicator-"
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?P<name>[\w+=,.@/-]{1,512})$")
 
 # the restore-test options: the restore_test field each sets -> its option
 RESTORE_TEST_OPTIONS = {
@@ -51,15 +50,6 @@ _OPTION_OF_FIELD = {
     "security_group_ids": "--restore-test-security-group",  # the model's own check names the field first
     "restore_test": "--restore-test-every-days / --no-restore-test",
 }
-
-
-def role_account(role_arn: str) -> str:
-    """The account of a role ARN, read safely: the account field of an ARN-like text, else the text itself (a
-    hand-edited item's malformed role stands for itself and is never an IndexError)."""
-    if match := ROLE_ARN.match(role_arn):
-        return match["account"]
-    parts = role_arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[4] else role_arn
 
 
 def with_flag_spelling(text: str) -> str:
@@ -132,12 +122,10 @@ def validate(item: dict[str, Any], new_target: tuple[int, dict[str, str]] | None
 def same_destination(
     target: dict[str, Any], role_arn: str | None, target_region: str, own_account: str | None = None
 ) -> bool:
-    """Whether `target` replicates to the same account and region (no role = `own_account`, as the Lambda reads it)."""
+    """Whether the (raw) `target` replicates where `role_arn` and `target_region` do (mapping.destination's rule)."""
     role = target.get("role_arn")
-    same_account = (role_account(role) if role else own_account) == (
-        role_account(role_arn) if role_arn else own_account
-    )
-    return same_account and target.get("target_region") == target_region
+    theirs = destination(str(role) if role else None, str(target.get("target_region")), own_account)
+    return theirs == destination(role_arn, target_region, own_account)
 
 
 def describe_target(target: dict[str, Any]) -> str:

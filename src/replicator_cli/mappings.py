@@ -29,7 +29,7 @@ from rich.table import Table
 from replicator.aws import tables
 from replicator.aws.sessions import caller_account
 from replicator.history import utc_now
-from replicator.mapping import ALL_REGIONS, RegionMapping
+from replicator.mapping import ALL_REGIONS, RegionMapping, destination
 
 from . import validation
 from .context import AwsError, CliContext, CliError, OutputFormat, get_context
@@ -39,7 +39,6 @@ from .mapping_refusals import (
     describe_errors,
     describe_target,
     refuse_disallowed_accounts,
-    role_account,
     same_destination,
     validate,
     warn_role_name_prefix,
@@ -200,7 +199,7 @@ def _list_rows(items: list[dict[str, Any]], own_account: str | None) -> list[dic
             rows.append(
                 {
                     "source_region": mapping.source_region,
-                    "target_account": role_account(target.role_arn) if target.role_arn else own_account,
+                    "target_account": destination(target.role_arn, target.target_region, own_account)[0],
                     "role_arn": target.role_arn,
                     "target_region": target.target_region,
                     "encrypted": target.encryption.enabled,

@@ -19,7 +19,7 @@ from .selection import Selection
 ALL_REGIONS = "*"
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?P<name>[\w+=,.@/-]{1,512})$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[A-Za-z0-9-]+$")
 
 
@@ -34,7 +34,7 @@ def _source_region(value: str) -> str:
 
 
 def _role_arn(value: str) -> str:
-    if not _ROLE_ARN.match(value):
+    if not ROLE_ARN.match(value):
         raise ValueError(f"'{value}' is not an IAM role ARN such as arn:aws:iam::210987654321:role/SnapshotReplication")
     return value
 
@@ -58,12 +58,21 @@ def account_of(arn: str) -> str:
     return arn.split(":")[4]
 
 
+def role_account(role_arn: str) -> str:
+    """The account of a role ARN, read safely: the account field of an ARN-like text, else the text itself (a
+    hand-edited item's malformed role stands for itself and is never an IndexError)."""
+    if match := ROLE_ARN.match(role_arn):
+        return match["account"]
+    parts = role_arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else role_arn
+
+
 def destination(role_arn: str | None, target_region: str, own_account: str | None = None) -> tuple[str | None, str]:
     """The (account, region) a target replicates to: the role's account, or without a role `own_account` (the
     replicator's own, as the Lambdas read it). The one rule for "two targets to the same destination": the mapping
     model refuses them, the start function refuses a mapping whose role in the own account repeats a target without
     one, and `mappings put` replaces the target of the same destination."""
-    return (account_of(role_arn) if role_arn else own_account), target_region
+    return (role_account(role_arn) if role_arn else own_account), target_region
 
 
 def region_of(arn: str) -> str:
