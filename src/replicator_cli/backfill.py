@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import track
 
-from replicator.aws import eventbridge, rds, tables
+from replicator.aws import eventbridge, rds
+from replicator.aws.dynamodb import region_mappings, replication_records
 from replicator.aws.sessions import caller_account
 from replicator.backfill import ExistingSnapshot, backfill_candidates
 from replicator.history import ReplicationStatus, utc_now
@@ -40,7 +41,7 @@ class _Look:
 def _read_mapping(mapping_table: str, source_region: str) -> RegionMapping | None:
     """The region's own mapping, else '*': read afresh (the Lambdas' cache is theirs, not the command's)."""
     for key in (source_region, ALL_REGIONS):
-        item = tables.mapping_item(mapping_table, key)
+        item = region_mappings.mapping_item(mapping_table, key)
         if item:
             return RegionMapping.model_validate(item)
     return None
@@ -83,7 +84,7 @@ def _look(
             look.left_out += 1
             continue
         rid = replication_id(snapshot.arn, target.account_id(account), target.target_region)
-        record = tables.get_record(history_table, rid)
+        record = replication_records.get_record(history_table, rid)
         if record is None:
             look.missing.append(target)
         elif record.status is ReplicationStatus.SKIPPED and record.not_selected:

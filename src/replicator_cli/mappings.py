@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from replicator.aws import tables
+from replicator.aws.dynamodb import region_mappings
 from replicator.aws.sessions import caller_account
 from replicator.history import utc_now
 from replicator.mapping import ALL_REGIONS, RegionMapping, destination
@@ -66,7 +66,7 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     options = options.with_encryption(cli)
     options.check_restore_test_options()
     selection, made = options.selection()  # before anything is read: a usage error is refused first
-    existing = tables.mapping_item(cli.mapping_table, source_region) or {}
+    existing = region_mappings.mapping_item(cli.mapping_table, source_region) or {}
     current = list(existing.get("targets", []))
     # a role in this account and no role are the same account: such a target is replaced, not added beside
     own_account = caller_account() if current else None
@@ -94,7 +94,7 @@ def _put(ctx: typer.Context, source_region: str, options: TargetOptions) -> None
     if diff:
         confirm_replacement(cli, f"{describe_target(target)} of {where}", diff, options.yes)
 
-    tables.put_mapping(cli.mapping_table, mapping)
+    region_mappings.put_mapping(cli.mapping_table, mapping)
 
     verb = "replaced" if replaced else "added"
     lost = settings_lost(old, target) if old is not None else []
@@ -275,14 +275,14 @@ def list_mappings(ctx: typer.Context) -> None:
     --output json / yaml / csv: the rows (restore_test in full), the target account resolved for targets in this
     account."""
     cli = get_context(ctx)
-    items = tables.mapping_items(cli.mapping_table)
+    items = region_mappings.mapping_items(cli.mapping_table)
     role_less = any(isinstance(t, dict) and not t.get("role_arn") for i in items for t in i.get("targets", []) or [])
     rows = _list_rows(items, _caller_account() if cli.machine_output and role_less else None)
     cli.emit(rows, table=lambda out: _print_list(out, f"Region mappings ({cli.mapping_table})", rows))
 
 
 def _load_item(ctx: typer.Context, source_region: str) -> dict[str, Any]:
-    item = tables.mapping_item(get_context(ctx).mapping_table, source_region)
+    item = region_mappings.mapping_item(get_context(ctx).mapping_table, source_region)
     if item is None:
         raise CliError(f"no mapping for {source_region}")
     return item
@@ -343,7 +343,7 @@ def delete(
         cli.confirm(
             f"Delete the whole mapping of {source_region}?", f"would delete the mapping of {source_region}", yes
         )
-        tables.delete_mapping(cli.mapping_table, source_region)
+        region_mappings.delete_mapping(cli.mapping_table, source_region)
         result: dict[str, Any] = {
             "source_region": source_region,
             "deleted": "mapping",
@@ -359,10 +359,10 @@ def delete(
             raise CliError(f"the mapping of {source_region} has no target {wanted}")
         gone = [plain(t) for t in targets if t not in kept]
         if kept:
-            tables.put_mapping(cli.mapping_table, validate({**item, "targets": kept}))
+            region_mappings.put_mapping(cli.mapping_table, validate({**item, "targets": kept}))
             message = f"deleted target {target_region} from {source_region} ({len(kept)} target(s) left)"
         else:
-            tables.delete_mapping(cli.mapping_table, source_region)
+            region_mappings.delete_mapping(cli.mapping_table, source_region)
             message = f"deleted the last target, and so the mapping of {source_region}"
         result = {
             "source_region": source_region,
@@ -392,7 +392,7 @@ def check(
     from .preflight import check_mappings
 
     cli = get_context(ctx)
-    items = {item["source_region"]: item for item in tables.mapping_items(cli.mapping_table)}
+    items = {item["source_region"]: item for item in region_mappings.mapping_items(cli.mapping_table)}
     regions = [source_region] if source_region else [r for r in items if r != ALL_REGIONS]
     if not source_region and ALL_REGIONS in items and cli.home_region not in items:
         regions.append(cli.home_region)  # '*' is checked against the home region
@@ -446,7 +446,7 @@ def export(
     """Write every mapping to FILE (YAML or JSON, by extension), e.g. to keep the configuration in git."""
     cli = get_context(ctx)
     _refuse_csv(cli, "mappings export")
-    items = [plain(i) for i in tables.mapping_items(cli.mapping_table)]
+    items = [plain(i) for i in region_mappings.mapping_items(cli.mapping_table)]
     document = {"mappings": items}
     text = (
         json.dumps(document, indent=2) + "\n"
@@ -497,7 +497,7 @@ def import_(
     if errors:
         raise CliError(f"{file} is invalid, nothing written:\n" + "\n".join(errors))
     refuse_disallowed_accounts(cli, mappings)
-    current = {i["source_region"]: plain(i) for i in tables.mapping_items(cli.mapping_table)}
+    current = {i["source_region"]: plain(i) for i in region_mappings.mapping_items(cli.mapping_table)}
     added: list[str] = []
     changed: dict[str, list[str]] = {}
     for mapping in mappings:
@@ -528,10 +528,10 @@ def import_(
     if not dry_run:
         for mapping in mappings:
             if mapping.source_region in added or mapping.source_region in changed:
-                tables.put_mapping(cli.mapping_table, mapping)
+                region_mappings.put_mapping(cli.mapping_table, mapping)
         if prune:
             for region in removed:
-                tables.delete_mapping(cli.mapping_table, region)
+                region_mappings.delete_mapping(cli.mapping_table, region)
     result = {
         "file": str(file),
         "dry_run": dry_run,

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from replicator.aws import rds, tables
+from replicator.aws import rds
+from replicator.aws.dynamodb import region_mappings
 from replicator.aws.sessions import RoleNotAssumable, caller_account
 from replicator.mapping import ALL_REGIONS, RegionMapping, parse_mapping_item
 from replicator.retention import RetentionRule
@@ -59,7 +60,7 @@ def examine(mapping_table: str, own_account: str) -> list[Examined]:
     under an invalid mapping: the prune reports it)."""
     mappings: dict[str, RegionMapping] = {}
     invalid: set[str] = set()
-    for item in tables.mapping_items(mapping_table):
+    for item in region_mappings.mapping_items(mapping_table):
         try:
             mapping = parse_mapping_item(item)
         except ValidationError:

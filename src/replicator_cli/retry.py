@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from replicator.aws import eventbridge, tables
+from replicator.aws import eventbridge
+from replicator.aws.dynamodb import replication_records
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
 from . import validation
@@ -22,7 +23,7 @@ def _failed_records(history_table: str, since: str, source_region: str | None) -
     cutoff = utc_now() - parse_since(since)
     return [
         r
-        for r in tables.scan_records(history_table)
+        for r in replication_records.scan_records(history_table)
         if r.status is ReplicationStatus.FAILED
         and r.retryable is None
         and (r.finished_at or r.updated_at) >= cutoff
@@ -62,7 +63,7 @@ def retry(
     chosen: list[ReplicationRecord] = []
     refused: list[dict[str, str]] = []
     for rid in replication_ids or []:
-        record = tables.get_record(cli.history_table, rid)
+        record = replication_records.get_record(cli.history_table, rid)
         if record is None:
             refused.append({"replication_id": rid, "why": _UNKNOWN})
         elif (why := record.retryable) is not None:

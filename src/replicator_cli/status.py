@@ -17,7 +17,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from replicator.aws.dynamodb import lineage_bases
-from replicator.aws.tables import scan_records
+from replicator.aws.dynamodb.replication_records import scan_records
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
 from . import validation
