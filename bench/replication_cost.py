@@ -22,11 +22,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
 import wait_bench
 
-from replicator_cli.local.cloud import LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioRunner, stack_parameters
+from replicator_cli.local.emulation import emulation, states_entered
+from replicator_cli.local.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICE_TRANSITION = wait_bench.PRICE_TRANSITION
@@ -85,22 +84,16 @@ def scenario(mapping: dict[str, Any], snapshot_type: str) -> Scenario:
 
 def measure(spec: Scenario) -> dict[str, float]:
     """What one replication spent on the emulation, with the checks of copies in progress counted apart."""
-    with LocalCloud(
-        copy_seconds=spec.copy_seconds, poll_seconds=spec.poll_seconds, parameters=stack_parameters(spec)
-    ) as cloud:
-        runner = ScenarioRunner(spec, cloud, ROOT)
-        runner.seed()
+    with emulation(spec, run=False, base_dir=ROOT) as up:
+        cloud = up.cloud
         before = Counter(cloud.doubles.faults.requests)
         calls_before = len(cloud.doubles.lambda_dispatcher.invocations)
-        runner.send(runner.events())
-        [record] = runner.wait()
+        [record] = up.run().records
         assert record.status.value == "SUCCEEDED", record.reason
         requests = cloud.doubles.faults.requests - before
         lambdas = cloud.doubles.lambda_dispatcher.invocations[calls_before:]
-        sfn = boto3.client("stepfunctions")
-        [execution] = sfn.list_executions(stateMachineArn=cloud.stack.state_machine_arn)["executions"]
-        history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
-    entered = Counter(e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered"))
+        [execution] = up.executions()
+        entered = Counter(states_entered(up.history(execution["executionArn"])))
     checks = entered["CheckCopy"]
     return {
         "checks": checks,

@@ -75,8 +75,9 @@ from replicator.restore_testing import (
     wait_seconds,
 )
 from replicator.usecases import restore_test as restore_task
-from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioRunner, stack_parameters
+from replicator_cli.local.cloud import SOURCE_ACCOUNT
+from replicator_cli.local.emulation import emulation, states_entered
+from replicator_cli.local.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_REGION = "us-west-2"
@@ -233,11 +234,8 @@ def emulate(restore_seconds: float) -> tuple[list[Measured], SchedulerRun, int]:
     RunRestoreTestFunction the dispatcher saw)."""
     spec = scenario(restore_seconds)
     trace = Trace()
-    with LocalCloud(ROOT, copy_seconds=spec.copy_seconds, poll_seconds=1, parameters=stack_parameters(spec)) as cloud:
-        runner = ScenarioRunner(spec, cloud, ROOT)
-        runner.seed()
-        runner.send(runner.events())
-        replicated = runner.wait()
+    with emulation(spec, root=ROOT) as up:
+        cloud, replicated = up.cloud, up.records
         assert all(r.status.value == "SUCCEEDED" for r in replicated), [r.reason for r in replicated]
         dispatcher = cloud.doubles.lambda_dispatcher
         calls_before = len(dispatcher.invocations)
@@ -261,7 +259,7 @@ def emulate(restore_seconds: float) -> tuple[list[Measured], SchedulerRun, int]:
         assert record.restore_seconds is not None, record.test_id
         stages = trace.stages[record.test_id]
         history = histories[record.execution_name or ""]
-        entered = sum(1 for e in history if e["type"].endswith("StateEntered"))
+        entered = len(states_entered(history))
         tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
         assert tasks == len(stages), (tasks, len(stages))  # no Lambda retry: one invocation per task state entered
         added = [when for stage, when in stages if stage is Stage.ADD_INSTANCE]

@@ -5,41 +5,27 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from replicator.aws import restore_test_records
-from replicator.history import ReplicationRecord
+from replicator.aws.dynamodb import restore_test_records, slot_pools
 from replicator.restore_testing import RestoreTestRecord
 from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioResult, ScenarioRunner, stack_parameters
+from replicator_cli.local.emulation import BeforeEvents, Emulation, emulation, states_entered
+from replicator_cli.local.scenario import Scenario, ScenarioRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_ACCOUNT = "210987654321"
 OUTCOME_QUEUE = "replication-outcomes"
 
 
-@dataclass
-class Run:
-    cloud: LocalCloud
-    runner: ScenarioRunner
-    result: ScenarioResult
-    records: list[ReplicationRecord]
-
-    def record(self, snapshot: str, target_region: str | None = None) -> ReplicationRecord:
-        found = [
-            r
-            for r in self.records
-            if r.source_arn
-            and r.source_arn.endswith(":" + snapshot)
-            and (target_region is None or r.target_region == target_region)
-        ]
-        assert len(found) == 1, f"expected one record for {snapshot} -> {target_region}, got {found}"
-        return found[0]
+class Run(Emulation):
+    """The emulation after the scenario's run, as the tests read it (records, executions, histories, events)."""
 
     def outcome_events(self) -> list[dict[str, Any]]:
         """The Snapshot Replication Succeeded / Failed events published on the default bus."""
@@ -54,20 +40,37 @@ class Run:
                 events.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
-    def executions(self) -> list[dict[str, Any]]:
-        sfn = boto3.client("stepfunctions")
-        return sfn.list_executions(stateMachineArn=self.cloud.stack.state_machine_arn)["executions"]
+    def states_entered(self, execution: dict[str, Any] | None = None) -> list[str]:
+        """The states the execution (default: the only one) entered, in order."""
+        if execution is None:
+            (execution,) = self.executions()
+        return states_entered(self.history(execution["executionArn"]))
 
-    def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = boto3.client("stepfunctions")
-        return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    def slot_holders(self, region: str = "us-west-2", kind: str = "instance") -> dict[str, Any]:
+        """Who holds a copy slot of the pool of the source account's copies to `region` ({} once all are given back)."""
+        table = self.cloud.stack.resources["CopySlotsTable"]
+        return slot_pools.holders(table, f"{SOURCE_ACCOUNT}#{region}#{kind}")
+
+
+@contextmanager
+def scenario_run(spec: dict[str, Any], before_events: BeforeEvents | None = None) -> Iterator[Run]:
+    """The emulation up with the scenario `spec` seeded, the outcome events captured, `before_events(cloud, runner)`
+    called, the events sent and every replication ended (replicator_cli.local.emulation)."""
+    with emulation(spec, run=False, root=ROOT) as up:
+        capture_outcome_events()
+        run = Run(up.cloud, up.runner)
+        run.run(before_events)
+        yield run
+
+
+def failing(service: str, action: str, code: str, times: int = 1, skip: int = 0) -> BeforeEvents:
+    """A before_events fault: `action` of `service` fails with `code`, `times` times, after `skip` calls that pass."""
+    return lambda cloud, runner: cloud.doubles.faults.fail(service, action, code, times=times, skip=skip)
 
 
 def restore_test_executions(run: Run) -> list[dict[str, Any]]:
     """The executions of the restore-test state machine."""
-    arn = run.cloud.stack.state_machine_arns["RestoreTestStateMachine"]
-    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
-    return executions
+    return run.executions("RestoreTestStateMachine")
 
 
 def restore_tests_ended(run: Run, timeout: float = 60) -> list[RestoreTestRecord]:
@@ -106,11 +109,72 @@ def vault_target(**extra: Any) -> dict[str, Any]:
     }
 
 
+def shareable_vault_target(**extra: Any) -> dict[str, Any]:
+    """vault_target without a share key: for a source shareable as it is (a customer managed key)."""
+    return {k: v for k, v in vault_target(**extra).items() if k != "share_kms_key_arn"}
+
+
 def mapping(*targets: dict[str, Any], source_region: str = "us-east-1") -> dict[str, Any]:
     return {"source_region": source_region, "targets": list(targets)}
 
 
 CROSS_ACCOUNT = mapping(vault_target())
+# the scenarios' keys: dr-west (us-west-2), share-east (us-east-1) and vault-eu (eu-west-1, in the target account)
+KEYS = [
+    {"name": "dr-west", "region": "us-west-2"},
+    {"name": "share-east", "region": "us-east-1"},
+    {"name": "vault-eu", "region": "eu-west-1", "account": TARGET_ACCOUNT},
+]
+
+
+def database(identifier: str = "orders", **fields: Any) -> dict[str, Any]:
+    """A scenario's database: an encrypted PostgreSQL 16.3 instance in us-east-1, unless `fields` say otherwise."""
+    return {"id": identifier, "engine": "postgres", "engine_version": "16.3", "encrypted": True, **fields}
+
+
+def aurora(identifier: str, **fields: Any) -> dict[str, Any]:
+    """A scenario's Aurora PostgreSQL 15.4 cluster, encrypted with the share-east key (shareable as it is)."""
+    fields = {"engine": "aurora-postgresql", "engine_version": "15.4", "kms_key": "share-east", **fields}
+    return database(identifier, kind="cluster", **fields)
+
+
+def create_instance(identifier: str, region: str = "us-east-1", **fields: Any) -> None:
+    """A PostgreSQL 16.3 DB instance made through the RDS API (outside a scenario), with any other parameter."""
+    boto3.client("rds", region_name=region).create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        EngineVersion="16.3",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="local-only-password",
+        **fields,
+    )
+
+
+def seed(cloud: LocalCloud, **spec: Any) -> ScenarioRunner:
+    """Keys, databases (orders), a target account's role and whatever else `spec` declares, seeded into a running
+    emulation as a scenario would (mapping placeholders resolved); no event sent."""
+    scenario: dict[str, Any] = {
+        "name": "check",
+        "target_accounts": [TARGET_ACCOUNT],
+        "keys": [dict(k) for k in KEYS],
+        "databases": [database()],
+        **spec,
+    }
+    runner = ScenarioRunner(Scenario.model_validate(scenario), cloud, ROOT)
+    runner.seed()
+    return runner
+
+
+def burst(names: list[str], **overrides: Any) -> dict[str, Any]:
+    """base_scenario with a manual snapshot of orders for each name, an event each, and a copy quota of 1."""
+    defaults = {
+        "snapshots": [{"id": n, "database": "orders"} for n in names],
+        "events": [{"snapshot": n} for n in names],
+        "instance_copy_quota": 1,
+    }
+    return base_scenario(**{**defaults, **overrides})
 
 
 def base_scenario(**overrides: Any) -> dict[str, Any]:
@@ -121,12 +185,8 @@ def base_scenario(**overrides: Any) -> dict[str, Any]:
         "poll_seconds": 1,
         "timeout_seconds": 60,
         "target_accounts": [TARGET_ACCOUNT],
-        "keys": [
-            {"name": "dr-west", "region": "us-west-2"},
-            {"name": "share-east", "region": "us-east-1"},
-            {"name": "vault-eu", "region": "eu-west-1", "account": TARGET_ACCOUNT},
-        ],
-        "databases": [{"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True}],
+        "keys": [dict(k) for k in KEYS],
+        "databases": [database()],
         "snapshots": [{"id": "rds:orders-2026-11-24-03-10", "database": "orders", "type": "automated"}],
         "mappings": [
             {
@@ -145,36 +205,24 @@ def base_scenario(**overrides: Any) -> dict[str, Any]:
     return scenario
 
 
-def run_in_cloud(spec: dict[str, Any], clouds: list[LocalCloud], before_events: Any = None) -> Run:
-    scenario = Scenario.model_validate(spec)
-    cloud = LocalCloud(
-        ROOT,
-        copy_seconds=scenario.copy_seconds,
-        poll_seconds=scenario.poll_seconds,
-        parameters=stack_parameters(scenario),
-    )
-    cloud.__enter__()
-    clouds.append(cloud)
-    capture_outcome_events()
-    runner = ScenarioRunner(scenario, cloud, ROOT)
-    runner.seed()
-    if before_events:
-        before_events(cloud, runner)
-    runner.send(runner.events())
-    records = runner.wait()
-    return Run(cloud, runner, runner.result(records), records)
-
-
 __all__ = [
     "CROSS_ACCOUNT",
+    "KEYS",
     "ROOT",
     "SOURCE_ACCOUNT",
     "TARGET_ACCOUNT",
     "Run",
+    "aurora",
     "base_scenario",
+    "burst",
+    "create_instance",
+    "database",
+    "failing",
     "mapping",
     "restore_test_executions",
     "restore_tests_ended",
-    "run_in_cloud",
+    "scenario_run",
+    "seed",
+    "shareable_vault_target",
     "vault_target",
 ]

@@ -18,7 +18,8 @@ from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord
 from replicator.snapshots import parse_snapshot_arn
 from replicator_cli.local.cloud import LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioRunner, stack_parameters
+from replicator_cli.local.emulation import emulation
+from replicator_cli.local.scenario import ScenarioRunner
 from replicator_cli.main import app
 
 ORDERS = ["rds:orders-2026-11-24-03-10", "orders-manual-1", "orders-manual-2"]
@@ -195,19 +196,8 @@ def _selected_spec(selection: dict[str, Any]) -> dict[str, Any]:
 def uncached_cloud(spec: dict[str, Any]) -> Iterator[tuple[LocalCloud, ScenarioRunner]]:
     """The emulation with MappingCacheSeconds 0, the scenario seeded and its events sent: the start function reads a
     changed selection at once (on AWS, within MappingCacheSeconds)."""
-    scenario = Scenario.model_validate(spec)
-    with LocalCloud(
-        ROOT,
-        copy_seconds=scenario.copy_seconds,
-        poll_seconds=scenario.poll_seconds,
-        mapping_cache_seconds=0,
-        parameters=stack_parameters(scenario),
-    ) as cloud:
-        runner = ScenarioRunner(scenario, cloud, ROOT)
-        runner.seed()
-        runner.send(runner.events())
-        runner.wait()
-        yield cloud, runner
+    with emulation(spec, root=ROOT, mapping_cache_seconds=0) as up:
+        yield up.cloud, up.runner
 
 
 def _snapshots_of(database: str) -> list[str]:

@@ -1,8 +1,6 @@
 """Copy slots on the emulation: a nightly burst under the RDS copy quota, arrival order, lost task tokens."""
 
-from support import SOURCE_ACCOUNT, base_scenario
-
-from replicator.aws import slots
+from support import SOURCE_ACCOUNT, base_scenario, burst, failing
 
 BURST = 200
 
@@ -35,19 +33,11 @@ def test_waiting_replications_get_slots_in_arrival_order(run_scenario):
     def send_one_by_one(cloud, runner):
         import time
 
-        from replicator_cli.local.scenario import snapshot_event
-
         for name in names:  # arrivals a little apart, so that their order is defined
-            runner.send([snapshot_event(runner.snapshot_arns[name], "manual", "us-east-1", SOURCE_ACCOUNT)])
+            runner.send([runner.event_for(name)])
             time.sleep(1.0)  # more than a cold start of the handler
 
-    spec = base_scenario(
-        snapshots=[{"id": n, "database": "orders"} for n in names],
-        events=[],
-        instance_copy_quota=1,
-        copy_seconds=1.0,
-        timeout_seconds=90,
-    )
+    spec = burst(names, events=[], copy_seconds=1.0, timeout_seconds=90)
     run = run_scenario(spec, before_events=send_one_by_one)
     assert [r.status.value for r in run.records] == ["SUCCEEDED"] * len(names)
     clock = run.cloud.doubles.copy_clock
@@ -64,13 +54,7 @@ def test_a_timed_out_slot_wait_keeps_its_place_and_no_copy_exceeds_the_quota(run
     def acquire_times_out(cloud, runner):
         cloud.doubles.lambda_dispatcher.timeouts["AcquireSlotFunction"] = 3
 
-    spec = base_scenario(
-        snapshots=[{"id": n, "database": "orders"} for n in names],
-        events=[{"snapshot": n} for n in names],
-        instance_copy_quota=1,
-        copy_seconds=2.0,
-        timeout_seconds=120,
-    )
+    spec = burst(names, copy_seconds=2.0, timeout_seconds=120)
     run = run_scenario(spec, before_events=acquire_times_out)
     assert [r.status.value for r in run.records] == ["SUCCEEDED"] * len(names), [r.reason for r in run.records]
     dispatcher = run.cloud.doubles.lambda_dispatcher
@@ -78,8 +62,7 @@ def test_a_timed_out_slot_wait_keeps_its_place_and_no_copy_exceeds_the_quota(run
     clock = run.cloud.doubles.copy_clock
     assert clock.max_in_flight[(SOURCE_ACCOUNT, "us-west-2", False)] == 1
     assert len(clock.started) == len(set(clock.started)) == len(names)  # one copy each, none twice
-    slots_table = run.cloud.stack.resources["CopySlotsTable"]
-    assert slots.holders(slots_table, f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}  # every slot given back
+    assert run.slot_holders() == {}  # every slot given back
 
 
 def test_a_hand_over_lost_on_the_way_is_taken_up_at_the_next_re_check(run_scenario):
@@ -87,28 +70,13 @@ def test_a_hand_over_lost_on_the_way_is_taken_up_at_the_next_re_check(run_scenar
     slot, and takes it when its wait re-enters AcquireSlot (SlotRecheckSeconds, 2 s here)."""
     names = ["orders-first", "orders-second"]
 
-    def first_hand_over_fails(cloud, runner):
-        cloud.doubles.faults.fail("stepfunctions", "send_task_success", "ServiceUnavailable", times=1)
+    first_hand_over_fails = failing("stepfunctions", "send_task_success", "ServiceUnavailable", times=1)
 
-    spec = base_scenario(
-        snapshots=[{"id": n, "database": "orders"} for n in names],
-        events=[{"snapshot": n} for n in names],
-        instance_copy_quota=1,
-        slot_recheck_seconds=2,
-        copy_seconds=2.0,
-        timeout_seconds=90,
-    )
+    spec = burst(names, slot_recheck_seconds=2, copy_seconds=2.0, timeout_seconds=90)
     run = run_scenario(spec, before_events=first_hand_over_fails)
     assert [r.status.value for r in run.records] == ["SUCCEEDED"] * 2, [r.reason for r in run.records]
     assert ("stepfunctions", "send_task_success", "ServiceUnavailable") in run.cloud.doubles.faults.injected
-    entered = [
-        sum(
-            1
-            for e in run.history(x["executionArn"])
-            if e.get("stateEnteredEventDetails", {}).get("name") == "AcquireSlot"
-        )
-        for x in run.executions()
-    ]
+    entered = [run.states_entered(x).count("AcquireSlot") for x in run.executions()]
     assert max(entered) >= 2, entered  # the wait re-entered (a fresh task token, the same place in the queue)
     assert run.cloud.doubles.copy_clock.max_in_flight[(SOURCE_ACCOUNT, "us-west-2", False)] == 1
-    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}
+    assert run.slot_holders() == {}

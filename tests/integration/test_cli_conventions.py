@@ -119,11 +119,10 @@ EVERY_COMMAND = [
 
 def test_every_command_answers_with_one_json_document_on_stdout(tmp_path):
     """`--output json` parsed for every command; messages (never results) on stderr, no traceback."""
-    from replicator_cli.local.scenario import Scenario, ScenarioRunner, stack_parameters
+    from replicator_cli.local.emulation import emulation
 
-    demo = Scenario.load(ROOT / "scenarios" / "demo.yaml")
-    with LocalCloud(ROOT, parameters=stack_parameters(demo)) as cloud:
-        ScenarioRunner(demo, cloud, ROOT / "scenarios").seed()
+    with emulation(ROOT / "scenarios" / "demo.yaml", run=False, root=ROOT) as up:
+        cloud = up.cloud
         answered = {}
         for args in EVERY_COMMAND:
             line = [a.format(tmp=tmp_path) for a in args]

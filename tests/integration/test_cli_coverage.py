@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.rds.models import rds_backends
-from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT
+from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, create_instance
 from typer.testing import CliRunner
 
 from replicator.aws import tables
@@ -56,15 +56,7 @@ def flat_line(line: str) -> str:
 
 def _database(identifier: str, age: timedelta = timedelta(days=10)) -> None:
     """A DB instance in us-east-1, created `age` ago (RDS says when; the emulation's database is made older)."""
-    boto3.client("rds", region_name="us-east-1").create_db_instance(
-        DBInstanceIdentifier=identifier,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        EngineVersion="16.3",
-        AllocatedStorage=20,
-        MasterUsername="admin",
-        MasterUserPassword="local-only-password",
-    )
+    create_instance(identifier)
     created = datetime.now(UTC).replace(tzinfo=None) - age  # moto keeps naive UTC times
     rds_backends[SOURCE_ACCOUNT]["us-east-1"].databases[identifier].instance_create_time = created
 

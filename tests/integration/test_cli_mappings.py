@@ -13,8 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
+import support
 import yaml
-from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT
+from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, aurora, database
 from typer.testing import CliRunner
 
 from replicator.aws import tables
@@ -22,7 +23,7 @@ from replicator.mapping import KeyUsage, MappingTarget, RegionMapping
 from replicator.selection import DatabaseFacts, Selection
 from replicator_cli import context as cli_context
 from replicator_cli.local.cloud import LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioRunner
+from replicator_cli.local.scenario import ScenarioRunner
 from replicator_cli.main import app
 
 runner = CliRunner()
@@ -32,6 +33,11 @@ EU_KEY = f"arn:aws:kms:eu-west-1:{TARGET_ACCOUNT}:key/4444cccc-5555-6666-7777-88
 SHARE_KEY = f"arn:aws:kms:us-east-1:{SOURCE_ACCOUNT}:key/8888bbbb-9999-aaaa-bbbb-ccccddddeeee"
 TARGET_ROLE = f"arn:aws:iam::{TARGET_ACCOUNT}:role/rds-snapshot-replicator-target"
 OWN_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/rds-snapshot-replicator-self"
+# put's options for the vault: the target account in eu-west-1, encrypted with its key, through a share key
+VAULT = (
+    f"--target-region eu-west-1 --role-arn {TARGET_ROLE} --encrypt --kms-key-arn {EU_KEY} "
+    f"--share-kms-key-arn {SHARE_KEY}"
+).split()
 
 
 @pytest.fixture
@@ -111,18 +117,7 @@ def test_put_writes_an_item_that_the_mapping_model_reads_back(cloud):
 
 def test_a_second_put_with_another_target_region_adds_a_target(cloud):
     put("us-east-1", "--target-region", "us-west-2")
-    result = put(
-        "us-east-1",
-        "--target-region",
-        "eu-west-1",
-        "--role-arn",
-        TARGET_ROLE,
-        "--encrypt",
-        "--kms-key-arn",
-        EU_KEY,
-        "--share-kms-key-arn",
-        SHARE_KEY,
-    )
+    result = put("us-east-1", *VAULT)
     assert f"added target {TARGET_ACCOUNT} / eu-west-1" in flat(result)
     assert "(2 target(s) now)" in flat(result)
     mapping = RegionMapping.model_validate(item(cloud, "us-east-1"))
@@ -876,20 +871,7 @@ def test_delete_reads_a_hand_edited_malformed_role_without_failing(cloud):
 
 def _seed_for_export() -> None:
     put("us-east-1", "--target-region", "us-west-2", "--encrypt", "--kms-key-arn", WEST_KEY, "--description", "dr")
-    put(
-        "us-east-1",
-        "--target-region",
-        "eu-west-1",
-        "--role-arn",
-        TARGET_ROLE,
-        "--encrypt",
-        "--kms-key-arn",
-        EU_KEY,
-        "--share-kms-key-arn",
-        SHARE_KEY,
-        "--key-usage",
-        "encrypted-only",
-    )
+    put("us-east-1", *VAULT, "--key-usage", "encrypted-only")
     ok(cli("mappings", "put-all", "--target-region", "us-west-2", "--no-copy-tags"))
 
 
@@ -1169,20 +1151,7 @@ def test_import_of_a_file_without_a_mappings_list_is_refused(cloud, tmp_path, co
 
 def seed(cloud: LocalCloud, **spec: Any) -> ScenarioRunner:
     """Keys, databases and a target account's role, as a scenario declares them (mapping placeholders resolved)."""
-    scenario: dict[str, Any] = {
-        "name": "check",
-        "target_accounts": [TARGET_ACCOUNT],
-        "keys": [
-            {"name": "dr-west", "region": "us-west-2"},
-            {"name": "share-east", "region": "us-east-1"},
-            {"name": "vault-eu", "region": "eu-west-1", "account": TARGET_ACCOUNT},
-        ],
-        "databases": [{"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True}],
-    }
-    scenario.update(spec)
-    runner = ScenarioRunner(Scenario.model_validate(scenario), cloud, ROOT)
-    runner.seed()
-    return runner
+    return support.seed(cloud, **spec)
 
 
 def _dr_west(key: str = "{{key:dr-west}}", usage: str = "all") -> dict[str, Any]:
@@ -1220,15 +1189,8 @@ def test_check_passes_when_every_target_would_work(cloud):
     runner = seed(
         cloud,
         databases=[
-            {"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True},
-            {
-                "id": "reports",
-                "kind": "cluster",
-                "engine": "aurora-postgresql",
-                "engine_version": "15.4",
-                "encrypted": True,
-                "kms_key": "share-east",
-            },
+            database(),
+            aurora("reports"),
         ],
         mappings=[
             {

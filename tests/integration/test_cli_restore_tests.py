@@ -14,6 +14,7 @@ import boto3
 import pytest
 import yaml
 from support import (
+    KEYS,
     ROOT,
     SOURCE_ACCOUNT,
     TARGET_ACCOUNT,
@@ -21,6 +22,7 @@ from support import (
     mapping,
     restore_test_executions,
     restore_tests_ended,
+    seed,
     vault_target,
 )
 from typer.testing import CliRunner
@@ -28,7 +30,7 @@ from typer.testing import CliRunner
 from replicator.aws import restore_test_records, tables
 from replicator.restore_testing import RestoreTestRecord
 from replicator_cli.local.cloud import LOCAL_EXTERNAL_ID, LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioRunner
+from replicator_cli.local.scenario import ScenarioRunner
 from replicator_cli.main import app
 
 runner = CliRunner()
@@ -418,20 +420,8 @@ def test_a_restore_option_changes_only_its_field_after_showing_the_change_and_no
 def _seed(cloud: LocalCloud, restore_test: dict[str, Any], **spec: Any) -> ScenarioRunner:
     """orders in us-east-1; one target, the vault (the target account, eu-west-1, through its role), testing
     restores as `restore_test` says."""
-    scenario: dict[str, Any] = {
-        "name": "check",
-        "target_accounts": [TARGET_ACCOUNT],
-        "keys": [
-            {"name": "share-east", "region": "us-east-1"},
-            {"name": "vault-eu", "region": "eu-west-1", "account": TARGET_ACCOUNT},
-        ],
-        "databases": [{"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True}],
-        "mappings": [mapping(vault_target(restore_test=restore_test))],
-    }
-    scenario.update(spec)
-    seeded = ScenarioRunner(Scenario.model_validate(scenario), cloud, ROOT)
-    seeded.seed()
-    return seeded
+    keys = [k for k in KEYS if k["name"] != "dr-west"]
+    return seed(cloud, **{"keys": keys, "mappings": [mapping(vault_target(restore_test=restore_test))], **spec})
 
 
 def _network(seeded: ScenarioRunner) -> tuple[str, str]:

@@ -65,7 +65,7 @@ def test_when_aws_refuses_the_single_step_the_replication_stages_and_the_next_pl
     assert run.result.leftovers == []  # the staging copy is gone
 
     # the refusal is remembered for the route: the next snapshot's plan stages from the start, without a failed try
-    run.runner.send([run.runner._generated_event("ledger-manual-2")])
+    run.send("ledger-manual-2")
     records = {r.source_arn.split(":", 6)[-1]: r for r in run.runner.wait() if r.source_arn}
     second = records["ledger-manual-2"]
     assert second.status.value == "SUCCEEDED", second.reason
@@ -77,14 +77,19 @@ def test_when_aws_refuses_the_single_step_the_replication_stages_and_the_next_pl
 DAYS = ["rds:orders-2026-11-24-03-10", "rds:orders-2026-11-25-03-10"]
 
 
-def test_the_transfer_copy_is_kept_as_the_base_until_the_next_days_copy_is_available(run_scenario):
-    spec = base_scenario(
+def _transfer_first(days: list[str], **overrides: Any) -> dict[str, Any]:
+    """orders' automated snapshots of `days` (the first day's event sent), to the vault through a transfer key."""
+    return base_scenario(
         keys=[*base_scenario()["keys"], {"name": "xfer-eu", "region": "eu-west-1"}],
-        snapshots=[{"id": day, "database": "orders", "type": "automated"} for day in DAYS],
+        snapshots=[{"id": day, "database": "orders", "type": "automated"} for day in days],
         events=[{"snapshot": DAYS[0]}],
         mappings=[mapping(vault_target(share_kms_key_arn=None, transfer_kms_key_arn="{{key:xfer-eu}}"))],
-        copy_seconds=3,
+        **overrides,
     )
+
+
+def test_the_transfer_copy_is_kept_as_the_base_until_the_next_days_copy_is_available(run_scenario):
+    spec = _transfer_first(DAYS, copy_seconds=3)
     run = run_scenario(spec)
     day1 = run.record(DAYS[0], "eu-west-1")
     assert day1.status.value == "SUCCEEDED", day1.reason
@@ -106,7 +111,7 @@ def test_the_transfer_copy_is_kept_as_the_base_until_the_next_days_copy_is_avail
             time.sleep(0.05)
 
     threading.Thread(target=watch, daemon=True).start()
-    run.runner.send([run.runner._generated_event(DAYS[1])])
+    run.send(DAYS[1])
     records = {r.source_arn.split(":", 6)[-1]: r for r in run.runner.wait() if r.source_arn}
 
     day2 = records[DAYS[1]]
@@ -126,16 +131,11 @@ def test_the_records_say_when_a_copy_is_full_and_status_shows_the_bases(run_scen
 
     from replicator_cli.main import app
 
-    spec = base_scenario(
-        keys=[*base_scenario()["keys"], {"name": "xfer-eu", "region": "eu-west-1"}],
-        snapshots=[{"id": day, "database": "orders", "type": "automated"} for day in DAYS],
-        events=[{"snapshot": DAYS[0]}],
-        mappings=[mapping(vault_target(share_kms_key_arn=None, transfer_kms_key_arn="{{key:xfer-eu}}"))],
-    )
+    spec = _transfer_first(DAYS)
     run = run_scenario(spec)
     day1 = run.record(DAYS[0], "eu-west-1")
     assert "the first copy of its lineage: a full copy" in (day1.copy_note or "")
-    run.runner.send([run.runner._generated_event(DAYS[1])])
+    run.send(DAYS[1])
     day2 = {r.source_arn.split(":", 6)[-1]: r for r in run.runner.wait() if r.source_arn}[DAYS[1]]
     assert day2.status.value == "SUCCEEDED", day2.reason
     assert day2.copy_note is None  # incremental against day 1's base
@@ -157,12 +157,7 @@ def test_a_base_no_mapping_target_uses_is_pruned_and_one_still_used_is_kept(run_
 
     from replicator.snapshots import TAG_LINEAGE_BASE
 
-    spec = base_scenario(
-        keys=[*base_scenario()["keys"], {"name": "xfer-eu", "region": "eu-west-1"}],
-        snapshots=[{"id": DAYS[0], "database": "orders", "type": "automated"}],
-        events=[{"snapshot": DAYS[0]}],
-        mappings=[mapping(vault_target(share_kms_key_arn=None, transfer_kms_key_arn="{{key:xfer-eu}}"))],
-    )
+    spec = _transfer_first(DAYS[:1])
     run = run_scenario(spec)
     day1 = run.record(DAYS[0], "eu-west-1")
     assert day1.status.value == "SUCCEEDED", day1.reason

@@ -5,9 +5,7 @@ import time
 
 import boto3
 from moto.rds.models import rds_backends
-from support import CROSS_ACCOUNT, ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
-
-from replicator.aws import slots
+from support import CROSS_ACCOUNT, ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, burst, failing, vault_target
 
 ORDERS = "rds:orders-2026-11-24-03-10"
 
@@ -54,8 +52,7 @@ def test_throttling_on_every_aws_call_is_survived(run_scenario):
 def test_throttling_that_outlives_botocores_retries_is_retried_by_the_state_machine(run_scenario):
     # the copy's status check is throttled 12 times in a row: botocore's 6 attempts, twice over; the task
     # raises TransientAwsError and the state machine retries it (backoff, jitter) until the check goes through
-    def throttle_the_check(cloud, runner):
-        cloud.doubles.faults.fail("rds", "describe_db_snapshots", "Throttling", times=12, skip=1)  # not the start's
+    throttle_the_check = failing("rds", "describe_db_snapshots", "Throttling", times=12, skip=1)  # not the start's
 
     run = run_scenario(base_scenario(timeout_seconds=90), before_events=throttle_the_check)
 
@@ -69,8 +66,7 @@ def test_throttling_that_outlives_botocores_retries_is_retried_by_the_state_mach
 
 
 def test_an_access_denied_on_the_copy_fails_at_once_without_retries(run_scenario):
-    def refuse_the_copy(cloud, runner):
-        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "AccessDenied", times=1)
+    refuse_the_copy = failing("rds", "copy_db_snapshot", "AccessDenied", times=1)
 
     run = run_scenario(base_scenario(), before_events=refuse_the_copy)
 
@@ -80,14 +76,12 @@ def test_an_access_denied_on_the_copy_fails_at_once_without_retries(run_scenario
     runs = [r for f, r in run.cloud.doubles.lambda_dispatcher.invocations if f == "RunStepFunction"]
     assert len(runs) == 1  # refused: not retried
     assert run.cloud.doubles.copy_clock.started == []
-    pool = f"{SOURCE_ACCOUNT}#us-west-2#instance"
-    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], pool) == {}  # its slot was given back
+    assert run.slot_holders() == {}  # its slot was given back
 
 
 def test_a_passing_fault_in_the_start_function_is_retried_and_starts_one_replication(run_scenario):
-    def throttle_the_start(cloud, runner):
-        # botocore's attempts: the first and 5 retries (retries={"max_attempts": 5} counts retries)
-        cloud.doubles.faults.fail("rds", "describe_db_snapshots", "Throttling", times=6)
+    # botocore's attempts: the first and 5 retries (retries={"max_attempts": 5} counts retries)
+    throttle_the_start = failing("rds", "describe_db_snapshots", "Throttling", times=6)
 
     run = run_scenario(base_scenario(), before_events=throttle_the_start)
 
@@ -99,23 +93,19 @@ def test_a_passing_fault_in_the_start_function_is_retried_and_starts_one_replica
 
 
 def test_snapshot_quota_exceeded_is_retried_with_backoff_never_failed(run_scenario):
-    def quota_full(cloud, runner):
-        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "SnapshotQuotaExceeded", times=2)
+    quota_full = failing("rds", "copy_db_snapshot", "SnapshotQuotaExceeded", times=2)
 
     run = run_scenario(base_scenario(timeout_seconds=90), before_events=quota_full)
     record = run.record(ORDERS, "us-west-2")
     assert record.status.value == "SUCCEEDED", record.reason
     assert [c for _, _, c in run.cloud.doubles.faults.injected] == ["SnapshotQuotaExceeded"] * 2
-    (execution,) = run.executions()
-    history = run.history(execution["executionArn"])
-    names = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    names = run.states_entered()
     assert names[:2] == ["AcquireSlot", "RunStep"]  # the execution takes the slot and starts the copy
     assert len(run.cloud.doubles.copy_clock.started) == 1
 
 
 def test_kms_key_not_accessible_mid_plan_fails_and_cleans_up(run_scenario):
-    def second_copy_refused(cloud, runner):
-        cloud.doubles.faults.fail("rds", "copy_db_snapshot", "KMSKeyNotAccessibleFault", times=1, skip=1)
+    second_copy_refused = failing("rds", "copy_db_snapshot", "KMSKeyNotAccessibleFault", times=1, skip=1)
 
     run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=second_copy_refused)
     record = run.record(ORDERS, "eu-west-1")
@@ -128,17 +118,8 @@ def test_kms_key_not_accessible_mid_plan_fails_and_cleans_up(run_scenario):
 
 
 def test_target_role_that_cannot_be_assumed_fails_before_any_copy(run_scenario):
-    mapping = {
-        "source_region": "us-east-1",
-        "targets": [
-            {
-                "target_region": "eu-west-1",
-                "role_arn": "arn:aws:iam::333333333333:role/rds-snapshot-replicator-target",
-                "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-                "share_kms_key_arn": "{{key:share-east}}",
-            }
-        ],
-    }
+    target = vault_target(role_arn="arn:aws:iam::333333333333:role/rds-snapshot-replicator-target")
+    mapping = {"source_region": "us-east-1", "targets": [target]}
     spec = base_scenario(mappings=[mapping], allowed_target_accounts=[TARGET_ACCOUNT, "333333333333"])
     spec["keys"] = [*spec["keys"], {"name": "other", "region": "eu-west-1", "account": TARGET_ACCOUNT}]
     run = run_scenario(spec)
@@ -246,8 +227,7 @@ def test_a_slot_taken_by_a_task_that_then_fails_is_given_back(run_scenario):
     # the cross-account plan's second copy: AcquireSlot takes a slot, then fails before its state says so (leaving
     # its place in the queue is refused): the failure path gives the slot back by replication id, so the pool does
     # not shrink for ever
-    def leaving_the_queue_fails(cloud, runner):
-        cloud.doubles.faults.fail("dynamodb", "delete_item", "ValidationException", times=1)
+    leaving_the_queue_fails = failing("dynamodb", "delete_item", "ValidationException", times=1)
 
     run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=leaving_the_queue_fails)
     record = run.record(ORDERS, "eu-west-1")
@@ -260,8 +240,7 @@ def test_a_slot_taken_by_a_task_that_then_fails_is_given_back(run_scenario):
 def test_a_resume_that_fails_is_taken_up_at_the_next_re_check(run_scenario):
     # AcquireSlot takes a slot but cannot resume its own execution (SendTaskSuccess fails): the replication does not
     # fail; the wait re-checks (SlotRecheckSeconds, 2 s here), finds the slot it holds and resumes
-    def resuming_fails(cloud, runner):
-        cloud.doubles.faults.fail("stepfunctions", "send_task_success", "ServiceUnavailable", times=2)
+    resuming_fails = failing("stepfunctions", "send_task_success", "ServiceUnavailable", times=2)
 
     run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT], slot_recheck_seconds=2), before_events=resuming_fails)
     record = run.record(ORDERS, "eu-west-1")
@@ -288,24 +267,18 @@ def test_transaction_conflicts_on_the_copy_slots_are_retried(run_scenario):
         cloud.doubles.faults.fail("dynamodb", "update_item", "TransactionConflictException", times=3)
         cloud.doubles.faults.fail("dynamodb", "transact_write_items", "TransactionConflictException", times=2)
 
-    spec = base_scenario(
-        snapshots=[{"id": n, "database": "orders"} for n in names],
-        events=[{"snapshot": n} for n in names],
-        instance_copy_quota=1,
-        timeout_seconds=90,
-    )
+    spec = burst(names, timeout_seconds=90)
     run = run_scenario(spec, before_events=conflicts)
     assert [r.status.value for r in run.records] == ["SUCCEEDED"] * 3, [r.reason for r in run.records]
     injected = {(s, a) for s, a, _ in run.cloud.doubles.faults.injected}
     assert injected == {("dynamodb", "update_item"), ("dynamodb", "transact_write_items")}
     assert run.cloud.doubles.copy_clock.max_in_flight[(SOURCE_ACCOUNT, "us-west-2", False)] == 1
-    assert slots.holders(run.cloud.stack.resources["CopySlotsTable"], f"{SOURCE_ACCOUNT}#us-west-2#instance") == {}
+    assert run.slot_holders() == {}
 
 
 def test_a_refused_outcome_event_never_turns_a_success_into_a_failure(run_scenario):
-    def refuse_outcome_events(cloud, runner):
-        # every put_events after the scenario's own snapshot event: the replicator's outcome events
-        cloud.doubles.faults.fail("events", "put_events", "AccessDeniedException", times=1000, skip=1)
+    # every put_events after the scenario's own snapshot event: the replicator's outcome events
+    refuse_outcome_events = failing("events", "put_events", "AccessDeniedException", times=1000, skip=1)
 
     run = run_scenario(base_scenario(), before_events=refuse_outcome_events)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from moto.rds.models import rds_backends
-from support import SOURCE_ACCOUNT, Run, run_in_cloud
+from support import SOURCE_ACCOUNT, Run, scenario_run
 
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.local.provision import LocalForwarder
@@ -115,11 +115,8 @@ def forwarded() -> Iterator[Forwarded]:
             event = snapshot_event(runner.snapshot_arns[snapshot], kind, region, SOURCE_ACCOUNT)
             (event_ids[snapshot],) = runner.send([event], region=region)
 
-    clouds: list[LocalCloud] = []
-    run = run_in_cloud(_scenario(), clouds, raise_in_source_regions)
-    yield Forwarded(run, forwarders, event_ids)
-    for cloud in clouds:
-        cloud.__exit__(None, None, None)
+    with scenario_run(_scenario(), raise_in_source_regions) as run:
+        yield Forwarded(run, forwarders, event_ids)
 
 
 def test_the_stack_names_its_bus_for_the_forwarders(forwarded):

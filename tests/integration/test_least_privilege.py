@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from support import ROOT, base_scenario, restore_tests_ended, vault_target
+from support import (
+    ROOT,
+    aurora,
+    base_scenario,
+    database,
+    mapping,
+    restore_tests_ended,
+    scenario_run,
+    shareable_vault_target,
+    vault_target,
+)
 
 CALLS = yaml.safe_load((ROOT / "tests" / "aws_calls.yaml").read_text())
 VAULT = vault_target(keep_last=1)
@@ -27,20 +37,10 @@ SCENARIOS = {
     ),
     # a source shareable as it is (a customer managed key): shared, then unshared
     "shared-source": base_scenario(
-        databases=[
-            {
-                "id": "inventory",
-                "engine": "postgres",
-                "engine_version": "16.3",
-                "encrypted": True,
-                "kms_key": "share-east",
-            }
-        ],
+        databases=[database("inventory", kms_key="share-east")],
         snapshots=[{"id": "inventory-manual-1", "database": "inventory"}],
         events=[{"snapshot": "inventory-manual-1"}],
-        mappings=[
-            {"source_region": "us-east-1", "targets": [{k: v for k, v in VAULT.items() if k != "share_kms_key_arn"}]}
-        ],
+        mappings=[mapping(shareable_vault_target(keep_last=1))],
     ),
     # a selection by the database's tags and an interval: the start reads tags and the history's database index;
     # the coverage audit (run after each scenario) lists the databases and queries the index
@@ -70,15 +70,8 @@ SCENARIOS = {
     # scheduler runs after the replications, the reconciler after the tests)
     "restore-tests": base_scenario(
         databases=[
-            {"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True},
-            {
-                "id": "ledger",
-                "kind": "cluster",
-                "engine": "aurora-postgresql",
-                "engine_version": "15.4",
-                "encrypted": True,
-                "kms_key": "share-east",
-            },
+            database(),
+            aurora("ledger"),
         ],
         snapshots=[{"id": "orders-manual-1", "database": "orders"}, {"id": "ledger-manual-1", "database": "ledger"}],
         events=[{"snapshot": "orders-manual-1"}, {"snapshot": "ledger-manual-1"}],
@@ -95,13 +88,9 @@ SCENARIOS = {
 @pytest.fixture(scope="module")
 def seen() -> set[tuple[str, str, bool]]:
     """The calls of every function across the scenarios (the prune and the reconciler run after each)."""
-    from support import run_in_cloud
-
     calls: set[tuple[str, str, bool]] = set()
     for spec in SCENARIOS.values():
-        clouds: list = []
-        try:
-            run = run_in_cloud(spec, clouds)
+        with scenario_run(spec) as run:
             if any(t.get("restore_test") for m in spec["mappings"] for t in m["targets"]):
                 function = run.cloud.stack.function("ScheduleRestoreTestsFunction").name
                 run.cloud.doubles.lambda_dispatcher.invoke(function, {})
@@ -110,9 +99,6 @@ def seen() -> set[tuple[str, str, bool]]:
                 function = run.cloud.stack.function(name).name
                 run.cloud.doubles.lambda_dispatcher.invoke(function, {})
             calls |= run.cloud.doubles.lambda_dispatcher.calls
-        finally:
-            for cloud in clouds:
-                cloud.__exit__(None, None, None)
     return calls
 
 

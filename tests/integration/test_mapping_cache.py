@@ -6,8 +6,8 @@ from support import ROOT
 from typer.testing import CliRunner
 
 from replicator.aws.tables import scan_records
-from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
-from replicator_cli.local.scenario import Scenario, ScenarioRunner, snapshot_event
+from replicator_cli.local.cloud import LocalCloud
+from replicator_cli.local.emulation import emulation
 from replicator_cli.main import app
 
 TTL = 6
@@ -29,14 +29,10 @@ def test_mapping_change_takes_effect_within_the_cache_time():
         "databases": [{"id": "billing", "engine": "mysql", "engine_version": "8.0.35"}],
         "snapshots": [{"id": f"billing-{n}", "database": "billing"} for n in "abc"],
         "mappings": [{"source_region": "us-east-1", "targets": [{"target_region": "us-west-2"}]}],
+        "copy_seconds": 1,
     }
-    with LocalCloud(ROOT, copy_seconds=1, mapping_cache_seconds=TTL) as cloud:
-        runner = ScenarioRunner(Scenario.model_validate(spec), cloud, ROOT)
-        runner.seed()
-
-        def send(snapshot: str) -> None:
-            runner.send([snapshot_event(runner.snapshot_arns[snapshot], "manual", "us-east-1", SOURCE_ACCOUNT)])
-
+    with emulation(spec, run=False, root=ROOT, mapping_cache_seconds=TTL) as up:
+        cloud, send = up.cloud, up.send  # send(snapshot): its completion event, now
         send("billing-a")
         assert _target_of(cloud, "billing-a") == "us-west-2"  # the Lambda has read (and cached) the mapping
         changed_at = time.monotonic()

@@ -2,7 +2,15 @@
 
 import boto3
 from moto.rds.models import rds_backends
-from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
+from support import (
+    SOURCE_ACCOUNT,
+    TARGET_ACCOUNT,
+    aurora,
+    base_scenario,
+    mapping,
+    shareable_vault_target,
+    vault_target,
+)
 
 ORDERS = "rds:orders-2026-11-24-03-10"
 ORDERS_ARN = f"arn:aws:rds:us-east-1:{SOURCE_ACCOUNT}:snapshot:{ORDERS}"
@@ -70,12 +78,7 @@ def test_state_machine_polls_while_the_copy_is_in_progress_and_records_progress(
     assert any(0 < p < 100 for p in in_flight), f"no partial progress recorded: {in_flight}"
     assert in_flight == sorted(in_flight)  # progress never goes back
 
-    (execution,) = run.executions()
-    entered = [
-        e["stateEnteredEventDetails"]["name"]
-        for e in run.history(execution["executionArn"])
-        if "stateEnteredEventDetails" in e
-    ]
+    entered = run.states_entered()
     assert entered.count("CheckCopy") >= 3  # Wait -> CheckCopy -> Choice looped while the copy was creating
     assert entered[-1] == "FinishSucceeded"
 
@@ -114,21 +117,7 @@ def test_refused_replication_starts_nothing_and_says_why(run_scenario):
 
 
 def test_cross_account_plan_copies_shares_copies_again_and_cleans_up(run_scenario):
-    spec = base_scenario(
-        mappings=[
-            {
-                "source_region": "us-east-1",
-                "targets": [
-                    {
-                        "target_region": "eu-west-1",
-                        "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-                        "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-                        "share_kms_key_arn": "{{key:share-east}}",
-                    }
-                ],
-            }
-        ]
-    )
+    spec = base_scenario(mappings=[mapping(vault_target())])
     run = run_scenario(spec)
     record = run.record(ORDERS, "eu-west-1")
     assert record.status.value == "SUCCEEDED", record.reason
@@ -155,30 +144,10 @@ def test_cross_account_plan_copies_shares_copies_again_and_cleans_up(run_scenari
 
 def test_cross_account_with_a_shareable_snapshot_shares_the_source_then_unshares_it(run_scenario):
     spec = base_scenario(
-        databases=[
-            {
-                "id": "inventory",
-                "kind": "cluster",
-                "engine": "aurora-mysql",
-                "engine_version": "8.0.mysql_aurora.3.05.2",
-                "encrypted": True,
-                "kms_key": "share-east",
-            }
-        ],
+        databases=[aurora("inventory", engine="aurora-mysql", engine_version="8.0.mysql_aurora.3.05.2")],
         snapshots=[{"id": "inventory-manual-1", "database": "inventory"}],
         events=[{"snapshot": "inventory-manual-1"}],
-        mappings=[
-            {
-                "source_region": "*",
-                "targets": [
-                    {
-                        "target_region": "eu-west-1",
-                        "role_arn": f"{{{{role:{TARGET_ACCOUNT}}}}}",
-                        "encryption": {"enabled": True, "kms_key_arn": "{{key:vault-eu}}"},
-                    }
-                ],
-            }
-        ],
+        mappings=[mapping(shareable_vault_target(), source_region="*")],
     )
     run = run_scenario(spec)
     record = run.record("inventory-manual-1", "eu-west-1")

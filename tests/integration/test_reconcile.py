@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import yaml
-from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, base_scenario
+from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, base_scenario, burst, failing
 from typer.testing import CliRunner
 
 from replicator.aws import slots, tables
@@ -144,8 +144,7 @@ def test_a_replication_recorded_but_never_started_is_started(run_scenario):
 
 
 def test_a_cleanup_that_fails_is_counted_and_finished_by_the_reconciler(run_scenario):
-    def refuse_one_deletion(cloud, runner):
-        cloud.doubles.faults.fail("rds", "delete_db_snapshot", "InvalidDBSnapshotState", times=1)
+    refuse_one_deletion = failing("rds", "delete_db_snapshot", "InvalidDBSnapshotState", times=1)
 
     run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]), before_events=refuse_one_deletion)
     record = run.record("rds:orders-2026-11-24-03-10", "eu-west-1")
@@ -166,8 +165,7 @@ def test_a_cleanup_that_fails_is_counted_and_finished_by_the_reconciler(run_scen
 
 
 def test_an_outcome_event_refused_once_is_published_by_the_reconciler(run_scenario):
-    def refuse_outcome_events(cloud, runner):
-        cloud.doubles.faults.fail("events", "put_events", "AccessDeniedException", times=1000, skip=1)
+    refuse_outcome_events = failing("events", "put_events", "AccessDeniedException", times=1000, skip=1)
 
     run = run_scenario(base_scenario(), before_events=refuse_outcome_events)
     record = run.record("rds:orders-2026-11-24-03-10", "us-west-2")
@@ -233,13 +231,7 @@ def test_each_run_publishes_each_pools_copies_in_flight_and_waiting(run_scenario
         threading.Thread(target=watch, daemon=True).start()
 
     names = ["orders-a", "orders-b", "orders-c"]
-    spec = base_scenario(
-        snapshots=[{"id": n, "database": "orders"} for n in names],
-        events=[{"snapshot": n} for n in names],
-        instance_copy_quota=1,
-        copy_seconds=4,
-        timeout_seconds=90,
-    )
+    spec = burst(names, copy_seconds=4, timeout_seconds=90)
     run = run_scenario(spec, before_events=reconcile_while_two_wait)
 
     assert seen == [(1, 2)], "the reconciler never ran while one copied and two waited"

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.rds.models import rds_backends
-from support import TARGET_ACCOUNT, base_scenario, mapping, restore_tests_ended, vault_target
+from support import TARGET_ACCOUNT, aurora, base_scenario, database, mapping, restore_tests_ended, vault_target
 from typer.testing import CliRunner
 
 from replicator.aws import restore_test_records
@@ -33,15 +33,8 @@ def _scenario(**overrides: Any) -> dict[str, Any]:
     }
     return base_scenario(
         databases=[
-            {"id": "orders", "engine": "postgres", "engine_version": "16.3", "encrypted": True},
-            {
-                "id": "ledger",
-                "kind": "cluster",
-                "engine": "aurora-postgresql",
-                "engine_version": "15.4",
-                "encrypted": True,
-                "kms_key": "share-east",
-            },
+            database(),
+            aurora("ledger"),
         ],
         snapshots=[
             {"id": "orders-2026-11-30", "database": "orders"},

@@ -13,8 +13,9 @@ import time
 from typing import Any
 
 import boto3
+from factories import source_snapshot
 from moto.rds.models import rds_backends
-from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, mapping, vault_target
+from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, create_instance, mapping, vault_target
 
 from replicator.aws.tables import scan_records
 from replicator.mapping import MappingTarget
@@ -46,18 +47,8 @@ def _restore_attribute(account: str, region: str, identifier: str, cluster: bool
 
 
 def _ledger_source() -> SourceSnapshot:
-    return SourceSnapshot(
-        arn=LEDGER_ARN,
-        identifier=LEDGER,
-        kind=SnapshotKind.INSTANCE,
-        snapshot_type="manual",
-        account_id=SOURCE_ACCOUNT,
-        region="us-east-1",
-        status="available",
-        encrypted=False,
-        engine="postgres",
-        engine_version="16.3",
-        database_identifier="ledger",
+    return source_snapshot(
+        LEDGER, "manual", arn=LEDGER_ARN, encrypted=False, engine_version="16.3", database_identifier="ledger"
     )
 
 
@@ -198,18 +189,8 @@ def test_a_waiters_state_edited_in_the_copy_slots_table_changes_nothing(run_scen
 
 def _plant_snapshot(name: str, region: str, encrypted: bool, tags: dict[str, str], database: str = "planted") -> None:
     """Someone makes a snapshot under the name the replica will have (names are deterministic)."""
-    rds = boto3.client("rds", region_name=region)
-    rds.create_db_instance(
-        DBInstanceIdentifier=database,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        EngineVersion="16.3",
-        AllocatedStorage=20,
-        MasterUsername="admin",
-        MasterUserPassword="local-only-password",
-        StorageEncrypted=encrypted,
-    )
-    rds.create_db_snapshot(
+    create_instance(database, region, StorageEncrypted=encrypted)
+    boto3.client("rds", region_name=region).create_db_snapshot(
         DBInstanceIdentifier=database,
         DBSnapshotIdentifier=name,
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
@@ -217,18 +198,7 @@ def _plant_snapshot(name: str, region: str, encrypted: bool, tags: dict[str, str
 
 
 def _orders_replica_name() -> str:
-    orders = SourceSnapshot(
-        arn=snapshot_arn(SnapshotKind.INSTANCE, "us-east-1", SOURCE_ACCOUNT, "rds:orders-2026-11-24-03-10"),
-        identifier="rds:orders-2026-11-24-03-10",
-        kind=SnapshotKind.INSTANCE,
-        snapshot_type="automated",
-        account_id=SOURCE_ACCOUNT,
-        region="us-east-1",
-        status="available",
-        encrypted=True,
-        engine="postgres",
-        engine_version="16.3",
-    )
+    orders = source_snapshot("rds:orders-2026-11-24-03-10", account_id=SOURCE_ACCOUNT, engine_version="16.3")
     return replica_identifier(orders, SOURCE_ACCOUNT, "us-west-2")
 
 

@@ -87,7 +87,7 @@ def test_min_interval_keeps_one_replica_per_interval_and_the_first_snapshot_wins
     assert first.status.value == "SUCCEEDED", first.reason
     # the hourly manual snapshots after it: one at a time, as they come
     for later in ("orders-2", "orders-3"):
-        run.runner.send([run.runner._generated_event(later)])
+        run.send(later)
         skipped = {r.source_arn.split(":", 6)[-1]: r for r in run.runner.wait() if r.source_arn}[later]
         assert skipped.status.value == "SKIPPED"
         assert "skipped by selection.min_interval_hours (24 h)" in skipped.reason

@@ -132,51 +132,42 @@ def test_sample_event_is_handled(name: str, model: type, arn: str, kind: Snapsho
     assert parse_snapshot_arn(event.snapshot_arn()) == (kind, "us-east-1", "123456789012", arn.split(":", 6)[6])
 
 
-NOT_HANDLED = [
-    pytest.param(
-        variant("rds-db-snapshot-manual.json", setting("detail.EventID", "RDS-EVENT-0040")),
-        ["RDS-EVENT-0040", "not a snapshot-completed event"],
-        id="rds-event-0040",
-    ),
-    pytest.param(
-        variant("rds-db-snapshot-manual.json", setting("detail.EventID", "RDS-EVENT-0041")),
-        ["RDS-EVENT-0041", "not a snapshot-completed event"],
-        id="rds-event-0041",
-    ),
-    pytest.param(
-        variant("rds-db-snapshot-automated.json", setting("detail.EventID", "RDS-EVENT-0059")),
-        ["RDS-EVENT-0059", "not a snapshot-completed event"],
-        id="rds-event-0059",
-    ),
-    pytest.param(
+NOT_HANDLED = {
+    # RDS events of a snapshot that are not its completion
+    **{
+        f"rds-event-{n}": (
+            variant(sample, setting("detail.EventID", f"RDS-EVENT-{n}")),
+            [f"RDS-EVENT-{n}", "not a snapshot-completed event"],
+        )
+        for n, sample in [
+            ("0040", "rds-db-snapshot-manual.json"),
+            ("0041", "rds-db-snapshot-manual.json"),
+            ("0059", "rds-db-snapshot-automated.json"),
+        ]
+    },
+    "cluster-snapshot-creation-started": (
         variant("rds-cluster-snapshot-manual.json", setting("detail.EventID", "RDS-EVENT-0074")),
         ["RDS-EVENT-0074"],
-        id="cluster-snapshot-creation-started",
     ),
-    pytest.param(
-        variant("backup-job-completed.json", setting("detail.state", "FAILED")),
-        ["backup job state FAILED is not COMPLETED"],
-        id="backup-failed",
-    ),
-    pytest.param(
-        variant("backup-job-completed.json", setting("detail.state", "RUNNING")),
-        ["backup job state RUNNING is not COMPLETED"],
-        id="backup-running",
-    ),
-    pytest.param(
+    **{
+        f"backup-{state.lower()}": (
+            variant("backup-job-completed.json", setting("detail.state", state)),
+            [f"backup job state {state} is not COMPLETED"],
+        )
+        for state in ["FAILED", "RUNNING"]
+    },
+    "backup-of-ebs": (
         variant("backup-job-completed.json", setting("detail.resourceType", "EBS")),
         ["resource type EBS is not an RDS or Aurora snapshot"],
-        id="backup-of-ebs",
     ),
-    pytest.param(
+    "backup-state-checked-before-type": (
         variant("backup-job-completed.json", setting("detail.resourceType", "EBS"), setting("detail.state", "ABORTED")),
         ["state ABORTED"],
-        id="backup-state-checked-before-type",
     ),
-]
+}
 
 
-@pytest.mark.parametrize(("raw", "fragments"), NOT_HANDLED)
+@pytest.mark.parametrize(("raw", "fragments"), NOT_HANDLED.values(), ids=list(NOT_HANDLED))
 def test_event_not_handled(raw: dict[str, Any], fragments: list[str]) -> None:
     reason = parse_event(raw).not_handled_reason()
 

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from factories import source_snapshot
 from pydantic import ValidationError
 
 from replicator.clock import utc_now
@@ -21,7 +22,7 @@ from replicator.execution import (
 )
 from replicator.mapping import Encryption, MappingTarget
 from replicator.planning import ReplicationPlan, StepAction, plan_replication
-from replicator.snapshots import SnapshotKind, SourceSnapshot, snapshot_arn
+from replicator.snapshots import SourceSnapshot
 from replicator.waiting import CopyProgress, next_wait_seconds
 
 SRC, TGT = "123456789012", "210987654321"
@@ -30,18 +31,8 @@ POLICY = WaitPolicy(floor_seconds=30, ceiling_seconds=900)
 
 def _source() -> SourceSnapshot:
     identifier = "rds:orders-2026-11-24-03-10"
-    return SourceSnapshot(
-        arn=snapshot_arn(SnapshotKind.INSTANCE, "us-east-1", SRC, identifier),
-        identifier=identifier,
-        kind=SnapshotKind.INSTANCE,
-        snapshot_type="automated",
-        account_id=SRC,
-        region="us-east-1",
-        status="available",
-        encrypted=True,
-        kms_key_id=f"arn:aws:kms:us-east-1:{SRC}:key/11111111-1111-1111-1111-111111111111",
-        engine="postgres",
-        engine_version="16.4",
+    return source_snapshot(
+        identifier, account_id=SRC, kms_key_id=f"arn:aws:kms:us-east-1:{SRC}:key/11111111-1111-1111-1111-111111111111"
     )
 
 

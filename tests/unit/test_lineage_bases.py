@@ -5,30 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from factories import source_snapshot
 
 from replicator.aws.lineages import BaseRecord
 from replicator.mapping import RegionMapping
 from replicator.planning import lineage_of, lineage_tag, parse_lineage
-from replicator.snapshots import SnapshotKind, SourceSnapshot
+from replicator.snapshots import SnapshotKind
 from replicator.usecases.prune import _base_unused
 
 OWN, VAULT = "123456789012", "210987654321"
 KEY = f"arn:aws:kms:eu-west-1:{OWN}:key/11111111-2222-3333-4444-555555555555"
 OLD_KEY = f"arn:aws:kms:eu-west-1:{OWN}:key/99999999-2222-3333-4444-555555555555"
 ROLE = f"arn:aws:iam::{VAULT}:role/rds-snapshot-replicator-target"
-SOURCE = SourceSnapshot(
-    arn=f"arn:aws:rds:us-east-1:{OWN}:snapshot:rds:orders-2026-11-24-03-10",
-    identifier="rds:orders-2026-11-24-03-10",
-    kind=SnapshotKind.INSTANCE,
-    snapshot_type="automated",
-    account_id=OWN,
-    region="us-east-1",
-    status="available",
-    encrypted=True,
-    engine="postgres",
-    engine_version="16.4",
-    database_identifier="orders",
-)
+SOURCE = source_snapshot("rds:orders-2026-11-24-03-10", account_id=OWN, database_identifier="orders")
 TRANSFER = lineage_of(SOURCE, OWN, "eu-west-1", for_account=VAULT)
 REPLICA = lineage_of(SOURCE, OWN, "eu-west-1")
 

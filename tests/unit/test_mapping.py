@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from factories import OTHER_ACCOUNT, OTHER_ROLE, ROLE, SOURCE_ACCOUNT, TARGET_ACCOUNT
 from pydantic import ValidationError
 
 from replicator.mapping import (
@@ -19,12 +20,7 @@ from replicator.mapping import (
     region_of,
 )
 
-SOURCE_ACCOUNT = "123456789012"
-TARGET_ACCOUNT = "210987654321"
-OTHER_ACCOUNT = "345678901234"
-ROLE = f"arn:aws:iam::{TARGET_ACCOUNT}:role/SnapshotReplication"
 ROLE_SAME_ACCOUNT_OTHER_NAME = f"arn:aws:iam::{TARGET_ACCOUNT}:role/path/to/OtherReplicationRole"
-OTHER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/SnapshotReplication"
 KEY_EU_WEST_1 = f"arn:aws:kms:eu-west-1:{TARGET_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_EU_CENTRAL_1 = f"arn:aws:kms:eu-central-1:{OTHER_ACCOUNT}:key/0987dcba-09ba-43dc-65fe-0987654321ba"
 KEY_US_WEST_2 = f"arn:aws:kms:us-west-2:{SOURCE_ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab"
@@ -46,20 +42,18 @@ def _target_summary(target: MappingTarget) -> tuple:
 
 # --- valid items ------------------------------------------------------------------------------------------------------
 
-VALID_ITEMS = [
-    pytest.param(
+VALID_ITEMS = {
+    "own-region-minimal-target-defaults": (
         {"source_region": "us-east-1", "targets": [{"target_region": "us-west-2"}]},
         "us-east-1",
         [("us-west-2", SOURCE_ACCOUNT, False, None, KeyUsage.ALL, True, None)],
-        id="own-region-minimal-target-defaults",
     ),
-    pytest.param(
+    "all-regions-star-item": (
         {"source_region": ALL_REGIONS, "targets": [{"target_region": "eu-west-1"}], "description": "everything"},
         "*",
         [("eu-west-1", SOURCE_ACCOUNT, False, None, KeyUsage.ALL, True, None)],
-        id="all-regions-star-item",
     ),
-    pytest.param(
+    "several-targets-mixed-accounts-and-encryption": (
         {
             "source_region": "us-east-1",
             "targets": [
@@ -80,9 +74,8 @@ VALID_ITEMS = [
             ("us-west-2", SOURCE_ACCOUNT, True, KEY_US_WEST_2, KeyUsage.ALL, True, None),
             ("eu-central-1", OTHER_ACCOUNT, True, KEY_EU_CENTRAL_1, KeyUsage.ENCRYPTED_ONLY, False, None),
         ],
-        id="several-targets-mixed-accounts-and-encryption",
     ),
-    pytest.param(
+    "with-role-arn-other-account-encrypted": (
         {
             "source_region": "us-east-1",
             "targets": [
@@ -95,24 +88,21 @@ VALID_ITEMS = [
         },
         "us-east-1",
         [("eu-west-1", TARGET_ACCOUNT, True, KEY_EU_WEST_1, KeyUsage.ALL, True, None)],
-        id="with-role-arn-other-account-encrypted",
     ),
-    pytest.param(
+    "encryption-explicitly-off-same-region": (
         {"source_region": "eu-west-1", "targets": [{"target_region": "eu-west-1", "encryption": {"enabled": False}}]},
         "eu-west-1",
         [("eu-west-1", SOURCE_ACCOUNT, False, None, KeyUsage.ALL, True, None)],
-        id="encryption-explicitly-off-same-region",
     ),
-    pytest.param(
+    "encryption-off-key-kept": (
         {
             "source_region": "us-east-1",
             "targets": [{"target_region": "eu-west-1", "encryption": {"enabled": False, "kms_key_arn": KEY_EU_WEST_1}}],
         },
         "us-east-1",
         [("eu-west-1", SOURCE_ACCOUNT, False, KEY_EU_WEST_1, KeyUsage.ALL, True, None)],
-        id="encryption-off-key-kept",
     ),
-    pytest.param(
+    "key-usage-encrypted-only": (
         {
             "source_region": "us-east-1",
             "targets": [
@@ -124,9 +114,8 @@ VALID_ITEMS = [
         },
         "us-east-1",
         [("eu-west-1", SOURCE_ACCOUNT, True, KEY_EU_WEST_1, KeyUsage.ENCRYPTED_ONLY, True, None)],
-        id="key-usage-encrypted-only",
     ),
-    pytest.param(
+    "same-region-different-accounts": (
         {
             "source_region": "us-east-1",
             "targets": [{"target_region": "eu-west-1"}, {"target_region": "eu-west-1", "role_arn": ROLE}],
@@ -136,9 +125,8 @@ VALID_ITEMS = [
             ("eu-west-1", SOURCE_ACCOUNT, False, None, KeyUsage.ALL, True, None),
             ("eu-west-1", TARGET_ACCOUNT, False, None, KeyUsage.ALL, True, None),
         ],
-        id="same-region-different-accounts",
     ),
-    pytest.param(
+    "same-region-two-roles-in-different-accounts": (
         {
             "source_region": "us-east-1",
             "targets": [
@@ -151,24 +139,21 @@ VALID_ITEMS = [
             ("eu-west-1", TARGET_ACCOUNT, False, None, KeyUsage.ALL, True, None),
             ("eu-west-1", OTHER_ACCOUNT, False, None, KeyUsage.ALL, True, None),
         ],
-        id="same-region-two-roles-in-different-accounts",
     ),
-    pytest.param(
+    "govcloud-region-names": (
         {"source_region": "us-gov-west-1", "targets": [{"target_region": "us-gov-east-1"}]},
         "us-gov-west-1",
         [("us-gov-east-1", SOURCE_ACCOUNT, False, None, KeyUsage.ALL, True, None)],
-        id="govcloud-region-names",
     ),
-    pytest.param(
+    "long-region-names": (
         {"source_region": "ap-southeast-2", "targets": [{"target_region": "ap-northeast-3"}]},
         "ap-southeast-2",
         [("ap-northeast-3", SOURCE_ACCOUNT, False, None, KeyUsage.ALL, True, None)],
-        id="long-region-names",
     ),
-]
+}
 
 
-@pytest.mark.parametrize(("item", "source_region", "targets"), VALID_ITEMS)
+@pytest.mark.parametrize(("item", "source_region", "targets"), VALID_ITEMS.values(), ids=list(VALID_ITEMS))
 def test_valid_item_is_parsed(item: dict[str, Any], source_region: str, targets: list[tuple]) -> None:
     mapping = parse_mapping_item(item)
 
@@ -177,7 +162,7 @@ def test_valid_item_is_parsed(item: dict[str, Any], source_region: str, targets:
     assert [_target_summary(t) for t in mapping.targets] == targets
 
 
-@pytest.mark.parametrize(("item", "source_region", "targets"), VALID_ITEMS)
+@pytest.mark.parametrize(("item", "source_region", "targets"), VALID_ITEMS.values(), ids=list(VALID_ITEMS))
 def test_valid_item_survives_a_json_round_trip(item: dict[str, Any], source_region: str, targets: list[tuple]) -> None:
     mapping = parse_mapping_item(item)
 
@@ -246,103 +231,78 @@ def _item(**target: Any) -> dict[str, Any]:
     return {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1", **target}]}
 
 
-INVALID_ITEMS = [
-    pytest.param(
+INVALID_ITEMS = {
+    "kms-alias-arn-instead-of-key-arn": (
         _item(encryption={"enabled": True, "kms_key_arn": f"arn:aws:kms:eu-west-1:{TARGET_ACCOUNT}:alias/replicas"}),
         ["targets.0.encryption.kms_key_arn: ", "is not a KMS key ARN", "aliases are not accepted"],
-        id="kms-alias-arn-instead-of-key-arn",
     ),
-    pytest.param(
+    "kms-alias-name-instead-of-key-arn": (
         _item(encryption={"enabled": True, "kms_key_arn": "alias/aws/rds"}),
         ["targets.0.encryption.kms_key_arn: 'alias/aws/rds' is not a KMS key ARN"],
-        id="kms-alias-name-instead-of-key-arn",
     ),
-    pytest.param(
+    "bare-key-id-instead-of-key-arn": (
         _item(encryption={"enabled": True, "kms_key_arn": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
         ["targets.0.encryption.kms_key_arn: ", "is not a KMS key ARN"],
-        id="bare-key-id-instead-of-key-arn",
     ),
-    pytest.param(
+    "encryption-enabled-without-key": (
         _item(encryption={"enabled": True}),
         ["targets.0.encryption: ", "kms_key_arn is required when encryption is enabled"],
-        id="encryption-enabled-without-key",
     ),
-    pytest.param(
+    "kms-key-in-another-region-than-target": (
         _item(target_region="eu-central-1", encryption={"enabled": True, "kms_key_arn": KEY_EU_WEST_1}),
         ["targets.0: ", "encryption.kms_key_arn is in eu-west-1 but target_region is eu-central-1"],
-        id="kms-key-in-another-region-than-target",
     ),
-    pytest.param(
+    "kms-key-in-another-region-even-when-disabled": (
         _item(target_region="eu-central-1", encryption={"enabled": False, "kms_key_arn": KEY_EU_WEST_1}),
         ["targets.0: ", "encryption.kms_key_arn is in eu-west-1 but target_region is eu-central-1"],
-        id="kms-key-in-another-region-even-when-disabled",
     ),
-    pytest.param(
+    "target-region-without-number": (
         _item(target_region="eu-west"),
         ["targets.0.target_region: 'eu-west' is not an AWS region name"],
-        id="target-region-without-number",
     ),
-    pytest.param(
+    "target-region-upper-case": (
         _item(target_region="EU-WEST-1"),
         ["targets.0.target_region: 'EU-WEST-1' is not an AWS region name"],
-        id="target-region-upper-case",
     ),
-    pytest.param(
+    "target-region-star-only-valid-as-source": (
         _item(target_region="*"),
         ["targets.0.target_region: '*' is not an AWS region name"],
-        id="target-region-star-only-valid-as-source",
     ),
-    pytest.param(
+    "second-target-region-bad": (
         {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1"}, {"target_region": "euwest1"}]},
         ["targets.1.target_region: 'euwest1' is not an AWS region name"],
-        id="second-target-region-bad",
     ),
-    pytest.param(
+    "source-region-bad": (
         {"source_region": "Europe", "targets": [{"target_region": "eu-west-1"}]},
         ["source_region: 'Europe' is not an AWS region name"],
-        id="source-region-bad",
     ),
-    pytest.param(
+    "source-region-all-spelled-out": (
         {"source_region": "all", "targets": [{"target_region": "eu-west-1"}]},
         ["source_region: 'all' is not an AWS region name"],
-        id="source-region-all-spelled-out",
     ),
-    pytest.param(
-        {"targets": [{"target_region": "eu-west-1"}]},
-        ["source_region: Field required"],
-        id="source-region-missing",
-    ),
-    pytest.param(
+    "source-region-missing": ({"targets": [{"target_region": "eu-west-1"}]}, ["source_region: Field required"]),
+    "typo-kms_key-in-encryption": (
         _item(encryption={"enabled": False, "kms_key": KEY_EU_WEST_1}),
         ["targets.0.encryption.kms_key: Extra inputs are not permitted"],
-        id="typo-kms_key-in-encryption",
     ),
-    pytest.param(
+    "typo-region-in-target": (
         {"source_region": "us-east-1", "targets": [{"region": "eu-west-1"}]},
         ["targets.0.target_region: Field required", "targets.0.region: Extra inputs are not permitted"],
-        id="typo-region-in-target",
     ),
-    pytest.param(
+    "typo-target-at-top-level": (
         {"source_region": "us-east-1", "target": [{"target_region": "eu-west-1"}]},
         ["targets: Field required", "target: Extra inputs are not permitted"],
-        id="typo-target-at-top-level",
     ),
-    pytest.param(
-        {"source_region": "us-east-1", "targets": []},
-        ["targets: List should have at least 1 item"],
-        id="targets-empty",
-    ),
-    pytest.param(
+    "targets-empty": ({"source_region": "us-east-1", "targets": []}, ["targets: List should have at least 1 item"]),
+    "targets-not-a-list": (
         {"source_region": "us-east-1", "targets": "eu-west-1"},
         ["targets: Input should be a valid list"],
-        id="targets-not-a-list",
     ),
-    pytest.param(
+    "duplicate-targets-this-account": (
         {"source_region": "us-east-1", "targets": [{"target_region": "eu-west-1"}, {"target_region": "eu-west-1"}]},
         ["two targets replicate to the same account and region eu-west-1"],
-        id="duplicate-targets-this-account",
     ),
-    pytest.param(
+    "duplicate-targets-two-roles-same-account": (
         {
             "source_region": "us-east-1",
             "targets": [
@@ -351,42 +311,32 @@ INVALID_ITEMS = [
             ],
         },
         ["two targets replicate to the same account and region eu-west-1"],
-        id="duplicate-targets-two-roles-same-account",
     ),
-    pytest.param(
+    "role-arn-short-account": (
         _item(role_arn="arn:aws:iam::2109876543:role/SnapshotReplication"),
         ["targets.0.role_arn: ", "is not an IAM role ARN"],
-        id="role-arn-short-account",
     ),
-    pytest.param(
+    "role-arn-is-a-user": (
         _item(role_arn=f"arn:aws:iam::{TARGET_ACCOUNT}:user/alice"),
         ["targets.0.role_arn: ", "is not an IAM role ARN"],
-        id="role-arn-is-a-user",
     ),
-    pytest.param(
+    "role-name-instead-of-arn": (
         _item(role_arn="SnapshotReplication"),
         ["targets.0.role_arn: 'SnapshotReplication' is not an IAM role ARN"],
-        id="role-name-instead-of-arn",
     ),
-    pytest.param(
+    "share-key-alias": (
         _item(share_kms_key_arn=f"arn:aws:kms:us-east-1:{SOURCE_ACCOUNT}:alias/share"),
         ["targets.0.share_kms_key_arn: ", "is not a KMS key ARN"],
-        id="share-key-alias",
     ),
-    pytest.param(
+    "key-usage-unknown-value": (
         _item(encryption={"enabled": True, "kms_key_arn": KEY_EU_WEST_1, "key_usage": "encrypted"}),
         ["targets.0.encryption.key_usage: ", "'all' or 'encrypted_only'"],
-        id="key-usage-unknown-value",
     ),
-    pytest.param(
-        _item(copy_tags="sometimes"),
-        ["targets.0.copy_tags: "],
-        id="copy-tags-not-a-bool",
-    ),
-]
+    "copy-tags-not-a-bool": (_item(copy_tags="sometimes"), ["targets.0.copy_tags: "]),
+}
 
 
-@pytest.mark.parametrize(("item", "fragments"), INVALID_ITEMS)
+@pytest.mark.parametrize(("item", "fragments"), INVALID_ITEMS.values(), ids=list(INVALID_ITEMS))
 def test_invalid_item_error_names_the_field(item: dict[str, Any], fragments: list[str]) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_mapping_item(item)

@@ -12,13 +12,14 @@ Each plan is replayed on a small model of AWS's rules (from shared/reference/aws
 
 from dataclasses import dataclass
 
+from factories import source_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replicator.mapping import Encryption, KeyUsage, MappingTarget
 from replicator.planning import PlanShape, ReplicationPlan, StepAction, plan_replication
 from replicator.rules import ReplicationRefused
-from replicator.snapshots import SnapshotKind, SourceSnapshot, snapshot_arn
+from replicator.snapshots import SnapshotKind, SourceSnapshot
 
 SRC, TGT = "123456789012", "210987654321"
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
@@ -45,18 +46,14 @@ def cases(draw):
     encrypted = draw(st.booleans())
     aws_managed = encrypted and draw(st.booleans())
     identifier = {"manual": "orders-1", "automated": "rds:orders-1", "awsbackup": "awsbackup:job-1"}[snapshot_type]
-    source = SourceSnapshot(
-        arn=snapshot_arn(kind, "us-east-1", SRC, identifier),
-        identifier=identifier,
+    source = source_snapshot(
+        identifier,
+        snapshot_type,
         kind=kind,
-        snapshot_type=snapshot_type,
         account_id=SRC,
-        region="us-east-1",
-        status="available",
         encrypted=encrypted,
         kms_key_id=_key(SRC, "us-east-1", "source") if encrypted else None,
         kms_key_aws_managed=aws_managed,
-        engine="postgres",
         engine_version="16.3",
         tags={"team": "x"},
     )

@@ -4,11 +4,12 @@ destination: each way of altering a plan where it is stored is caught, with a re
 from __future__ import annotations
 
 import pytest
+from factories import source_snapshot
 
 from replicator.destinations import AllowedDestinations, parse_accounts
 from replicator.mapping import Encryption, MappingTarget, RegionMapping
 from replicator.planning import ReplicationPlan, StepAction, plan_replication
-from replicator.snapshots import SnapshotKind, SourceSnapshot, snapshot_arn
+from replicator.snapshots import SourceSnapshot
 
 SRC, TGT, OTHER = "123456789012", "210987654321", "345678901234"
 ROLE = f"arn:aws:iam::{TGT}:role/rds-snapshot-replicator-target"
@@ -19,18 +20,11 @@ ALLOWED = AllowedDestinations(own_account=SRC, accounts=frozenset({TGT}))
 
 
 def _source(identifier: str, snapshot_type: str) -> SourceSnapshot:
-    return SourceSnapshot(
-        arn=snapshot_arn(SnapshotKind.INSTANCE, "us-east-1", SRC, identifier),
-        identifier=identifier,
-        kind=SnapshotKind.INSTANCE,
-        snapshot_type=snapshot_type,
+    return source_snapshot(
+        identifier,
+        snapshot_type,
         account_id=SRC,
-        region="us-east-1",
-        status="available",
-        encrypted=True,
         kms_key_id=f"arn:aws:kms:us-east-1:{SRC}:key/11111111-1111-1111-1111-111111111111",
-        engine="postgres",
-        engine_version="16.4",
         database_identifier="orders",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from factories import OTHER_ROLE, ROLE, source_snapshot
 
 from replicator.mapping import Encryption, KeyUsage, MappingTarget
 from replicator.planning import PlanStep, ReplicationPlan, StepAction, plan_replication
@@ -18,7 +19,6 @@ from replicator.snapshots import (
     SnapshotKind,
     SourceSnapshot,
     parse_snapshot_arn,
-    snapshot_arn,
 )
 
 SRC = "123456789012"  # source account
@@ -26,8 +26,6 @@ TGT = "210987654321"  # target account
 OTHER = "345678901234"
 SRC_REGION = "us-east-1"
 
-ROLE = f"arn:aws:iam::{TGT}:role/SnapshotReplication"
-OTHER_ROLE = f"arn:aws:iam::{OTHER}:role/SnapshotReplication"
 SOURCE_CMK = f"arn:aws:kms:us-east-1:{SRC}:key/11111111-1111-1111-1111-111111111111"
 SOURCE_AWS_RDS_KEY = f"arn:aws:kms:us-east-1:{SRC}:key/22222222-2222-2222-2222-222222222222"
 SHARE_KEY = f"arn:aws:kms:us-east-1:{SRC}:key/33333333-3333-3333-3333-333333333333"
@@ -53,11 +51,10 @@ def make_source(
     status: str = "available",
     tags: dict[str, str] | None = None,
 ) -> SourceSnapshot:
-    return SourceSnapshot(
-        arn=snapshot_arn(kind, SRC_REGION, SRC, identifier),
-        identifier=identifier,
+    return source_snapshot(
+        identifier,
+        snapshot_type,
         kind=kind,
-        snapshot_type=snapshot_type,
         account_id=SRC,
         region=SRC_REGION,
         status=status,
@@ -65,7 +62,6 @@ def make_source(
         kms_key_id=kms_key_id if encrypted else None,
         kms_key_aws_managed=aws_managed,
         engine="aurora-postgresql" if kind is CLUSTER else "postgres",
-        engine_version="16.4",
         database_identifier="reports" if kind is CLUSTER else "orders",
         tags=tags or {},
     )
@@ -102,6 +98,11 @@ CROSS_ACCOUNT_EU = MappingTarget(
 CROSS_ACCOUNT_EU_TRANSFER = CROSS_ACCOUNT_EU.model_copy(update={"transfer_kms_key_arn": TRANSFER_KEY})
 CROSS_ACCOUNT_EU_OFF = MappingTarget(target_region="eu-west-1", role_arn=ROLE, share_kms_key_arn=SHARE_KEY)
 CROSS_ACCOUNT_SAME_REGION_OFF = MappingTarget(target_region="us-east-1", role_arn=ROLE)
+CROSS_ACCOUNT_EU_NO_SHARE_KEY = CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None})
+CROSS_ACCOUNT_EU_OFF_NO_SHARE_KEY = CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None})
+CROSS_ACCOUNT_SAME_REGION_NO_SHARE_KEY = CROSS_ACCOUNT_SAME_REGION.model_copy(update={"share_kms_key_arn": None})
+SHARE_KEY_IN_TARGET_REGION = CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": KEY_SRC_EU})
+SHARE_KEY_OF_TARGET_ACCOUNT = CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": KEY_TGT_USE1})
 CROSS_ACCOUNT_EU_ENCRYPTED_ONLY = MappingTarget(
     target_region="eu-west-1",
     role_arn=ROLE,
@@ -113,62 +114,72 @@ def _rows(steps: list[PlanStep]) -> list[tuple]:
     return [(s.action, s.account_id, s.region, s.kms_key_id) for s in steps]
 
 
+# the steps and cleanups of the plans below, by what they do; rows are (action, account, region, kms_key_id)
+NOTHING: list[tuple] = []
+COPY_TO_EU = [(COPY, SRC, "eu-west-1", KEY_SRC_EU)]
+COPY_TO_EU_PLAIN = [(COPY, SRC, "eu-west-1", None)]
+COPY_IN_REGION = [(COPY, SRC, "us-east-1", KEY_SRC_USE1)]
+SHARE_COPY_IN_REGION = [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "us-east-1", KEY_TGT_USE1)]
+SHARE_COPY_IN_REGION_PLAIN = [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "us-east-1", None)]
+REENCRYPT_SHARE_COPY_IN_REGION = [
+    (COPY, SRC, "us-east-1", SHARE_KEY),
+    (SHARE, SRC, "us-east-1", None),
+    (COPY, TGT, "us-east-1", KEY_TGT_USE1),
+]
+SHARE_COPY_TO_EU = [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", KEY_TGT_EU)]
+SHARE_COPY_TO_EU_PLAIN = [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", None)]
+COPY_SHARE_COPY_PLAIN = [*COPY_TO_EU_PLAIN, (SHARE, SRC, "eu-west-1", None), (COPY, TGT, "eu-west-1", None)]
+COPY_SHARE_COPY_TO_EU = [*COPY_SHARE_COPY_PLAIN[:2], (COPY, TGT, "eu-west-1", KEY_TGT_EU)]
+UNSHARE_SOURCE = [(UNSHARE, SRC, "us-east-1", None)]
+UNSHARE_EU_COPY = [(UNSHARE, SRC, "eu-west-1", None)]
+DELETE_INTERMEDIATE = [(DELETE, SRC, "us-east-1", None)]
+TRANSFER_SHARE_COPY = [(COPY, SRC, "eu-west-1", TRANSFER_KEY), (SHARE, SRC, "eu-west-1", None), *SHARE_COPY_TO_EU[1:]]
+REENCRYPT_SHARE_STAGE_COPY = [
+    *REENCRYPT_SHARE_COPY_IN_REGION[:2],
+    (COPY, TGT, "us-east-1", TGT_AWS_RDS_ALIAS),
+    (COPY, TGT, "eu-west-1", KEY_TGT_EU),
+]
+DELETE_INTERMEDIATE_AND_STAGED = [(DELETE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)]
+# the sources that cannot be shared as they are (automated, AWS Backup, the aws/rds key), by name
+UNSHAREABLE = [
+    ("db-automated", DB_AUTOMATED),
+    ("db-awsbackup", DB_AWSBACKUP),
+    ("db-manual-aws-rds-key", DB_MANUAL_AWS_RDS),
+    ("cluster-automated", CLUSTER_AUTOMATED),
+]
+
 # (source, target) -> steps, cleanup, replica encrypted; rows are (action, account, region, kms_key_id)
 PLANS = [
     # --- same account: one copy in the target region ---
+    pytest.param(DB_AUTOMATED, SAME_ACCOUNT_EU, COPY_TO_EU, NOTHING, True, id="same-account-cross-region-db-automated"),
     pytest.param(
-        DB_AUTOMATED,
-        SAME_ACCOUNT_EU,
-        [(COPY, SRC, "eu-west-1", KEY_SRC_EU)],
-        [],
-        True,
-        id="same-account-cross-region-db-automated",
+        DB_MANUAL_CMK, SAME_ACCOUNT_EU, COPY_TO_EU, NOTHING, True, id="same-account-cross-region-db-manual-cmk"
     ),
+    pytest.param(DB_AWSBACKUP, SAME_ACCOUNT_EU, COPY_TO_EU, NOTHING, True, id="same-account-cross-region-awsbackup"),
     pytest.param(
-        DB_MANUAL_CMK,
-        SAME_ACCOUNT_EU,
-        [(COPY, SRC, "eu-west-1", KEY_SRC_EU)],
-        [],
-        True,
-        id="same-account-cross-region-db-manual-cmk",
-    ),
-    pytest.param(
-        DB_AWSBACKUP,
-        SAME_ACCOUNT_EU,
-        [(COPY, SRC, "eu-west-1", KEY_SRC_EU)],
-        [],
-        True,
-        id="same-account-cross-region-awsbackup",
-    ),
-    pytest.param(
-        CLUSTER_MANUAL,
-        SAME_ACCOUNT_EU,
-        [(COPY, SRC, "eu-west-1", KEY_SRC_EU)],
-        [],
-        True,
-        id="same-account-cross-region-cluster-manual",
+        CLUSTER_MANUAL, SAME_ACCOUNT_EU, COPY_TO_EU, NOTHING, True, id="same-account-cross-region-cluster-manual"
     ),
     pytest.param(
         DB_AUTOMATED,
         SAME_ACCOUNT_SAME_REGION,
-        [(COPY, SRC, "us-east-1", KEY_SRC_USE1)],
-        [],
+        COPY_IN_REGION,
+        NOTHING,
         True,
         id="same-account-same-region-db-automated",
     ),
     pytest.param(
         DB_MANUAL_PLAIN,
         SAME_ACCOUNT_EU_OFF,
-        [(COPY, SRC, "eu-west-1", None)],
-        [],
+        COPY_TO_EU_PLAIN,
+        NOTHING,
         False,
         id="same-account-cross-region-plain-unencrypted",
     ),
     pytest.param(
         DB_MANUAL_PLAIN,
         SAME_ACCOUNT_EU,
-        [(COPY, SRC, "eu-west-1", KEY_SRC_EU)],
-        [],
+        COPY_TO_EU,
+        NOTHING,
         True,
         id="same-account-plain-instance-encrypted-by-key-usage-all",
     ),
@@ -176,28 +187,24 @@ PLANS = [
     pytest.param(
         DB_MANUAL_CMK,
         CROSS_ACCOUNT_SAME_REGION,
-        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "us-east-1", KEY_TGT_USE1)],
-        [(UNSHARE, SRC, "us-east-1", None)],
+        SHARE_COPY_IN_REGION,
+        UNSHARE_SOURCE,
         True,
         id="cross-account-same-region-db-manual-cmk",
     ),
     pytest.param(
         DB_MANUAL_PLAIN,
         CROSS_ACCOUNT_SAME_REGION_OFF,
-        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "us-east-1", None)],
-        [(UNSHARE, SRC, "us-east-1", None)],
+        SHARE_COPY_IN_REGION_PLAIN,
+        UNSHARE_SOURCE,
         False,
         id="cross-account-same-region-db-manual-plain",
     ),
     pytest.param(
         DB_AUTOMATED,
         CROSS_ACCOUNT_SAME_REGION,
-        [
-            (COPY, SRC, "us-east-1", SHARE_KEY),
-            (SHARE, SRC, "us-east-1", None),
-            (COPY, TGT, "us-east-1", KEY_TGT_USE1),
-        ],
-        [(DELETE, SRC, "us-east-1", None)],
+        REENCRYPT_SHARE_COPY_IN_REGION,
+        DELETE_INTERMEDIATE,
         True,
         id="cross-account-same-region-db-automated",
     ),
@@ -205,32 +212,32 @@ PLANS = [
     pytest.param(
         DB_MANUAL_CMK,
         CROSS_ACCOUNT_EU,
-        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", KEY_TGT_EU)],
-        [(UNSHARE, SRC, "us-east-1", None)],
+        SHARE_COPY_TO_EU,
+        UNSHARE_SOURCE,
         True,
         id="cross-account-cross-region-db-manual-cmk",
     ),
     pytest.param(
         CLUSTER_MANUAL,
         CROSS_ACCOUNT_EU,
-        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", KEY_TGT_EU)],
-        [(UNSHARE, SRC, "us-east-1", None)],
+        SHARE_COPY_TO_EU,
+        UNSHARE_SOURCE,
         True,
         id="cross-account-cross-region-cluster-manual",
     ),
     pytest.param(
         DB_MANUAL_PLAIN,
         CROSS_ACCOUNT_EU_OFF,
-        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", None)],
-        [(UNSHARE, SRC, "us-east-1", None)],
+        SHARE_COPY_TO_EU_PLAIN,
+        UNSHARE_SOURCE,
         False,
         id="cross-account-cross-region-db-manual-plain",
     ),
     pytest.param(
         CLUSTER_MANUAL_PLAIN,
         CROSS_ACCOUNT_EU_ENCRYPTED_ONLY,
-        [(SHARE, SRC, "us-east-1", None), (COPY, TGT, "eu-west-1", None)],
-        [(UNSHARE, SRC, "us-east-1", None)],
+        SHARE_COPY_TO_EU_PLAIN,
+        UNSHARE_SOURCE,
         False,
         id="cross-account-cross-region-cluster-plain-encrypted-only",
     ),
@@ -240,54 +247,31 @@ PLANS = [
         pytest.param(
             source,
             CROSS_ACCOUNT_EU_TRANSFER,
-            [
-                (COPY, SRC, "eu-west-1", TRANSFER_KEY),
-                (SHARE, SRC, "eu-west-1", None),
-                (COPY, TGT, "eu-west-1", KEY_TGT_EU),
-            ],
-            [(UNSHARE, SRC, "eu-west-1", None)],
+            TRANSFER_SHARE_COPY,
+            UNSHARE_EU_COPY,
             True,
             id=f"cross-account-cross-region-{name}-transfer-first",
         )
-        for name, source in [
-            ("db-automated", DB_AUTOMATED),
-            ("db-awsbackup", DB_AWSBACKUP),
-            ("db-manual-aws-rds-key", DB_MANUAL_AWS_RDS),
-            ("cluster-automated", CLUSTER_AUTOMATED),
-        ]
+        for name, source in UNSHAREABLE
     ],
     # --- the same without a transfer key: the older path (in-region re-encrypting copy, share, staging, copy) ---
     *[
         pytest.param(
             source,
             CROSS_ACCOUNT_EU,
-            [
-                (COPY, SRC, "us-east-1", SHARE_KEY),
-                (SHARE, SRC, "us-east-1", None),
-                (COPY, TGT, "us-east-1", TGT_AWS_RDS_ALIAS),
-                (COPY, TGT, "eu-west-1", KEY_TGT_EU),
-            ],
-            [(DELETE, SRC, "us-east-1", None), (DELETE, TGT, "us-east-1", None)],
+            REENCRYPT_SHARE_STAGE_COPY,
+            DELETE_INTERMEDIATE_AND_STAGED,
             True,
             id=f"cross-account-cross-region-{name}-reencrypted-staged",
         )
-        for name, source in [
-            ("db-automated", DB_AUTOMATED),
-            ("db-awsbackup", DB_AWSBACKUP),
-            ("db-manual-aws-rds-key", DB_MANUAL_AWS_RDS),
-            ("cluster-automated", CLUSTER_AUTOMATED),
-        ]
+        for name, source in UNSHAREABLE
     ],
     # --- an unencrypted unshareable source needs no key: transfer-first, unencrypted ---
     pytest.param(
         DB_AUTOMATED_PLAIN,
         CROSS_ACCOUNT_EU_OFF,
-        [
-            (COPY, SRC, "eu-west-1", None),
-            (SHARE, SRC, "eu-west-1", None),
-            (COPY, TGT, "eu-west-1", None),
-        ],
-        [(UNSHARE, SRC, "eu-west-1", None)],
+        COPY_SHARE_COPY_PLAIN,
+        UNSHARE_EU_COPY,
         False,
         id="cross-account-cross-region-db-automated-plain",
     ),
@@ -296,12 +280,8 @@ PLANS = [
         MappingTarget(
             target_region="eu-west-1", role_arn=ROLE, encryption=Encryption(enabled=True, kms_key_arn=KEY_TGT_EU)
         ),
-        [
-            (COPY, SRC, "eu-west-1", None),
-            (SHARE, SRC, "eu-west-1", None),
-            (COPY, TGT, "eu-west-1", KEY_TGT_EU),
-        ],
-        [(UNSHARE, SRC, "eu-west-1", None)],
+        COPY_SHARE_COPY_TO_EU,
+        UNSHARE_EU_COPY,
         True,
         id="cross-account-cross-region-db-automated-plain-encrypted-at-the-end",
     ),
@@ -384,42 +364,42 @@ def test_replica_arn_points_at_the_target(
 REFUSALS = [
     pytest.param(
         DB_AUTOMATED,
-        CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None}),
+        CROSS_ACCOUNT_EU_NO_SHARE_KEY,
         "share_kms_key_arn",
         ["an automated snapshot", f"account {SRC}, region us-east-1", f"account {TGT}"],
         id="automated-without-share-key",
     ),
     pytest.param(
         DB_AWSBACKUP,
-        CROSS_ACCOUNT_SAME_REGION.model_copy(update={"share_kms_key_arn": None}),
+        CROSS_ACCOUNT_SAME_REGION_NO_SHARE_KEY,
         "share_kms_key_arn",
         ["an AWS Backup snapshot", f"account {SRC}, region us-east-1"],
         id="awsbackup-without-share-key",
     ),
     pytest.param(
         DB_MANUAL_AWS_RDS,
-        CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None}),
+        CROSS_ACCOUNT_EU_NO_SHARE_KEY,
         "share_kms_key_arn",
         ["encrypted with the default aws/rds key", f"account {SRC}, region us-east-1"],
         id="aws-rds-key-without-share-key",
     ),
     pytest.param(
         CLUSTER_AUTOMATED,
-        CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None}),
+        CROSS_ACCOUNT_EU_NO_SHARE_KEY,
         "share_kms_key_arn",
         [f"account {SRC}, region us-east-1"],
         id="cluster-automated-without-share-key",
     ),
     pytest.param(
         DB_AUTOMATED,
-        CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": KEY_SRC_EU}),
+        SHARE_KEY_IN_TARGET_REGION,
         "share_kms_key_arn",
         [f"source account {SRC} and region us-east-1", f"not {SRC}/eu-west-1"],
         id="share-key-in-the-wrong-region",
     ),
     pytest.param(
         DB_AUTOMATED,
-        CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": KEY_TGT_USE1}),
+        SHARE_KEY_OF_TARGET_ACCOUNT,
         "share_kms_key_arn",
         [f"source account {SRC} and region us-east-1", f"not {TGT}/us-east-1"],
         id="share-key-in-the-target-account",
@@ -466,19 +446,19 @@ def test_refusals(source: SourceSnapshot, target: MappingTarget, field: str | No
     [
         pytest.param(
             DB_MANUAL_CMK,
-            CROSS_ACCOUNT_EU.model_copy(update={"share_kms_key_arn": None}),
+            CROSS_ACCOUNT_EU_NO_SHARE_KEY,
             (SHARE, SRC, "us-east-1", None),
             id="manual-cmk-shared-as-is",
         ),
         pytest.param(
             DB_MANUAL_PLAIN,
-            CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}),
+            CROSS_ACCOUNT_EU_OFF_NO_SHARE_KEY,
             (SHARE, SRC, "us-east-1", None),
             id="manual-plain-shared-as-is",
         ),
         pytest.param(
             DB_AUTOMATED_PLAIN,
-            CROSS_ACCOUNT_EU_OFF.model_copy(update={"share_kms_key_arn": None}),
+            CROSS_ACCOUNT_EU_OFF_NO_SHARE_KEY,
             (COPY, SRC, "eu-west-1", None),
             id="automated-plain-copied-unencrypted",
         ),
@@ -720,18 +700,7 @@ def test_plan_carries_its_inputs() -> None:
 
 def test_plan_keeps_the_source_partition() -> None:
     gov = "arn:aws-us-gov"
-    source = SourceSnapshot(
-        arn=f"{gov}:rds:us-gov-west-1:{SRC}:snapshot:rds:orders-1",
-        identifier="rds:orders-1",
-        kind=INSTANCE,
-        snapshot_type="automated",
-        account_id=SRC,
-        region="us-gov-west-1",
-        status="available",
-        encrypted=True,
-        engine="postgres",
-        engine_version="16.4",
-    )
+    source = source_snapshot("rds:orders-1", account_id=SRC, region="us-gov-west-1", partition="aws-us-gov")
     target = MappingTarget(
         target_region="us-gov-east-1",
         role_arn=f"{gov}:iam::{TGT}:role/SnapshotReplication",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from factories import source_snapshot
 
 from replicator.mapping import MappingTarget
 from replicator.planning import plan_replication
@@ -16,7 +17,6 @@ from replicator.snapshots import (
     TAG_SOURCE_ARN,
     TAG_SOURCE_DATABASE,
     SnapshotKind,
-    SourceSnapshot,
 )
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -143,18 +143,8 @@ def test_mapping_target_retention_must_be_positive(fields: dict, error: str) -> 
 
 
 def test_replicas_are_tagged_with_their_source_database() -> None:
-    source = SourceSnapshot(
-        arn=f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:orders-1",
-        identifier="orders-1",
-        kind=SnapshotKind.INSTANCE,
-        snapshot_type="manual",
-        account_id=ACCOUNT,
-        region="us-east-1",
-        status="available",
-        encrypted=False,
-        engine="postgres",
-        engine_version="16.3",
-        database_identifier="orders",
+    source = source_snapshot(
+        "orders-1", "manual", account_id=ACCOUNT, encrypted=False, engine_version="16.3", database_identifier="orders"
     )
     plan = plan_replication(source, MappingTarget(target_region="us-west-2"))
     assert all(s.tags[TAG_SOURCE_DATABASE] == "orders" for s in plan.steps if s.tags)

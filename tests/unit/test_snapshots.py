@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from factories import source_snapshot
 
 from replicator.snapshots import (
     REPLICA_PREFIX,
@@ -147,19 +148,7 @@ def test_sanitize_identifier(text: str, expected: str) -> None:
 
 
 def _source(identifier: str, snapshot_type: str = "manual", **changes) -> SourceSnapshot:
-    values = {
-        "arn": snapshot_arn(INSTANCE, "us-east-1", ACCOUNT, identifier),
-        "identifier": identifier,
-        "kind": INSTANCE,
-        "snapshot_type": snapshot_type,
-        "account_id": ACCOUNT,
-        "region": "us-east-1",
-        "status": "available",
-        "encrypted": False,
-        "engine": "postgres",
-        "engine_version": "16.4",
-    }
-    return SourceSnapshot(**{**values, **changes})
+    return source_snapshot(identifier, snapshot_type, account_id=ACCOUNT, **{"encrypted": False, **changes})
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
 
-from replicator.aws import restore_test_records
+from replicator.aws.dynamodb import restore_test_records
 from replicator.aws.tables import scan_records
 from replicator.history import ReplicationRecord
 from replicator.restore_testing import RESTORE_PREFIX, RestoreTestRecord
@@ -325,10 +325,11 @@ class ScenarioRunner:
                     path = self.cloud.root / spec.file
                 events.append(json.loads(path.read_text()))
             elif spec.snapshot:
-                events.append(self._generated_event(spec.snapshot))
+                events.append(self.event_for(spec.snapshot))
         return events
 
-    def _generated_event(self, snapshot_id: str) -> dict[str, Any]:
+    def event_for(self, snapshot_id: str) -> dict[str, Any]:
+        """The event AWS raises when the scenario's snapshot `snapshot_id` completes (snapshot_event)."""
         spec = next(s for s in self.scenario.snapshots if s.id == snapshot_id)
         arn = self.snapshot_arns[snapshot_id]
         _kind, region, account, _ = parse_snapshot_arn(arn)
@@ -605,18 +606,10 @@ def stack_parameters(scenario: Scenario) -> dict[str, str]:
 
 def run_scenario(path: Path, log_level: str = "WARNING") -> ScenarioResult:
     """Start the emulation, provision the stack, seed the scenario, send its events and collect the outcomes."""
-    scenario = Scenario.load(path)
-    with LocalCloud(
-        copy_seconds=scenario.copy_seconds,
-        poll_seconds=scenario.poll_seconds,
-        log_level=log_level,
-        parameters=stack_parameters(scenario),
-    ) as cloud:
-        runner = ScenarioRunner(scenario, cloud, path.parent)
-        runner.seed()
-        runner.send(runner.events())
-        records = runner.wait()
-        return runner.run_restore_tests(runner.result(records))
+    from .emulation import emulation  # it builds on this module
+
+    with emulation(path, restore_tests=True, log_level=log_level) as run:
+        return run.result
 
 
 __all__ = ["Scenario", "ScenarioResult", "run_scenario", "snapshot_arn", "snapshot_event"]
