@@ -24,7 +24,7 @@ import boto3
 import wait_bench
 from moto import mock_aws
 
-from replicator.aws import slots
+from replicator.aws.dynamodb import slot_pools
 from replicator.copy_slots import CopyQuotas, waiter_entry
 from replicator.execution import WaitPolicy
 from replicator.planning import ReplicationPlan
@@ -94,7 +94,7 @@ def simulate(snapshots: int, kind: SnapshotKind, copy_seconds: float, seed: int)
                 start_copy(plan, 0.0)
             else:
                 # waiting costs nothing more than the AcquireSlot every execution passes, until a re-check
-                slots.enqueue(settings.slots_table, pool, waiter_entry(n, rid), rid, f"token-{rid}")
+                slot_pools.enqueue(settings.slots_table, pool, waiter_entry(n, rid), rid, f"token-{rid}")
         makespan = 0.0
         finished = 0
         while events:

@@ -2,12 +2,12 @@
 side, with the start path's min_interval_hours read and what both cost a month on AWS.
 
 The code measured is the project's own: `usecases.coverage.audit_coverage` (the mappings, `rds.list_databases` per
-region, `tables.replications_of_database` per selected (database, target), its read units by `tables.ReadUsage`) and
+region, `replications_of_database` per selected (database, target), its read units by `ReadUsage`) and
 the start function's `usecases.start._not_selected` (one Query over +-min_interval_hours). The design it replaces is
 written here: one full Scan of the history (1 MB pages, the index's attributes projected), grouped by
 (database, target), judged by the same `coverage.assess`; DynamoDB bills a Scan for every item it reads, whole,
 whatever is projected: its read units are the Scan rule (per page: the items' total size rounded up to 4 KB, half a
-unit each, eventually consistent) applied to the full items' sizes, measured with `tables.ReadUsage`'s size rule.
+unit each, eventually consistent) applied to the full items' sizes, measured with `ReadUsage`'s size rule.
 
 The emulation is moto, in process:
 - 20 source regions, 5,000 databases (DB instances, and Aurora clusters with a writer instance each, some tagged)
@@ -74,7 +74,8 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 
-from replicator.aws import rds, sessions, tables
+from replicator.aws import rds, sessions
+from replicator.aws.dynamodb import region_mappings, replication_records
 from replicator.coverage import CoverageRow, assess
 from replicator.execution import Phase, Progress
 from replicator.history import (
@@ -126,7 +127,7 @@ EVENT_ID = "0f2b6a1c-5d7e-4c1f-9a2b-3c4d5e6f7a8b"
 
 
 def read_units(size_bytes: int) -> float:
-    """One Query or Scan request's read units by `tables.ReadUsage`'s rule: the items' total size rounded up to
+    """One Query or Scan request's read units by `ReadUsage`'s rule: the items' total size rounded up to
     4 KB (at least one unit), half a unit each (eventually consistent)."""
     return max(1, -(-size_bytes // 4096)) * 0.5
 
@@ -394,14 +395,14 @@ class Records:
         return item
 
     def sizes(self, pair: Pair, day: int, days: int, item: dict[str, Any] | None = None) -> tuple[int, int]:
-        """The record's size and its index entry's, by tables.ReadUsage's rule; computed once per pair, status and
+        """The record's size and its index entry's, by ReadUsage's rule; computed once per pair, status and
         pruned (the bench checks every record it writes against them)."""
         key = (pair.key, pair.statuses[day], pair.pruned[day])
         if item is None and key in self._sizes:
             return self._sizes[key]
         item = item if item is not None else self.item(pair, day, days)
         entry = {name: item[name] for name in self.entry_attributes if name in item}
-        sizes = (tables._item_size(item), tables._item_size(entry))
+        sizes = (replication_records._item_size(item), replication_records._item_size(entry))
         known = self._sizes.setdefault(key, sizes)
         if known != sizes:
             raise AssertionError(f"{pair.key} day {day}: {sizes} bytes, its other records {known}")
@@ -659,11 +660,11 @@ def load_history(
 
 def scan_audit(
     history_table: str, full_items: dict[str, dict[str, Any]], source_regions: list[str], now: datetime
-) -> tuple[list[CoverageRow], tables.ReadUsage, int]:
+) -> tuple[list[CoverageRow], replication_records.ReadUsage, int]:
     """The design the index replaces: read the whole history with Scan (the index's attributes projected: DynamoDB
     bills the whole items anyway), keep each (database, target)'s replications, judge each as the audit does.
     Returns the rows, the read usage (each page billed on its full items) and the items scanned."""
-    usage = tables.ReadUsage()
+    usage = replication_records.ReadUsage()
     names = ["database_target", "source_taken_at", "replication_id", *INDEX_PROJECTION]
     kwargs: dict[str, Any] = {
         "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(names))),
@@ -682,7 +683,7 @@ def scan_audit(
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     rows = []
-    mappings = {m.source_region: m for m in map(RegionMapping.model_validate, tables.mapping_items(MAPPINGS))}
+    mappings = {m.source_region: m for m in map(RegionMapping.model_validate, region_mappings.mapping_items(MAPPINGS))}
     for region, mapping in coverage_use.mapped_regions(mappings, None).items():
         if region not in source_regions:
             continue
@@ -710,10 +711,10 @@ class Run:
     items: int  # index entries read
 
 
-class _KeptUsage(tables.ReadUsage):
-    """tables.ReadUsage, remembered: the audit makes its own and reports only its read units and requests."""
+class _KeptUsage(replication_records.ReadUsage):
+    """ReadUsage, remembered: the audit makes its own and reports only its read units and requests."""
 
-    made: list[tables.ReadUsage] = []
+    made: list[replication_records.ReadUsage] = []
 
     def __init__(self) -> None:
         super().__init__()
@@ -726,13 +727,13 @@ def run_audit(
     requests.take()
     clock.take()
     _KeptUsage.made.clear()
-    original, tables.ReadUsage = tables.ReadUsage, _KeptUsage  # type: ignore[misc]
+    original, replication_records.ReadUsage = replication_records.ReadUsage, _KeptUsage  # type: ignore[misc]
     try:
         start = time.perf_counter()
         report = coverage_use.audit_coverage(MAPPINGS, history_table, OWN, source_regions=source_regions, now=AUDIT_AT)
         seconds = time.perf_counter() - start
     finally:
-        tables.ReadUsage = original  # type: ignore[misc]
+        replication_records.ReadUsage = original  # type: ignore[misc]
     _forget_moto_items()
     counts, per_key = requests.take()
     return Run(seconds, clock.take(), report, counts, per_key, sum(u.items for u in _KeptUsage.made))
@@ -783,17 +784,17 @@ def start_path(pairs: list[Pair], mappings: dict[str, RegionMapping], days: int)
     """The start function's min_interval_hours read (start._not_selected) for the sample region's databases on the
     first target, at 90 days of history: the next daily snapshot (24 h after the newest: nothing within 20 h) and a
     manual snapshot 6 h after the newest (the newest is within 20 h). One Query each, timed and its read units
-    counted (tables.replications_of_database, given a ReadUsage)."""
+    counted (replication_records.replications_of_database, given a ReadUsage)."""
     settings = Settings(mapping_table=MAPPINGS, history_table=HISTORY, account_id=OWN)
-    original = tables.replications_of_database
-    usage = tables.ReadUsage()
+    original = replication_records.replications_of_database
+    usage = replication_records.ReadUsage()
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         kwargs["usage"] = usage
         return original(*args, **kwargs)
 
     results: dict[str, Any] = {}
-    tables.replications_of_database = counted
+    replication_records.replications_of_database = counted
     try:
         for label, after in (("next daily snapshot", timedelta(hours=24)), ("manual, 6 h later", timedelta(hours=6))):
             times, units, skipped = [], [], 0
@@ -824,7 +825,7 @@ def start_path(pairs: list[Pair], mappings: dict[str, RegionMapping], days: int)
                 skipped += why is not None
             results[label] = {"starts": len(times), "seconds": times, "units": units, "skipped": skipped}
     finally:
-        tables.replications_of_database = original
+        replication_records.replications_of_database = original
     _forget_moto_items()
     return results
 
@@ -990,7 +991,7 @@ def main() -> None:
     scan_seconds = _median([s[0] for s in sample_scan])
     _, _, sample_usage, sample_scanned, sample_requests, _ = sample_scan[0]
     per_item = scan_seconds / sample_scanned
-    sample_sizes = [tables._item_size(i) for i in loaded.sample_items.values()]
+    sample_sizes = [replication_records._item_size(i) for i in loaded.sample_items.values()]
     computed_sample = scan_pages(sample_sizes)
     audit_seconds = _median([r.seconds for r in full])
     audit_moto = _median([r.moto_seconds for r in full])

@@ -9,7 +9,7 @@
    state transitions (the *StateEntered events of the execution's history), wait checks (invocations in the
    wait_restored / wait_instance stages), the recorded restore_seconds, the database's lifetime (the record's
    restore_started_at to finished_at: the cleanup that started the deletion) and the DynamoDB requests of the test's
-   record (restore_test_records.get / put / create are traced and sized by tables.ReadUsage's size rule). The
+   record (restore_test_records.get / put / create are traced and sized by ReadUsage's size rule). The
    emulation's stack polls every second (PollFloorSeconds = PollCeilingSeconds = 1) and a restore lasts seconds: its
    timeline is compressed, so it gives the counts per check and the fixed part of a test, not the real number of
    checks.
@@ -61,7 +61,7 @@ import boto3
 import wait_bench
 from moto.rds.models import rds_backends
 
-from replicator.aws import restore_test_records, tables
+from replicator.aws.dynamodb import replication_records, restore_test_records
 from replicator.restore_testing import (
     AURORA_CLASSES,
     INSTANCE_CLASSES,
@@ -150,7 +150,7 @@ class Trace:
 
 def _units(record: RestoreTestRecord, per_kb: int) -> int:
     """Request units of one read (4 KB, strongly consistent) or write (1 KB) of the record, by ReadUsage's size rule."""
-    return max(1, math.ceil(tables._item_size(record.to_item()) / per_kb))
+    return max(1, math.ceil(replication_records._item_size(record.to_item()) / per_kb))
 
 
 class Tracing:
@@ -281,7 +281,7 @@ def emulate(restore_seconds: float) -> tuple[list[Measured], SchedulerRun, int]:
                 write_units=trace.write_units[record.test_id],
                 reads=trace.reads[record.test_id],
                 writes=trace.writes[record.test_id],
-                record_bytes=tables._item_size(record.to_item()),
+                record_bytes=replication_records._item_size(record.to_item()),
             )
         )
     assert sorted(m.kind for m in measured) == ["cluster", "instance"], measured

@@ -14,7 +14,7 @@ import boto3
 from support import ROOT, SOURCE_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
-from replicator.aws.tables import scan_records
+from replicator.aws.dynamodb.replication_records import scan_records
 from replicator.history import ReplicationRecord
 from replicator.snapshots import parse_snapshot_arn
 from replicator_cli.local.cloud import LocalCloud

@@ -17,7 +17,7 @@ from moto.rds.models import rds_backends
 from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, create_instance
 from typer.testing import CliRunner
 
-from replicator.aws import tables
+from replicator.aws.dynamodb import replication_records
 from replicator.history import ReplicationRecord, ReplicationStatus, database_target_key, taken_key
 from replicator_cli.coverage import FIELDS
 from replicator_cli.local.cloud import LocalCloud
@@ -85,7 +85,7 @@ def _replication(
             SOURCE_ACCOUNT, "us-east-1", "instance", database, SOURCE_ACCOUNT, "us-west-2"
         ),
     )
-    tables.put_record(cloud.stack.history_table, record)
+    replication_records.put_record(cloud.stack.history_table, record)
     return taken_at.replace(microsecond=0)
 
 

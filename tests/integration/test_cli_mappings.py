@@ -18,7 +18,7 @@ import yaml
 from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, aurora, database
 from typer.testing import CliRunner
 
-from replicator.aws import tables
+from replicator.aws.dynamodb import region_mappings
 from replicator.mapping import KeyUsage, MappingTarget, RegionMapping
 from replicator.selection import DatabaseFacts, Selection
 from replicator_cli import context as cli_context
@@ -57,11 +57,11 @@ def flat(result: Any) -> str:
 
 
 def item(cloud: LocalCloud, region: str) -> dict[str, Any] | None:
-    return tables.mapping_item(cloud.stack.mapping_table, region)
+    return region_mappings.mapping_item(cloud.stack.mapping_table, region)
 
 
 def all_items(cloud: LocalCloud) -> list[dict[str, Any]]:
-    return tables.mapping_items(cloud.stack.mapping_table)
+    return region_mappings.mapping_items(cloud.stack.mapping_table)
 
 
 def ok(result: Any) -> Any:
@@ -80,7 +80,7 @@ def raw_put(cloud: LocalCloud, raw: dict[str, Any]) -> None:
 
 def empty_table(cloud: LocalCloud) -> None:
     for existing in all_items(cloud):
-        tables.delete_mapping(cloud.stack.mapping_table, existing["source_region"])
+        region_mappings.delete_mapping(cloud.stack.mapping_table, existing["source_region"])
     assert all_items(cloud) == []
 
 
@@ -420,7 +420,7 @@ def test_the_prefix_is_read_from_the_stack_parameter():
         role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/dr-copy-vault"
         fine = put("us-east-1", "--target-region", "eu-west-1", "--role-arn", role, "--yes")
         assert "warning" not in fine.output
-        assert tables.mapping_item(local.stack.mapping_table, "us-east-1")["targets"][0]["role_arn"] == role
+        assert region_mappings.mapping_item(local.stack.mapping_table, "us-east-1")["targets"][0]["role_arn"] == role
 
 
 def test_the_default_prefix_is_assumed_when_the_stack_cannot_be_read(cloud):
@@ -1399,7 +1399,7 @@ def test_put_refuses_a_retention_below_one_naming_the_option(cloud):
     result = cli("mappings", "put", "us-east-1", "--target-region", "us-west-2", "--keep-last", "0")
     assert result.exit_code == 1
     assert "keep_last: Input should be greater than or equal to 1 (option --keep-last)" in flat(result)
-    assert tables.mapping_item(cloud.stack.mapping_table, "us-east-1") is None
+    assert region_mappings.mapping_item(cloud.stack.mapping_table, "us-east-1") is None
 
 
 def test_a_target_in_an_account_the_stack_does_not_allow_is_refused_and_nothing_written(cloud, tmp_path):

@@ -27,7 +27,7 @@ from support import (
 )
 from typer.testing import CliRunner
 
-from replicator.aws import restore_test_records, tables
+from replicator.aws.dynamodb import region_mappings, restore_test_records
 from replicator.restore_testing import RestoreTestRecord
 from replicator_cli.local.cloud import LOCAL_EXTERNAL_ID, LocalCloud
 from replicator_cli.local.scenario import ScenarioRunner
@@ -310,7 +310,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_a_bad_input_is_one_message_with_its_exit_code_and_writes_nothing(cloud, case):
     ok(cli("mappings", "put", "us-east-1", "--target-region", "us-west-2"))
-    before = tables.mapping_items(cloud.stack.mapping_table)
+    before = region_mappings.mapping_items(cloud.stack.mapping_table)
     args, exit_code, fragments = BAD_INPUTS[case]
 
     result = cli(*args)
@@ -323,7 +323,7 @@ def test_a_bad_input_is_one_message_with_its_exit_code_and_writes_nothing(cloud,
     assert result.stdout == ""  # the message is on stderr
     if exit_code == 1:
         assert len(result.stderr.strip().splitlines()) == 1
-    assert tables.mapping_items(cloud.stack.mapping_table) == before
+    assert region_mappings.mapping_items(cloud.stack.mapping_table) == before
     assert _recorded(cloud) == []
 
 
@@ -331,7 +331,7 @@ def test_a_bad_input_is_one_message_with_its_exit_code_and_writes_nothing(cloud,
 
 
 def _item(cloud: LocalCloud) -> dict[str, Any]:
-    found = tables.mapping_item(cloud.stack.mapping_table, "us-east-1")
+    found = region_mappings.mapping_item(cloud.stack.mapping_table, "us-east-1")
     assert found is not None
     return json.loads(json.dumps(found, default=lambda v: int(v) if float(v).is_integer() else float(v)))
 
@@ -463,7 +463,7 @@ def _restore_checks(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_check_passes_when_the_restore_tests_could_run(cloud):
     seeded = _seed(cloud, RESTORE_TEST)
     subnet_group, group = _network(seeded)
-    item = tables.mapping_item(cloud.stack.mapping_table, "us-east-1")
+    item = region_mappings.mapping_item(cloud.stack.mapping_table, "us-east-1")
     assert item is not None
     item["targets"][0]["restore_test"] = {**RESTORE_TEST, "subnet_group": subnet_group, "security_group_ids": [group]}
     boto3.resource("dynamodb").Table(cloud.stack.mapping_table).put_item(Item=item)
@@ -506,7 +506,7 @@ def test_check_fails_for_a_subnet_group_that_does_not_exist(cloud):
 def test_check_fails_for_a_security_group_that_does_not_exist(cloud):
     seeded = _seed(cloud, RESTORE_TEST)
     _, group = _network(seeded)
-    item = tables.mapping_item(cloud.stack.mapping_table, "us-east-1")
+    item = region_mappings.mapping_item(cloud.stack.mapping_table, "us-east-1")
     assert item is not None
     item["targets"][0]["restore_test"] = {**RESTORE_TEST, "security_group_ids": [group, SG]}
     boto3.resource("dynamodb").Table(cloud.stack.mapping_table).put_item(Item=item)

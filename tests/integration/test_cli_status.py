@@ -16,7 +16,7 @@ import yaml
 from support import ROOT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
-from replicator.aws.tables import put_record
+from replicator.aws.dynamodb.replication_records import put_record
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.main import app

@@ -10,7 +10,7 @@ from typing import Any
 from moto.rds.models import rds_backends
 from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, mapping, vault_target
 
-from replicator.aws import lineages
+from replicator.aws.dynamodb import lineage_bases
 from replicator.planning import PlanShape
 
 MANUAL_CMK_DB = {
@@ -47,7 +47,7 @@ def test_a_shareable_snapshot_is_copied_by_the_target_account_straight_into_its_
     assert run.cloud.doubles.copy_clock.started == [record.replica_arn]  # one copy, no staging copy
     assert [s for s in _snapshots(TARGET_ACCOUNT, "us-east-1") if s.startswith("snaprep-")] == []
     assert run.cloud.doubles.metrics.count("SingleStepRefused") == 0
-    base = lineages.get(run.cloud.stack.resources["CopySlotsTable"], record.plan.base.lineage)
+    base = lineage_bases.get(run.cloud.stack.resources["CopySlotsTable"], record.plan.base.lineage)
     assert base is not None
     assert base.snapshot_arn == record.replica_arn  # the replica is the base the next copy is incremental against
 
@@ -98,7 +98,7 @@ def test_the_transfer_copy_is_kept_as_the_base_until_the_next_days_copy_is_avail
     assert base1.rsplit(":", 1)[1] in _snapshots(SOURCE_ACCOUNT, "eu-west-1")  # kept: the next copy's base
     assert run.result.leftovers == []  # nothing else left (the share of it is removed)
     table = run.cloud.stack.resources["CopySlotsTable"]
-    assert lineages.get(table, day1.plan.base.lineage).snapshot_arn == base1
+    assert lineage_bases.get(table, day1.plan.base.lineage).snapshot_arn == base1
 
     # day 2: while its transfer copy is made, day 1's base must still be there
     seen_while_copying: list[bool] = []
@@ -121,7 +121,7 @@ def test_the_transfer_copy_is_kept_as_the_base_until_the_next_days_copy_is_avail
     remaining = _snapshots(SOURCE_ACCOUNT, "eu-west-1")
     assert base2.rsplit(":", 1)[1] in remaining
     assert base1.rsplit(":", 1)[1] not in remaining  # once day 2's copy was available, the older base went
-    assert lineages.get(table, day2.plan.base.lineage).snapshot_arn == base2
+    assert lineage_bases.get(table, day2.plan.base.lineage).snapshot_arn == base2
     # no copy ran in the source region (automated backups there are never held up by a copy)
     assert all(":us-east-1:" not in a for a in run.cloud.doubles.copy_clock.started)
 
@@ -182,7 +182,7 @@ def test_a_base_no_mapping_target_uses_is_pruned_and_one_still_used_is_kept(run_
     assert [(r["replica_arn"], r["what"], r["deleted"]) for r in result["results"]] == [(base, "base", True)]
     assert "no mapping target copies from us-east-1" in result["results"][0]["reason"]
     assert base.rsplit(":", 1)[1] not in _snapshots(SOURCE_ACCOUNT, "eu-west-1")
-    assert lineages.get(table, day1.plan.base.lineage) is None
+    assert lineage_bases.get(table, day1.plan.base.lineage) is None
     assert day1.replica_arn.rsplit(":", 1)[1] in _snapshots(TARGET_ACCOUNT, "eu-west-1")  # the replica stays
 
 

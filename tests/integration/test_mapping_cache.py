@@ -5,7 +5,7 @@ import time
 from support import ROOT
 from typer.testing import CliRunner
 
-from replicator.aws.tables import scan_records
+from replicator.aws.dynamodb.replication_records import scan_records
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.local.emulation import emulation
 from replicator_cli.main import app

@@ -57,7 +57,7 @@ def test_state_machine_polls_while_the_copy_is_in_progress_and_records_progress(
         import threading
         import time
 
-        from replicator.aws.tables import scan_records
+        from replicator.aws.dynamodb.replication_records import scan_records
 
         def poll():
             deadline = time.monotonic() + 15

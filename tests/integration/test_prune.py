@@ -12,7 +12,7 @@ import boto3
 from support import ROOT, SOURCE_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
-from replicator.aws.tables import get_record
+from replicator.aws.dynamodb.replication_records import get_record
 from replicator.snapshots import TAG_REPLICATION_ID, TAG_SOURCE_DATABASE
 from replicator_cli.local.cloud import LocalCloud
 from replicator_cli.main import app

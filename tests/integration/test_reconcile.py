@@ -13,7 +13,7 @@ import yaml
 from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, base_scenario, burst, failing
 from typer.testing import CliRunner
 
-from replicator.aws import slots, tables
+from replicator.aws.dynamodb import replication_records, slot_pools
 from replicator.clock import utc_now
 from replicator_cli.main import app
 
@@ -27,7 +27,7 @@ def _reconcile(cloud) -> tuple[Any, str | None]:
 
 
 def _slot_items(cloud) -> list[dict[str, Any]]:
-    return slots.all_items(cloud.stack.resources["CopySlotsTable"])
+    return slot_pools.all_items(cloud.stack.resources["CopySlotsTable"])
 
 
 def _nothing_held(cloud) -> None:
@@ -44,7 +44,7 @@ def test_an_execution_stopped_by_hand_is_failed_its_slot_goes_to_the_waiter_and_
             sfn = boto3.client("stepfunctions")
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                records = tables.scan_records(cloud.stack.history_table)
+                records = replication_records.scan_records(cloud.stack.history_table)
                 copying = [r for r in records if r.status.value == "COPYING"]
                 waiting = [r for r in records if r.status.value == "QUEUED"]
                 if copying and waiting:
@@ -156,7 +156,7 @@ def test_a_cleanup_that_fails_is_counted_and_finished_by_the_reconciler(run_scen
     result, error = _reconcile(run.cloud)
 
     assert error is None, result
-    after = tables.get_record(run.cloud.stack.history_table, record.replication_id)
+    after = replication_records.get_record(run.cloud.stack.history_table, record.replication_id)
     assert after.cleanup_errors == []
     assert (after.status.value, after.replica_arn) == ("SUCCEEDED", record.replica_arn)
     assert run.runner.result(run.runner.wait()).leftovers == []
@@ -195,7 +195,9 @@ def test_an_outcome_event_refused_once_is_published_by_the_reconciler(run_scenar
     assert done.exit_code == 0, done.output
     (event,) = run.outcome_events()
     assert event["detail-type"] == "Snapshot Replication Succeeded"
-    assert tables.get_record(run.cloud.stack.history_table, record.replication_id).outcome_published is True
+    assert (
+        replication_records.get_record(run.cloud.stack.history_table, record.replication_id).outcome_published is True
+    )
 
     # the history's indexes: every record of this version has their attributes already
     reindexed = CliRunner().invoke(app, [*tables_, "-o", "yaml", "reindex", "--dry-run"])
@@ -220,7 +222,7 @@ def test_each_run_publishes_each_pools_copies_in_flight_and_waiting(run_scenario
         def watch() -> None:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                state = slots.occupancy(_slot_items(cloud)).get(pool)
+                state = slot_pools.occupancy(_slot_items(cloud)).get(pool)
                 if state == (1, 2):
                     result, error = _reconcile(cloud)
                     assert error is None, result

@@ -16,7 +16,7 @@ from moto.rds.models import rds_backends
 from support import TARGET_ACCOUNT, aurora, base_scenario, database, mapping, restore_tests_ended, vault_target
 from typer.testing import CliRunner
 
-from replicator.aws import restore_test_records
+from replicator.aws.dynamodb import restore_test_records
 from replicator_cli.local.cloud import SOURCE_ACCOUNT
 from replicator_cli.main import app
 

@@ -11,7 +11,7 @@ from moto.rds.models import rds_backends
 from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario
 from typer.testing import CliRunner
 
-from replicator.aws import tables
+from replicator.aws.dynamodb import replication_records
 from replicator.history import ReplicationRecord
 from replicator_cli.main import app
 
@@ -26,7 +26,7 @@ def _cli(run, *args: str):
 def _wait_for(run, rid: str, attempt: int, timeout: float = 60) -> ReplicationRecord:
     deadline = time.monotonic() + timeout
     while True:
-        record = tables.get_record(run.cloud.stack.history_table, rid)
+        record = replication_records.get_record(run.cloud.stack.history_table, rid)
         if record is not None and record.attempt == attempt and record.status.final:
             return record
         assert time.monotonic() < deadline, f"attempt {attempt} of {rid} did not finish: {record}"
@@ -64,7 +64,7 @@ def test_a_failed_replication_retried_succeeds_as_attempt_2_with_one_replica_and
     ]
     assert len(replicas) == 1
     _no_slot_held(run)
-    assert run.runner.result(tables.scan_records(run.cloud.stack.history_table)).leftovers == []
+    assert run.runner.result(replication_records.scan_records(run.cloud.stack.history_table)).leftovers == []
     status = _cli(run, "status", "--since", "1h")
     assert "SUCCEEDED (attempt 2)" in status.output
 

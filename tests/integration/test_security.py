@@ -17,7 +17,7 @@ from factories import source_snapshot
 from moto.rds.models import rds_backends
 from support import SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, create_instance, mapping, vault_target
 
-from replicator.aws.tables import scan_records
+from replicator.aws.dynamodb.replication_records import scan_records
 from replicator.mapping import MappingTarget
 from replicator.planning import StepAction, plan_replication
 from replicator.snapshots import SnapshotKind, SourceSnapshot, replica_identifier, snapshot_arn

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import coverage_audit as bench
 
-from replicator.aws.tables import ReadUsage, _item_size
+from replicator.aws.dynamodb.replication_records import ReadUsage, _item_size
 from replicator.history import ReplicationStatus
 
 

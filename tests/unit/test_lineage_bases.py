@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from factories import source_snapshot
 
-from replicator.aws.lineages import BaseRecord
+from replicator.aws.dynamodb.lineage_bases import BaseRecord
 from replicator.mapping import RegionMapping
 from replicator.planning import lineage_of, lineage_tag, parse_lineage
 from replicator.snapshots import SnapshotKind

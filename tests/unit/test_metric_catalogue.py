@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-from replicator.aws import slots
+from replicator.aws.dynamodb import slot_pools
 from replicator.coverage import TargetCoverage
 from replicator.observability import METRICS, NAMESPACE, PER_POOL, PER_TARGET, SERVICE_ONLY, MetricUnit, metrics
 from replicator.usecases.coverage import CoverageReport, publish_coverage
@@ -270,7 +270,7 @@ def test_copy_slot_pools_are_published_per_pool(flushed: list[dict[str, Any]]) -
         {"pool": "share#arn:aws:rds:us-east-1:123456789012:snapshot:s", "entry": "210987654321", "users": {"a"}},
         {"pool": "lineage#x", "entry": "base"},
     ]
-    pools = slots.occupancy(items)
+    pools = slot_pools.occupancy(items)
     assert pools == {"210987654321#us-west-2#instance": (2, 2), "123456789012#eu-west-1#cluster": (0, 0)}
 
     publish_pools(pools)

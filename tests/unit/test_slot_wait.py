@@ -2,7 +2,7 @@
 
 import pytest
 
-from replicator.aws.slots import HandOver, hand_over_outcome
+from replicator.aws.dynamodb.slot_pools import HandOver, hand_over_outcome
 from replicator.copy_slots import slot_wait_problem, waiter_entry
 
 HOUR_MS = 3_600_000

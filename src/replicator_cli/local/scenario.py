@@ -22,7 +22,7 @@ from moto.rds.models import rds_backends
 from pydantic import BaseModel, ConfigDict, Field
 
 from replicator.aws.dynamodb import restore_test_records
-from replicator.aws.tables import scan_records
+from replicator.aws.dynamodb.replication_records import scan_records
 from replicator.history import ReplicationRecord
 from replicator.restore_testing import RESTORE_PREFIX, RestoreTestRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
