@@ -64,6 +64,7 @@ bench: $(BIN)/replicator
 	$(BIN)/python bench/copy_ledger.py
 	$(BIN)/python bench/coverage_audit.py
 	$(BIN)/python bench/restore_test_cost.py
+	$(BIN)/python bench/org_burst.py
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml

@@ -51,22 +51,30 @@ class Waiter(BaseModel):
 
 
 def fair_grants(
-    waiters: list[Waiter], held: dict[str, int], free: int, per_account_cap: int | None = None
+    waiters: list[Waiter],
+    held: dict[str, int],
+    free: int,
+    per_account_cap: int | None = None,
+    granted: dict[str, int] | None = None,
 ) -> list[Waiter]:
     """Which waiters the `free` slots of a shared pool go to, in order.
 
-    Max-min fair between source accounts: each slot goes to the waiting account that holds the fewest slots (ties:
-    the account whose oldest waiter came first); within an account, its oldest waiter. An account's backfill of
-    thousands of snapshots therefore delays another account by at most about one copy, whatever the order of
-    arrival, and no slot stays free while anyone waits. `per_account_cap`, if given, is a hard ceiling on the slots
-    one account holds at a time (a waiter of an account at its cap waits even if slots are free).
+    Fair between source accounts over time: each slot goes to the waiting account that has been granted the fewest
+    slots so far (`granted`: see grant_counts), then to the one holding the fewest now, then to the one whose
+    oldest waiter came first; within an account, its oldest waiter. An account's backfill of thousands of snapshots
+    thus delays another account by about one copy per turn, whatever the order of arrival. No slot stays free
+    while anyone eligible waits. `per_account_cap`, if given, is a hard ceiling on the slots one account holds at a
+    time (a waiter of an account at its cap waits even if slots are free).
+
+    Pure: the caller adds the returned grants to its own counts (`grant_counts`).
     """
     queues: dict[str, list[Waiter]] = {}
     for waiter in sorted(waiters, key=lambda w: (w.queued_at_ms, w.replication_id)):
         queues.setdefault(waiter.source_account, []).append(waiter)
     holding = dict(held)
-    granted: list[Waiter] = []
-    while len(granted) < free:
+    served = grant_counts(granted or {}, held, set(queues))
+    chosen: list[Waiter] = []
+    while len(chosen) < free:
         eligible = [
             account
             for account, queue in queues.items()
@@ -74,7 +82,26 @@ def fair_grants(
         ]
         if not eligible:
             break
-        account = min(eligible, key=lambda a: (holding.get(a, 0), queues[a][0].queued_at_ms, a))
-        granted.append(queues[account].pop(0))
+        account = min(eligible, key=lambda a: (served[a], holding.get(a, 0), queues[a][0].queued_at_ms, a))
+        chosen.append(queues[account].pop(0))
         holding[account] = holding.get(account, 0) + 1
-    return granted
+        served[account] += 1
+    return chosen
+
+
+def grant_counts(
+    granted: dict[str, int], held: dict[str, int], waiting: set[str], new_grants: list[Waiter] | None = None
+) -> dict[str, int]:
+    """The slots each active account (waiting or holding) has been granted, as fair_grants reads them.
+
+    Inactive accounts are forgotten, so idleness earns no priority. An account that is absent (new, or back after
+    being forgotten) starts level with the least service any active account has completed (granted and given
+    back): an account that took the whole pool while it was alone pays that head start back to those who come
+    while its copies run, and one that comes back to a busy pool gets at most the slots in flight ahead of the
+    others. Then `new_grants` are added."""
+    active = waiting | {a for a, n in held.items() if n > 0}
+    floor = min((granted[a] - held.get(a, 0) for a in active if a in granted), default=0)
+    counts = {a: granted.get(a, floor) for a in active}
+    for waiter in new_grants or []:
+        counts[waiter.source_account] = counts.get(waiter.source_account, floor) + 1
+    return counts
