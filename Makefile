@@ -11,7 +11,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export PYENV_VERSION ?= 3.11.7:3.12.1
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: demo test lint security unit integration validate build bench clean deploy-forwarders
+.PHONY: demo test lint security unit integration validate build bench clean deploy-forwarders \
+	organization-templates deploy-organization
 
 $(BIN)/replicator: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +38,13 @@ lint: $(BIN)/replicator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
-	$(BIN)/cfn-lint template.yaml target-account-role.yaml forwarder.yaml
+	$(BIN)/cfn-lint template.yaml target-account-role.yaml forwarder.yaml organization.yaml
 	$(BIN)/lint-imports
 
 security: $(BIN)/replicator $(CHECKOV)
 	$(BIN)/bandit -q -r layers/replicator/replicator src functions
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation -f template.yaml -f target-account-role.yaml -f forwarder.yaml
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation -f template.yaml -f target-account-role.yaml -f forwarder.yaml \
+	  -f organization.yaml
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
@@ -95,6 +97,58 @@ deploy-forwarders: $(SAM)
 	    --stack-name $(FORWARDER_STACK_NAME) --parameter-overrides HomeEventBusArn="$$bus" \
 	    --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --no-confirm-changeset || exit 1; \
 	done
+
+# The whole organization through StackSets (README, "Deploying to an organization (StackSets)"):
+#   make organization-templates ARTIFACT_BUCKET=my-artifacts
+# sam build + sam package (code and state machine definitions into ARTIFACT_BUCKET, which must be in HOME_REGION and
+# readable by the organization's accounts), the expansion of the packaged template into plain CloudFormation
+# (service-managed stack sets refuse the AWS::Serverless macro), forwarder.yaml for stack sets (HomeRegion instead of
+# one account's bus), then sam package again to put the three stack set templates in the bucket; nothing else is
+# uploaded. It ends by printing the deploy command of organization.yaml with the three template URLs, which
+#   make deploy-organization ARTIFACT_BUCKET=... WORKLOAD_OUS=ou-a,ou-b VAULT_OU=ou-v VAULT_ACCOUNT=111111111111 \
+#     VAULT_TRUSTED_ACCOUNT=222222222222 EXTERNAL_ID=... [OTHER_REGIONS=eu-west-1,ap-southeast-2] [ORGANIZATION_ID=o-...] \
+#     [ALARM_EMAIL=...] [CALL_AS=DELEGATED_ADMIN]
+# runs (aws CLI; credentials of the management account or of a delegated administrator).
+ARTIFACT_PREFIX ?= rds-snapshot-replicator
+ORG_DIR := .aws-sam/organization
+ORG_STACK_NAME ?= rds-snapshot-replicator-organization
+CALL_AS ?= SELF
+ORG_OVERRIDES = CallAs=$(CALL_AS) HomeRegion=$(HOME_REGION) WorkloadOuIds=$(WORKLOAD_OUS) \
+  OtherRegions=$(OTHER_REGIONS) VaultOuId=$(VAULT_OU) VaultAccountId=$(VAULT_ACCOUNT) \
+  VaultTrustedAccountId=$(VAULT_TRUSTED_ACCOUNT) OrganizationId=$(ORGANIZATION_ID) AlarmEmail=$(ALARM_EMAIL)
+organization-templates: $(SAM) $(BIN)/replicator
+	@test -n "$(ARTIFACT_BUCKET)" || { echo 'name the artifact bucket (in HOME_REGION, readable by the organization): make organization-templates ARTIFACT_BUCKET=my-artifacts' >&2; exit 2; }
+	$(SAM) build --template template.yaml --config-file samconfig.toml
+	@mkdir -p $(ORG_DIR)
+	$(SAM) package --template-file .aws-sam/build/template.yaml --region $(HOME_REGION) \
+	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(ARTIFACT_PREFIX) --output-template-file $(ORG_DIR)/packaged.yaml
+	$(BIN)/python -m replicator_cli.local.expand $(ORG_DIR)/packaged.yaml $(ORG_DIR)/replicator.yaml
+	$(BIN)/python -m replicator_cli.local.expand --forwarder forwarder.yaml $(ORG_DIR)/forwarder.yaml
+	cp target-account-role.yaml $(ORG_DIR)/target-account-role.yaml
+	@# sam package uploads a stack set's local TemplateURL (under a name from its content) and writes its S3 URL
+	@printf '%s\n' 'Resources:' \
+	  '  Replicator: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: replicator.yaml}}' \
+	  '  Forwarder: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: forwarder.yaml}}' \
+	  '  TargetRole: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: target-account-role.yaml}}' \
+	  > $(ORG_DIR)/stack-set-templates.yaml
+	$(SAM) package --template-file $(ORG_DIR)/stack-set-templates.yaml --region $(HOME_REGION) \
+	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(ARTIFACT_PREFIX) --output-template-file $(ORG_DIR)/template-urls.yaml
+	@$(BIN)/python -c 'import sys, yaml; r = yaml.safe_load(open(sys.argv[1]))["Resources"]; \
+	  print("\n".join(n + "TemplateUrl=" + r[n]["Properties"]["TemplateURL"] for n in ("Replicator", "Forwarder", "TargetRole")))' \
+	  $(ORG_DIR)/template-urls.yaml > $(ORG_DIR)/template-urls.txt
+	@echo "Templates in s3://$(ARTIFACT_BUCKET)/$(ARTIFACT_PREFIX)/ ($(ORG_DIR)/template-urls.txt). Deploy with (or: make deploy-organization ...):"
+	@echo "  aws cloudformation deploy --template-file organization.yaml --stack-name $(ORG_STACK_NAME) --region $(HOME_REGION) \\"
+	@echo "    --parameter-overrides $$(tr '\n' ' ' < $(ORG_DIR)/template-urls.txt)\\"
+	@echo "    $(ORG_OVERRIDES) ExternalId=..."
+
+deploy-organization: organization-templates
+	@missing=""; for v in WORKLOAD_OUS=$(WORKLOAD_OUS) VAULT_OU=$(VAULT_OU) VAULT_ACCOUNT=$(VAULT_ACCOUNT) \
+	  VAULT_TRUSTED_ACCOUNT=$(VAULT_TRUSTED_ACCOUNT) EXTERNAL_ID=$(if $(EXTERNAL_ID),set); do \
+	  case "$$v" in *=) missing="$$missing $${v%=}";; esac; done; \
+	  test -z "$$missing" || { echo "give$$missing (README, \"Deploying to an organization (StackSets)\")" >&2; exit 2; }
+	aws cloudformation deploy --template-file organization.yaml --stack-name $(ORG_STACK_NAME) --region $(HOME_REGION) \
+	  --no-fail-on-empty-changeset --parameter-overrides $$(cat $(ORG_DIR)/template-urls.txt) \
+	  $(ORG_OVERRIDES) ExternalId="$$EXTERNAL_ID"
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

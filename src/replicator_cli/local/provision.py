@@ -53,7 +53,7 @@ def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506  # nosec B506
 
 
-class _NoManagedPolicies:
+class NoManagedPolicies:
     """samtranslator's policy loader: the template names no AWS managed policies by name."""
 
     def load(self) -> dict[str, str]:
@@ -161,7 +161,7 @@ def to_cloudformation(root: Path, template: dict[str, Any], region: str) -> dict
             props["ContentUri"] = f"s3://{CODE_BUCKET}/{key}"
         elif resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
             props["Definition"] = json.loads((root / props.pop("DefinitionUri")).read_text())
-    return transform(template, {}, _NoManagedPolicies())
+    return transform(template, {}, NoManagedPolicies())
 
 
 def _substitute(definition: Any, substitutions: dict[str, str]) -> Any:
