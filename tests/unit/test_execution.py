@@ -312,3 +312,23 @@ LAMBDA_CAUSE = json.dumps(
 )
 def test_task_error_describe(payload: dict, expected: str) -> None:
     assert TaskError.model_validate(payload).describe() == expected
+
+
+def test_each_copy_counts_against_its_destinations_pool():
+    # the share-key copy in the source account, the staging copy in the target account, the cross-region copy there
+    copies = [s for s in FOUR_STEPS.steps if s.action is StepAction.COPY]
+    assert [c.slot_pool for c in copies] == [
+        f"{SRC}#us-east-1#instance",
+        f"{TGT}#us-east-1#instance",
+        f"{TGT}#eu-west-1#instance",
+    ]
+    assert FOUR_STEPS.slot_pools == sorted({c.slot_pool for c in copies})
+    share = FOUR_STEPS.steps[1]
+    with pytest.raises(ValueError, match="only copies take slots"):
+        _ = share.slot_pool
+
+
+@pytest.mark.parametrize(("index", "expected"), [(0, 0), (1, 2), (2, 2), (3, 3), (4, None)])
+def test_the_next_copy_skips_the_shares(index, expected):
+    found = FOUR_STEPS.next_copy(index)
+    assert found == (None if expected is None else FOUR_STEPS.steps[expected])
