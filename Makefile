@@ -38,16 +38,17 @@ lint: $(BIN)/replicator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/replicator/replicator src/replicator_cli functions
-	$(BIN)/cfn-lint template.yaml target-account-role.yaml forwarder.yaml organization.yaml
+	$(BIN)/cfn-lint template.yaml target-account-role.yaml forwarder.yaml organization.yaml coordinator.yaml
 	$(BIN)/lint-imports
 
 security: $(BIN)/replicator $(CHECKOV)
 	$(BIN)/bandit -q -r layers/replicator/replicator src functions
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation -f template.yaml -f target-account-role.yaml -f forwarder.yaml \
-	  -f organization.yaml
+	  -f organization.yaml -f coordinator.yaml
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
+	$(SAM) validate --lint --template coordinator.yaml
 
 unit: $(BIN)/replicator
 	$(BIN)/pytest tests/unit

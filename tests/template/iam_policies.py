@@ -56,13 +56,13 @@ def statements(document: dict[str, Any], condition_true: bool = True) -> list[di
     return found
 
 
-def _managed_policy_names(role: dict[str, Any]) -> list[str]:
+def _managed_policy_names(role: dict[str, Any], condition_true: bool = True) -> list[str]:
     names = []
     for entry in role["Properties"].get("ManagedPolicyArns", []):
         if "Ref" in entry:
             names.append(entry["Ref"])
         elif "Fn::If" in entry:
-            chosen = entry["Fn::If"][1]
+            chosen = entry["Fn::If"][1 if condition_true else 2]
             if "Ref" in chosen and chosen["Ref"] != "AWS::NoValue":
                 names.append(chosen["Ref"])
     return names
@@ -75,7 +75,7 @@ def role_statements(cfn: dict[str, Any], role_name: str, condition_true: bool = 
     found = []
     for policy in role["Properties"].get("Policies", []):
         found += statements(policy["PolicyDocument"], condition_true)
-    for name in _managed_policy_names(role):
+    for name in _managed_policy_names(role, condition_true):
         found += statements(resources[name]["Properties"]["PolicyDocument"], condition_true)
     return found
 

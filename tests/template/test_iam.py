@@ -150,6 +150,8 @@ SAMPLE_PARAMETERS = {
     "AllowedOrganizationId": "o-a1b2c3d4e5",
     "ReplicatorRolePattern": f"arn:aws:iam::{ACCOUNT}:role/rds-snapshot-replicator/rds-snapshot-replicator/*",
     "HomeEventBusArn": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default",
+    "SharedSlotPoolTableArn": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/shared-copy-slots",
+    "SharedSlotPoolRoleArn": f"arn:aws:iam::{ACCOUNT}:role/rds-snapshot-replicator-target",
 }
 
 
@@ -192,7 +194,8 @@ def test_no_role_of_the_replicator_may_remove_tags():
     ("function", "forbidden"),
     [
         ("StartReplicationFunction", ("rds:Delete", "rds:Copy", "rds:Modify", "rds:AddTags")),
-        ("AcquireSlotFunction", ("rds:", "sts:AssumeRole", "kms:")),
+        ("AcquireSlotFunction", ("rds:", "kms:")),
+        ("SlotGrantedFunction", ("rds:", "kms:", "events:")),
         ("CheckCopyFunction", ("rds:Delete", "rds:Copy", "rds:Modify", "rds:AddTags")),
         ("RunStepFunction", ("rds:Delete",)),
         ("PruneReplicasFunction", ("rds:Copy", "rds:Modify", "rds:AddTags", "states:", "kms:")),
@@ -216,9 +219,50 @@ def test_the_replicator_may_assume_only_prefixed_roles_in_allowed_accounts_or_it
     assert CFN["Parameters"]["AllowedTargetAccounts"]["Default"] == ""
 
 
+def test_the_slot_functions_may_assume_only_the_vault_role_of_the_shared_pool_tagged_with_their_account():
+    for function in ("AcquireSlotFunction", "SlotGrantedFunction"):
+        assert (
+            allowed_actions(role_statements(CFN, ROLE_OF[function], condition_true=False))
+            & {
+                "sts:AssumeRole",
+                "sts:TagSession",
+            }
+            == set()
+        ), f"{function}: no shared pool configured, no role to assume"
+    policy = CFN["Resources"]["SharedSlotPoolPolicy"]
+    assert policy["Condition"] == "HasSharedSlotPool"
+    assume, tag = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert assume["Resource"] == tag["Resource"]
+    assert (
+        assume["Resource"]["Fn::Sub"][0] == "arn:${AWS::Partition}:iam::${VaultAccount}:role/${TargetRoleNamePrefix}*"
+    )
+    assert tag["Action"] == ["sts:TagSession"]
+    assert tag["Condition"]["StringEquals"] == {"aws:RequestTag/replicator:source-account": {"Ref": "AWS::AccountId"}}
+    assert tag["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["replicator:source-account"]}
+
+
+def test_the_target_role_lets_a_workload_touch_only_its_own_requests_in_the_shared_pool():
+    role = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]
+    _, tagging = statements(role["AssumeRolePolicyDocument"], condition_true=True)
+    assert tagging["Action"] == "sts:TagSession"
+    # the tag must name the caller's own account, which the caller cannot choose
+    assert tagging["Condition"]["StringEquals"] == {
+        "aws:RequestTag/replicator:source-account": "${aws:PrincipalAccount}"
+    }
+    assert len(statements(role["AssumeRolePolicyDocument"], condition_true=False)) == 1
+    document = role["Policies"][0]["PolicyDocument"]
+    (pool,) = [s for s in statements(document, condition_true=True) if s.get("Sid") == "SharedCopySlotRequests"]
+    assert pool["Resource"] == {"Ref": "SharedSlotPoolTableArn"}
+    assert pool["Condition"]["ForAllValues:StringEquals"] == {
+        "dynamodb:LeadingKeys": ["account#${aws:PrincipalTag/replicator:source-account}"]
+    }
+    assert pool["Condition"]["Null"] == {"aws:PrincipalTag/replicator:source-account": "false"}
+    assert not [s for s in statements(document, condition_true=False) if s.get("Sid") == "SharedCopySlotRequests"]
+
+
 def test_target_role_trusts_only_the_replicators_roles_with_the_external_id():
     role = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]
-    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    (statement,) = statements(role["AssumeRolePolicyDocument"], condition_true=False)
     assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": {"Ref": "ExternalId"}}
     assert statement["Condition"]["ArnLike"] == {"aws:PrincipalArn": {"Ref": "ReplicatorRolePattern"}}
     # the pattern the replicator stack publishes is the path its roles live under

@@ -249,7 +249,7 @@ def test_the_expansion_lints_clean(expanded):
 
 
 def test_an_unpackaged_template_is_refused(sam, tmp_path, capsys):
-    assert len(local_paths(sam)) == 13  # ten functions, the layer, two state machines
+    assert len(local_paths(sam)) == 14  # eleven functions, the layer, two state machines
     with pytest.raises(NotPackaged, match=r"ReplicatorLayer\.ContentUri = 'layers/replicator'"):
         expand(sam)
     half = packaged(sam)

@@ -22,6 +22,9 @@ EVENT_SOURCE = "rds-snapshot-replicator"
 DETAIL_TYPE_SUCCEEDED = "Snapshot Replication Succeeded"
 DETAIL_TYPE_FAILED = "Snapshot Replication Failed"
 DETAIL_TYPE_REQUESTED = "Snapshot Replication Requested"  # sent by `replicator backfill` for existing snapshots
+# sent by a vault's coordinator (coordinator.yaml) to a workload account's default bus: a slot of the shared pool is
+# granted to one of its replications (the event only wakes it: its SlotGranted function checks the grant itself)
+DETAIL_TYPE_SLOT_GRANTED = "Copy Slot Granted"
 
 
 class RdsEventDetail(BaseModel):

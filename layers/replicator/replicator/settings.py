@@ -30,6 +30,14 @@ class Settings(BaseModel):
     quotas: CopyQuotas = CopyQuotas()
     max_slot_wait_hours: int = 168  # a replication waiting longer than this for a copy slot fails with the reason
     slot_recheck_seconds: int = 3600
+    # a vault's shared copy-slot pool (coordinator.yaml): the pools of its account are taken there, through its role
+    shared_slot_pool_table_arn: str = ""
+    shared_slot_pool_role_arn: str = ""
+
+    def shares_pool(self, pool: str) -> bool:
+        """Whether `pool` (account#region#kind) is the vault's shared pool, not this stack's own."""
+        table = self.shared_slot_pool_table_arn
+        return bool(table and self.shared_slot_pool_role_arn) and pool.split("#", 1)[0] == table.split(":")[4]
 
     @property
     def wait_policy(self) -> WaitPolicy:
@@ -61,6 +69,8 @@ ENVIRONMENT = {
     "slots_table": "SLOTS_TABLE_NAME",
     "max_slot_wait_hours": "MAX_SLOT_WAIT_HOURS",
     "slot_recheck_seconds": "SLOT_RECHECK_SECONDS",
+    "shared_slot_pool_table_arn": "SHARED_SLOT_POOL_TABLE_ARN",
+    "shared_slot_pool_role_arn": "SHARED_SLOT_POOL_ROLE_ARN",
 }
 REQUIRED = ("mapping_table", "history_table", "account_id")
 QUOTAS_ENVIRONMENT = {"instance": "INSTANCE_COPY_QUOTA", "cluster": "CLUSTER_COPY_QUOTA"}

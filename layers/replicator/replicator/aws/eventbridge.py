@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from ..events import DETAIL_TYPE_FAILED, DETAIL_TYPE_REQUESTED, DETAIL_TYPE_SUCCEEDED, EVENT_SOURCE
+from ..events import (
+    DETAIL_TYPE_FAILED,
+    DETAIL_TYPE_REQUESTED,
+    DETAIL_TYPE_SLOT_GRANTED,
+    DETAIL_TYPE_SUCCEEDED,
+    EVENT_SOURCE,
+)
 from ..history import ReplicationRecord, ReplicationStatus
 from .sessions import home_client
 
@@ -58,3 +64,20 @@ def publish_outcome(event_bus_name: str, record: ReplicationRecord) -> None:
     )
     if response.get("FailedEntryCount"):
         raise OutcomeNotPublished(f"EventBridge refused the outcome event: {response['Entries']}")
+
+
+def announce_slot_granted(bus_arn: str, replication_id: str, pool: str) -> None:
+    """Wake a workload account's waiting replication: `Copy Slot Granted` on that account's default bus in its home
+    region (its bus policy lets the vault account send this detail type only)."""
+    response = home_client("events").put_events(
+        Entries=[
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": DETAIL_TYPE_SLOT_GRANTED,
+                "Detail": json.dumps({"replication_id": replication_id, "pool": pool}),
+                "EventBusName": bus_arn,
+            }
+        ]
+    )
+    if response.get("FailedEntryCount"):
+        raise OutcomeNotPublished(f"EventBridge refused the grant event for {replication_id}: {response['Entries']}")

@@ -16,6 +16,7 @@ from .errors import TransientAwsError, describe, is_transient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _SESSION_NAME = "rds-snapshot-replicator"
+SOURCE_ACCOUNT_TAG = "replicator:source-account"  # session tag naming the workload account (shared copy slots)
 _lock = threading.Lock()
 _role_credentials: dict[str, dict[str, Any]] = {}
 _clients: dict[tuple[str, str, str | None], Any] = {}
@@ -32,7 +33,11 @@ def _credentials_for(role_arn: str) -> dict[str, Any]:
         cached = _role_credentials.get(role_arn)
         if cached and cached["Expiration"] - datetime.now(UTC) > timedelta(minutes=5):
             return cached
-    kwargs = {"ExternalId": os.environ["EXTERNAL_ID"]} if os.environ.get("EXTERNAL_ID") else {}
+    kwargs: dict[str, Any] = {"ExternalId": os.environ["EXTERNAL_ID"]} if os.environ.get("EXTERNAL_ID") else {}
+    if role_arn == os.environ.get("SHARED_SLOT_POOL_ROLE_ARN") and os.environ.get("REPLICATOR_ACCOUNT_ID"):
+        # the vault's role lets a workload account touch only its own items of the shared copy-slot pool: the role's
+        # trust policy requires this tag to equal the caller's account, so it cannot name another account
+        kwargs["Tags"] = [{"Key": SOURCE_ACCOUNT_TAG, "Value": os.environ["REPLICATOR_ACCOUNT_ID"]}]
     try:
         response = boto3.client("sts", config=_CONFIG).assume_role(
             RoleArn=role_arn, RoleSessionName=_SESSION_NAME, **kwargs
@@ -137,6 +142,28 @@ def dynamodb_table(table_name: str) -> Any:
     return cached[1].Table(table_name)
 
 
+def role_dynamodb_table(table_arn: str, role_arn: str) -> Any:
+    """A DynamoDB Table of another account (the vault's shared copy-slot pool), reached through `role_arn` there.
+
+    Cached per thread and credentials, like dynamodb_table (boto3 resources are not thread-safe)."""
+    credentials = _credentials_for(role_arn)
+    region, name = table_arn.split(":")[3], table_arn.rsplit("/", 1)[-1]
+    key = (_generation, credentials["AccessKeyId"], region)
+    cached = getattr(_per_thread, "role_dynamodb", None)
+    if cached is None or cached[0] != key:
+        resource = boto3.resource(
+            "dynamodb",
+            region_name=region,
+            config=_CONFIG,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        cached = (key, resource)
+        _per_thread.role_dynamodb = cached
+    return cached[1].Table(name)
+
+
 def pages(read: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[str, Any]]:
     """The pages of a DynamoDB Query or Scan (`read` = a Table's query or scan), each fetched as the caller gets to
     it: the request again from each page's LastEvaluatedKey until there is none."""
@@ -155,6 +182,17 @@ def reset_cache() -> None:
         _clients.clear()
         _role_credentials.clear()
         _generation += 1
+
+
+def conditional_write(write: Callable[[], Any]) -> bool:
+    """Run a DynamoDB write that has a condition: False when the condition did not hold, True when it was made."""
+    try:
+        write()
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def error_code(error: Exception) -> str:

@@ -4,6 +4,12 @@ A replication takes a slot of the next copy's pool before the copy starts (Acqui
 queue on its task token; a copy that ends gives its slot back and hands it to the oldest waiter, which is resumed.
 Slots are held under the replication's id, so every path can give back what a replication holds without trusting
 what any input says it holds.
+
+A vault's shared pool (Settings.shares_pool: coordinator.yaml, docs/organization.md) is taken differently: the
+replication asks for a slot with its own request in the vault's table (through the vault's role, which lets it
+touch only its own account's requests), waits on its task token in this stack's table, and is woken by the vault's
+coordinator (a `Copy Slot Granted` event, then SlotGranted) or finds the grant at its re-check; giving back is
+deleting the request, which the coordinator sees.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ..aws import stepfunctions
-from ..aws.dynamodb import slot_pools
+from ..aws.dynamodb import shared_slot_pool, slot_pools
+from ..aws.sessions import home_region
 from ..clock import epoch_ms, utc_now
 from ..copy_slots import SlotWaitExpired, slot_wait_problem, waiter_entry
 from ..execution import Phase
@@ -23,7 +30,19 @@ from .guard import TaskContext
 
 
 def holds_slot(settings: Settings, replication_id: str, pool: str) -> bool:
+    if settings.shares_pool(pool):
+        return granted_shared_slot(settings, replication_id, pool)
     return replication_id in slot_pools.holders(settings.slots_table, pool)
+
+
+def granted_shared_slot(settings: Settings, replication_id: str, pool: str) -> bool:
+    """Whether the vault's coordinator granted this replication a slot of the shared `pool`."""
+    request = shared_slot_pool.slot_request(*_shared(settings), pool, replication_id)
+    return bool(request and request.get("lease"))
+
+
+def _shared(settings: Settings) -> tuple[str, str, str]:
+    return settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn, settings.account_id
 
 
 def take_slot(settings: Settings, replication_id: str, pool: str, queued_at_ms: int | None) -> bool:
@@ -47,6 +66,10 @@ def take_slot(settings: Settings, replication_id: str, pool: str, queued_at_ms: 
 
 def give_back(settings: Settings, replication_id: str, pool: str) -> None:
     """Give back the slot held in `pool` (if any) and hand it to the oldest waiter."""
+    if settings.shares_pool(pool):
+        # the coordinator sees the request go and hands the slot on (to whichever account's turn it is)
+        shared_slot_pool.give_back_request(*_shared(settings), pool, replication_id)
+        return
     if replication_id in slot_pools.holders(settings.slots_table, pool):
         slot_pools.release(settings.slots_table, pool, replication_id)
         _wake_without_failing(pool, settings)
@@ -77,6 +100,8 @@ def _wake_without_failing(pool: str, settings: Settings) -> None:
 
 def wake_waiters(pool: str, settings: Settings) -> None:
     """Hand free slots of `pool` to its waiters, oldest first, until the pool is full or nobody waits."""
+    if settings.shares_pool(pool):
+        return  # the vault's coordinator hands its slots over
     table = settings.slots_table
     limit = settings.quotas.limit(_kind_of(pool))
     while (waiter := slot_pools.oldest_waiter(table, pool)) is not None:
@@ -123,6 +148,8 @@ def acquire_slot(ctx: TaskContext) -> bool:
         _resume(token)  # nothing to wait for: its next task takes it on from where its record says
         return True
     pool = step.slot_pool
+    if settings.shares_pool(pool):
+        return _acquire_shared(ctx, pool, token)
     if take_slot(settings, rid, pool, progress.queued_at_ms):
         if progress.queued_at_ms is not None:
             ctx = ctx.save(progress.model_copy(update={"queued_at_ms": None}))
@@ -135,6 +162,27 @@ def acquire_slot(ctx: TaskContext) -> bool:
     slot_pools.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
     ctx.save(progress.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED}))
     wake_waiters(pool, settings)  # a slot freed between the full pool and the enqueue is not lost
+    return False
+
+
+def _acquire_shared(ctx: TaskContext, pool: str, token: str) -> bool:
+    """AcquireSlot for the vault's shared pool: resume if the coordinator granted a slot, else (re-)ask and wait.
+
+    The task token is stored before the request is made, so a grant that follows at once finds what to wake."""
+    settings, rid, progress = ctx.settings, ctx.replication_id, ctx.progress
+    if granted_shared_slot(settings, rid, pool):
+        if progress.queued_at_ms is not None:
+            slot_pools.leave_queue(settings.slots_table, pool, waiter_entry(progress.queued_at_ms, rid))
+            ctx = ctx.save(progress.model_copy(update={"queued_at_ms": None}))
+        _resume(token)
+        return True
+    now_ms = epoch_ms(utc_now())
+    queued_at = progress.queued_at_ms or now_ms
+    if problem := slot_wait_problem(pool, queued_at, now_ms, settings.max_slot_wait_hours):
+        raise SlotWaitExpired(problem)
+    slot_pools.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
+    ctx.save(progress.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED}))
+    shared_slot_pool.request_slot(*_shared(settings), pool, rid, queued_at, home_region())
     return False
 
 

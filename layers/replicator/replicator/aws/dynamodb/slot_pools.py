@@ -40,7 +40,7 @@ class HandOver(StrEnum):
     FULL = "full"  # the pool has no free slot
 
 
-def _on_conflict_retry(write: Callable[[], _T]) -> _T:
+def on_conflict_retry(write: Callable[[], _T]) -> _T:
     """Run a write, again after a short jittered pause while it conflicts with a transaction on the same item."""
     for attempt in range(_ATTEMPTS):
         try:
@@ -75,13 +75,13 @@ def hand_over_outcome(reasons: list[str]) -> HandOver | None:
     return None
 
 
-def _lease() -> str:
+def new_lease() -> str:
     return f"{utc_now().isoformat()}#{secrets.token_hex(4)}"
 
 
 def _ensure_pool(table: Any, pool: str) -> None:
     try:
-        _on_conflict_retry(
+        on_conflict_retry(
             lambda: table.put_item(
                 Item={"pool": pool, "entry": SLOTS, "holders": {}},
                 ConditionExpression="attribute_not_exists(#p)",
@@ -98,13 +98,13 @@ def try_acquire(table_name: str, pool: str, replication_id: str, limit: int) -> 
     table = dynamodb_table(table_name)
     _ensure_pool(table, pool)
     try:
-        _on_conflict_retry(
+        on_conflict_retry(
             lambda: table.update_item(
                 Key={"pool": pool, "entry": SLOTS},
                 UpdateExpression="SET holders.#r = :lease",
                 ConditionExpression="attribute_exists(holders.#r) OR size(holders) < :limit",
                 ExpressionAttributeNames={"#r": replication_id},
-                ExpressionAttributeValues={":lease": _lease(), ":limit": limit},
+                ExpressionAttributeValues={":lease": new_lease(), ":limit": limit},
             )
         )
     except ClientError as error:
@@ -116,7 +116,7 @@ def try_acquire(table_name: str, pool: str, replication_id: str, limit: int) -> 
 
 def hand_over(table_name: str, pool: str, waiter: dict[str, Any], limit: int) -> tuple[HandOver, str]:
     """Take `waiter` (an item read from the queue) out of the queue and give it a slot, in one transaction."""
-    lease = _lease()
+    lease = new_lease()
     table = dynamodb_table(table_name)
     items = [
         {
@@ -139,7 +139,7 @@ def hand_over(table_name: str, pool: str, waiter: dict[str, Any], limit: int) ->
         },
     ]
     try:
-        _on_conflict_retry(lambda: table.meta.client.transact_write_items(TransactItems=items))
+        on_conflict_retry(lambda: table.meta.client.transact_write_items(TransactItems=items))
     except ClientError as error:
         outcome = hand_over_outcome(cancellation_reasons(error))
         if error_code(error) != "TransactionCanceledException" or outcome is None:
@@ -157,7 +157,7 @@ def release(table_name: str, pool: str, replication_id: str, lease: str | None =
     if lease is not None:
         kwargs = {"ConditionExpression": "holders.#r = :lease", "ExpressionAttributeValues": {":lease": lease}}
     try:
-        _on_conflict_retry(
+        on_conflict_retry(
             lambda: dynamodb_table(table_name).update_item(
                 Key={"pool": pool, "entry": SLOTS},
                 UpdateExpression="REMOVE holders.#r",
@@ -184,11 +184,11 @@ def enqueue(table_name: str, pool: str, entry: str, replication_id: str, task_to
     whose tasks then read their plan from the replication's record.
     """
     item = {"pool": pool, "entry": entry, "replication_id": replication_id, "task_token": task_token}
-    _on_conflict_retry(lambda: dynamodb_table(table_name).put_item(Item=item))
+    on_conflict_retry(lambda: dynamodb_table(table_name).put_item(Item=item))
 
 
 def leave_queue(table_name: str, pool: str, entry: str) -> None:
-    _on_conflict_retry(lambda: dynamodb_table(table_name).delete_item(Key={"pool": pool, "entry": entry}))
+    on_conflict_retry(lambda: dynamodb_table(table_name).delete_item(Key={"pool": pool, "entry": entry}))
 
 
 def oldest_waiter(table_name: str, pool: str) -> dict[str, Any] | None:

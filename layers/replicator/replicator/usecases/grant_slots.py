@@ -1,0 +1,131 @@
+"""GrantSlots (the vault's coordinator, coordinator.yaml): hand the free slots of a shared copy-slot pool to the
+waiting replications of every workload account, fairly (copy_slots.fair_grants), and wake each one granted.
+
+The coordinator alone writes a pool's holders: workload accounts only add and delete their own requests (the vault
+role's conditions), so none can take, keep or reorder another account's slots. It runs on the table's stream: a
+request arriving, re-checking or given back changes the pool, and each batch looks again at every pool it touched.
+A holder whose request is gone gave its slot back (its release, or the reconciler's), even if the stream record that
+said so was lost: each pass checks every holder's request with a strongly consistent read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from ..aws import eventbridge
+from ..aws.dynamodb import shared_slot_pool
+from ..copy_slots import CopyQuotas, Waiter, fair_grants, grant_counts
+from ..observability import MetricUnit, logger, metrics
+from ..snapshots import SnapshotKind
+
+
+class CoordinatorSettings(BaseModel):
+    """The coordinator's settings (coordinator.yaml's parameters, through its function's environment)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str
+    quotas: CopyQuotas = CopyQuotas()
+    per_account_cap: int | None = None  # the most slots of a pool one workload account holds at a time
+    partition: str = "aws"
+
+
+class PoolGrants(BaseModel):
+    pool: str
+    granted: list[str]  # replication ids granted a slot in this pass, in order
+    dropped: list[str]  # holders whose request was gone (their slot given back)
+    in_flight: int
+    waiting: int
+
+
+def pools_touched(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The pools a stream batch changed, each with the waiting requests its records show (a request just written
+    may not be in the eventually consistent index yet: the record's new image stands for it)."""
+    pools: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        images = record.get("dynamodb", {})
+        for name in ("NewImage", "OldImage"):
+            image = images.get(name) or {}
+            pool = (image.get("pool") or {}).get("S")
+            if not pool or str((image.get("pk") or {}).get("S", "")).startswith("pool#"):
+                continue
+            seen = pools.setdefault(pool, [])
+            if name == "NewImage" and "waiting_pool" in image:
+                seen.append(_plain(image))
+    return pools
+
+
+def _plain(image: dict[str, Any]) -> dict[str, Any]:
+    """A stream image's attributes (DynamoDB JSON) as the table resource returns them (strings and numbers)."""
+    plain: dict[str, Any] = {}
+    for key, typed in image.items():
+        kind, value = next(iter(typed.items()))
+        plain[key] = int(value) if kind == "N" else value
+    return plain
+
+
+def grant_slots(settings: CoordinatorSettings, touched: dict[str, list[dict[str, Any]]]) -> list[PoolGrants]:
+    return [_grant_pool(settings, pool, seen) for pool, seen in sorted(touched.items())]
+
+
+def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, Any]]) -> PoolGrants:
+    table = settings.table_name
+    limit = settings.quotas.limit(SnapshotKind(pool.rsplit("#", 1)[1]))
+    shared_slot_pool.ensure_pool(table, pool)
+    item = shared_slot_pool.pool_item(table, pool)
+    holders: dict[str, dict[str, Any]] = dict(item.get("holders", {}))
+    existing = shared_slot_pool.existing_requests(table, [{"pk": h["pk"], "sk": h["sk"]} for h in holders.values()])
+    dropped = [rid for rid, h in holders.items() if (h["pk"], h["sk"]) not in existing]
+    shared_slot_pool.drop_holders(table, pool, dropped)
+    held = Counter(str(h["account"]) for rid, h in holders.items() if rid not in dropped)
+    requests = {str(r["replication_id"]): r for r in seen}
+    requests |= {str(r["replication_id"]): r for r in shared_slot_pool.waiting_requests(table, pool)}
+    requests = {rid: r for rid, r in requests.items() if rid not in holders or rid in dropped}
+    waiters = [
+        Waiter(replication_id=rid, source_account=str(r["source_account"]), queued_at_ms=int(r["queued_at_ms"]))
+        for rid, r in requests.items()
+    ]
+    free = limit - sum(held.values())
+    chosen = fair_grants(waiters, dict(held), free, settings.per_account_cap, _counts(item.get("granted", {})))
+    granted: list[Waiter] = []
+    for waiter in chosen:
+        request = requests[waiter.replication_id]
+        if shared_slot_pool.grant(table, pool, request, limit) is None:
+            continue  # given back or granted since it was read, or the pool is full (another pass): next one
+        granted.append(waiter)
+        _announce(settings, pool, request)
+    accounts_waiting = {w.source_account for w in waiters}
+    counts = grant_counts(_counts(item.get("granted", {})), dict(held), accounts_waiting, granted)
+    shared_slot_pool.save_grant_counts(table, pool, counts)
+    metrics.add_metric(name="SharedSlotsGranted", unit=MetricUnit.Count, value=len(granted))
+    in_flight = sum(held.values()) + len(granted)
+    logger.info(
+        "shared pool", extra={"pool": pool, "granted": len(granted), "in_flight": in_flight, "dropped": dropped}
+    )
+    return PoolGrants(
+        pool=pool,
+        granted=[w.replication_id for w in granted],
+        dropped=dropped,
+        in_flight=in_flight,
+        waiting=len(waiters) - len(granted),
+    )
+
+
+def _counts(raw: dict[str, Any]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in raw.items()}
+
+
+def _announce(settings: CoordinatorSettings, pool: str, request: dict[str, Any]) -> None:
+    """The event that wakes the granted replication; if it is lost, the replication's own re-check finds the
+    grant (SlotRecheckSeconds), so a refusal here is logged and counted, not retried at the cost of other grants."""
+    account, region = str(request["source_account"]), str(request.get("home_region", ""))
+    bus = f"arn:{settings.partition}:events:{region}:{account}:event-bus/default"
+    try:
+        eventbridge.announce_slot_granted(bus, str(request["replication_id"]), pool)
+    except (ClientError, eventbridge.OutcomeNotPublished) as error:
+        logger.warning("grant not announced", extra={"bus": bus, "error": str(error)})
+        metrics.add_metric(name="SlotGrantNotAnnounced", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,192 @@
+"""The vault's shared copy-slot pool (issue 17, coordinator.yaml): two workload accounts asking for slots of one
+destination pool, the coordinator's grants (usecases.grant_slots) on the emulation's DynamoDB in the vault account.
+
+The table is coordinator.yaml's own SharedSlotPoolTable, made by CloudFormation in the vault account; the workload
+accounts reach it through the vault's target role (aws/dynamodb/shared_slot_pool.py), the coordinator with the
+vault account's own credentials. What is not driven here yet (said in the issue's note): the table's stream
+invoking the coordinator, the Copy Slot Granted event reaching SlotGranted, and IAM's LeadingKeys condition (moto
+evaluates no policy: the emulation's IAM double does not cover DynamoDB).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from moto.cloudformation.models import cloudformation_backends
+from support import TARGET_ACCOUNT, base_scenario
+
+from replicator.aws import sessions
+from replicator.aws.dynamodb import shared_slot_pool
+from replicator.copy_slots import CopyQuotas
+from replicator.settings import Settings
+from replicator.usecases.grant_slots import CoordinatorSettings, grant_slots
+from replicator.usecases.slots import give_back, holds_slot
+from replicator_cli.local.cloud import HOME_REGION, SOURCE_ACCOUNT
+from replicator_cli.local.emulation import emulation
+from replicator_cli.local.provision import load_template
+from replicator_cli.local.scenario import TARGET_ROLE_NAME
+
+OTHER_ACCOUNT = "333333333333"  # a second workload account replicating into the same vault
+POOL = f"{TARGET_ACCOUNT}#eu-west-1#instance"
+QUOTA = 2
+
+
+@pytest.fixture(scope="module")
+def vault() -> Iterator[dict[str, Any]]:
+    """The emulation with the vault account's coordinator table (coordinator.yaml's resource, made there)."""
+    with emulation(base_scenario(), run=False) as up:
+        template = load_template(up.cloud.root / "coordinator.yaml")
+        table_only = {"Resources": {"SharedSlotPoolTable": template["Resources"]["SharedSlotPoolTable"]}}
+        stack = cloudformation_backends[TARGET_ACCOUNT][HOME_REGION].create_stack(
+            name="rds-snapshot-replicator-coordinator", template=json.dumps(table_only), parameters={}
+        )
+        assert stack.status == "CREATE_COMPLETE"
+        name = stack.resource_map["SharedSlotPoolTable"].physical_resource_id
+        role_arn = up.runner.role_arns[TARGET_ACCOUNT]
+        assert role_arn.endswith(TARGET_ROLE_NAME)
+        yield {
+            "up": up,
+            "table_name": name,
+            "table_arn": f"arn:aws:dynamodb:{HOME_REGION}:{TARGET_ACCOUNT}:table/{name}",
+            "role_arn": role_arn,
+        }
+
+
+def workload(vault: dict[str, Any], account: str) -> Settings:
+    return Settings(
+        mapping_table="m",
+        history_table="h",
+        account_id=account,
+        shared_slot_pool_table_arn=vault["table_arn"],
+        shared_slot_pool_role_arn=vault["role_arn"],
+    )
+
+
+@contextmanager
+def as_vault(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The coordinator runs in the vault account: its own credentials there (moto maps an assumed role's keys to
+    the role's account)."""
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{TARGET_ACCOUNT}:role/{TARGET_ROLE_NAME}",
+        RoleSessionName="coordinator",
+        ExternalId="replicator-local",
+    )["Credentials"]
+    with monkeypatch.context() as patched:
+        patched.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+        patched.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+        patched.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+        sessions.reset_cache()
+        boto3.DEFAULT_SESSION = None
+        try:
+            yield
+        finally:
+            boto3.DEFAULT_SESSION = None
+    sessions.reset_cache()
+
+
+def coordinate(vault: dict[str, Any], monkeypatch: pytest.MonkeyPatch, cap: int | None = None) -> list[str]:
+    """One pass of the coordinator over the pool; the replications granted a slot."""
+    settings = CoordinatorSettings(
+        table_name=vault["table_name"], quotas=CopyQuotas(instance=QUOTA), per_account_cap=cap
+    )
+    with as_vault(monkeypatch):
+        (result,) = grant_slots(settings, {POOL: []})
+        assert result.in_flight <= QUOTA
+        holders = shared_slot_pool.pool_item(vault["table_name"], POOL)["holders"]
+    assert len(holders) <= QUOTA, holders
+    return result.granted
+
+
+def ask(vault: dict[str, Any], account: str, rid: str, queued_at_ms: int) -> None:
+    settings = workload(vault, account)
+    shared_slot_pool.request_slot(
+        settings.shared_slot_pool_table_arn,
+        settings.shared_slot_pool_role_arn,
+        account,
+        POOL,
+        rid,
+        queued_at_ms,
+        HOME_REGION,
+    )
+
+
+def test_two_accounts_share_the_vaults_quota_fairly_and_a_freed_slot_goes_to_the_other_account(vault, monkeypatch):
+    a, b = workload(vault, SOURCE_ACCOUNT), workload(vault, OTHER_ACCOUNT)
+    assert a.shares_pool(POOL)
+    assert b.shares_pool(POOL)
+    assert not a.shares_pool(f"{SOURCE_ACCOUNT}#us-west-2#instance")  # other destinations keep the stack's own pool
+    # account A's backfill arrives alone: it takes the whole pool (no slot stays free while anyone waits)
+    for n in range(4):
+        ask(vault, SOURCE_ACCOUNT, f"a-{n}", 1_000 + n)
+    assert coordinate(vault, monkeypatch) == ["a-0", "a-1"]
+    assert holds_slot(a, "a-0", POOL)
+    assert holds_slot(a, "a-1", POOL)
+    assert not holds_slot(a, "a-2", POOL)
+    # then account B's two replications wait behind A's older ones
+    for n in range(2):
+        ask(vault, OTHER_ACCOUNT, f"b-{n}", 2_000 + n)
+    assert coordinate(vault, monkeypatch) == []  # full: nothing more, and nothing taken from anyone
+
+    # A's copy ends: its slot goes to B's oldest waiter, not to A's older ones (A has had two grants, B none)
+    give_back(a, "a-0", POOL)
+    assert coordinate(vault, monkeypatch) == ["b-0"]
+    assert holds_slot(b, "b-0", POOL)
+    # and A's next slot given back goes to B again (A: two grants, B: one)
+    give_back(a, "a-1", POOL)
+    assert coordinate(vault, monkeypatch) == ["b-1"]
+
+    # B's copies end: A's waiters get both slots, oldest first (nobody of B waits any more)
+    give_back(b, "b-0", POOL)
+    give_back(b, "b-1", POOL)
+    assert coordinate(vault, monkeypatch) == ["a-2", "a-3"]
+    assert holds_slot(a, "a-2", POOL)
+    assert holds_slot(a, "a-3", POOL)
+    assert not holds_slot(b, "a-2", POOL)  # a grant is the account's own: B's session sees none of A's requests
+
+
+def test_a_workload_cannot_hold_a_slot_the_coordinator_did_not_grant(vault, monkeypatch):
+    """Asking is all a workload can do: its request is only a place in the queue until the coordinator grants it,
+    and asking again keeps the place (the re-check) without taking a slot."""
+    a = workload(vault, SOURCE_ACCOUNT)
+    ask(vault, SOURCE_ACCOUNT, "a-late", 9_000)
+    ask(vault, SOURCE_ACCOUNT, "a-late", 9_500)  # a re-check
+    assert not holds_slot(a, "a-late", POOL)
+    request = shared_slot_pool.slot_request(vault["table_arn"], vault["role_arn"], SOURCE_ACCOUNT, POOL, "a-late")
+    assert request is not None
+    assert request["queued_at_ms"] == 9_000
+    assert "rechecked_at" in request
+    assert "lease" not in request
+    give_back(a, "a-late", POOL)  # gives its place back
+    assert shared_slot_pool.slot_request(vault["table_arn"], vault["role_arn"], SOURCE_ACCOUNT, POOL, "a-late") is None
+
+
+def test_a_holder_whose_request_is_gone_gives_its_slot_to_the_next_waiter(vault, monkeypatch):
+    """A release whose stream record was lost still frees the slot: each pass checks the holders' requests."""
+    a = workload(vault, SOURCE_ACCOUNT)
+    for rid in ("a-2", "a-3"):
+        give_back(a, rid, POOL)
+    ask(vault, OTHER_ACCOUNT, "b-x", 10_000)
+    ask(vault, OTHER_ACCOUNT, "b-y", 10_001)
+    ask(vault, OTHER_ACCOUNT, "b-z", 10_002)
+    assert coordinate(vault, monkeypatch) == ["b-x", "b-y"]
+    # b-x's request goes without the coordinator seeing it go (a lost stream record): the next pass finds it gone
+    give_back(workload(vault, OTHER_ACCOUNT), "b-x", POOL)
+    assert coordinate(vault, monkeypatch) == ["b-z"]
+    with as_vault(monkeypatch):
+        assert set(shared_slot_pool.pool_item(vault["table_name"], POOL)["holders"]) == {"b-y", "b-z"}
+
+
+def test_the_per_account_cap_keeps_an_account_below_it_even_with_free_slots(vault, monkeypatch):
+    b = workload(vault, OTHER_ACCOUNT)
+    for rid in ("b-y", "b-z"):
+        give_back(b, rid, POOL)
+    coordinate(vault, monkeypatch)
+    for n in range(3):
+        ask(vault, OTHER_ACCOUNT, f"b-cap-{n}", 20_000 + n)
+    assert coordinate(vault, monkeypatch, cap=1) == ["b-cap-0"]
+    assert coordinate(vault, monkeypatch, cap=1) == []  # a slot is free, but B is at its cap
