@@ -77,6 +77,8 @@ METRICS: dict[str, MetricSpec] = {
     "PlanTampering": _spec(_COUNT, "tasks that refused to act on something the replicator did not plan"),
     "CleanupFailed": _spec(_COUNT, "cleanups (a share, an intermediate copy) that failed"),
     "SlotHandOverFailed": _spec(_COUNT, "copy slots that could not be handed to a waiter (given back)"),
+    "SharedSlotsGranted": _spec(_COUNT, "slots of a vault's shared copy-slot pool its coordinator granted"),
+    "SlotGrantNotAnnounced": _spec(_COUNT, "grant wake-ups a workload bus refused (its re-check finds the grant)"),
     "SingleStepRefused": _spec(_COUNT, "single-step copies RDS refused (the replication fell back to staging)"),
     "ReplicasDeleted": _spec(_COUNT, "replicas the prune deleted"),
     "RecordsRepaired": _spec(_COUNT, "replications the reconciler failed (execution ended without an outcome)"),

@@ -4,6 +4,7 @@ Replication (the start function, then the replication state machine's tasks, eac
 start              a snapshot event -> a plan per mapping target, recorded, an execution started (no other side effect)
 guard              what every task does first: its input is the replicator's, and the stored plan is one it would make
 slots              copy slots (the RDS copy quota): take, wait in a pool's queue (AcquireSlot), give back, hand over
+slot_granted       SlotGranted: a vault's coordinator granted a slot of its shared pool; resume the replication
 run_step           RunStep: shares and the next copy, from the stored plan
 check_copy         CheckCopy: the copy in progress, and the progress recorded
 finish             FinishReplication: verify the replica, clean up, record the outcome
@@ -18,4 +19,7 @@ restore_schedule   which replicas are due a restore test; their plans, records a
 restore_test       RunRestoreTest: one restore test a stage further (restore, wait, verify, clean up, record)
 restore_leftovers  the reconciler's part for restore tests
 reindex            once after an upgrade: the history's index attributes for older records
+
+In a vault account (coordinator.yaml):
+grant_slots        GrantSlots: the shared copy-slot pool's free slots, fairly between workload accounts
 """
