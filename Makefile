@@ -71,6 +71,7 @@ bench: $(BIN)/replicator
 
 build: $(SAM)
 	$(SAM) build --template template.yaml --config-file samconfig.toml
+	$(SAM) build --template coordinator.yaml --build-dir .aws-sam/coordinator
 
 # forwarder.yaml in each other source region (README, "Every source region"), e.g.
 #   make deploy-forwarders REGIONS="eu-west-1 ap-southeast-2"

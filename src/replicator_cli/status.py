@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from replicator.aws.dynamodb import lineage_bases
+from replicator.aws.dynamodb import lineage_bases, shared_slot_pool, slot_pools
 from replicator.aws.dynamodb.replication_records import scan_records
+from replicator.aws.sessions import RoleNotAssumable
 from replicator.history import ReplicationRecord, ReplicationStatus, utc_now
 
 from . import validation
@@ -103,6 +104,50 @@ def read_bases(cli: CliContext) -> list[lineage_bases.BaseRecord] | None:
         return lineage_bases.all_bases(cli.slots_table)
     except (CliError, ClientError):
         return None
+
+
+def read_pools(cli: CliContext, records: list[ReplicationRecord]) -> list[tuple[str, str, int, int]]:
+    """(pool, whose, in flight, waiting) of every copy-slot pool in use: this stack's own pools, and a vault's shared
+    pool per source account (read through the vault's role, as the reconciler does)."""
+    try:
+        local = slot_pools.occupancy(slot_pools.all_items(cli.slots_table))
+    except (CliError, ClientError):
+        return []
+    table_arn = cli.stack_parameter("SharedSlotPoolTableArn") or ""
+    role_arn = cli.stack_parameter("SharedSlotPoolRoleArn") or ""
+    vault = table_arn.split(":")[4] if table_arn.count(":") >= 5 and role_arn else None
+    rows = [(pool, "this stack", n, w) for pool, (n, w) in sorted(local.items()) if pool.split("#")[0] != vault]
+    if vault is None:
+        return rows
+    in_use = {p for p in local if p.split("#")[0] == vault}
+    in_use |= {
+        pool
+        for r in records
+        if r.plan is not None and not r.status.final
+        for pool in r.plan.slot_pools
+        if pool.split("#")[0] == vault
+    }
+    try:
+        table = shared_slot_pool.workload_table(table_arn, role_arn)
+        for pool in sorted(in_use):
+            for account, counts in sorted(shared_slot_pool.pool_state(table, pool).items()):
+                rows.append((pool, account, counts.get("in_flight", 0), counts.get("waiting", 0)))
+    except (ClientError, RoleNotAssumable) as error:
+        cli.err.print(f"the vault's shared copy-slot pool cannot be read: {error}", markup=False, highlight=False)
+    return rows
+
+
+def render_pools(rows: list[tuple[str, str, int, int]]) -> Table:
+    """Copies in flight and waiting per copy-slot pool (RDS's quota per destination account and region); a vault's
+    shared pool per source account."""
+    table = Table(title="Copy slots", title_justify="left")
+    table.add_column("pool [dim](account/region/kind)[/]", no_wrap=True)
+    table.add_column("source account", no_wrap=True)
+    table.add_column("in flight", justify="right")
+    table.add_column("waiting", justify="right")
+    for pool, whose, in_flight, waiting in rows:
+        table.add_row(escape(slot_pools.pool_label(pool)), escape(whose), str(in_flight), str(waiting))
+    return table
 
 
 def split(records: list[ReplicationRecord]) -> tuple[list[ReplicationRecord], list[ReplicationRecord]]:
@@ -225,6 +270,9 @@ def status(
 
         def tables(console: Console) -> None:
             console.print(render(records))
+            pools = [row for row in read_pools(cli, records) if row[2] or row[3]]
+            if pools:
+                console.print(render_pools(pools))
             bases = read_bases(cli)
             if bases:
                 console.print(render_bases(bases))

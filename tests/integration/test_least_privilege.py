@@ -9,8 +9,10 @@ import pytest
 import yaml
 from support import (
     ROOT,
+    TARGET_ACCOUNT,
     aurora,
     base_scenario,
+    burst,
     database,
     mapping,
     restore_tests_ended,
@@ -82,6 +84,15 @@ SCENARIOS = {
             }
         ],
     ),
+    # a vault's shared copy-slot pool (coordinator.yaml, quota 1): requests through the vault role, the coordinator's
+    # grants on the stream, Copy Slot Granted events waking SlotGranted, the reconciler reading the pool
+    "shared-pool": burst(
+        ["orders-a", "orders-b", "orders-c"],
+        mappings=[mapping(VAULT)],
+        instance_copy_quota=20,
+        shared_slot_pool_account=TARGET_ACCOUNT,
+        shared_pool_instance_quota=1,
+    ),
 }
 
 
@@ -117,6 +128,24 @@ def test_the_scenarios_reach_the_target_account_and_the_slot_queue(seen):
     assert ("RunStepFunction", "rds:ModifyDBSnapshotAttribute") in actions  # shared
     assert ("FinishReplicationFunction", "rds:DeleteDBSnapshot") in actions  # cleaned up
     assert ("AcquireSlotFunction", "dynamodb:Query") in actions  # queued
+    assert ("AcquireSlotFunction", "dynamodb:PutItem", True) in seen  # a request in the vault's shared pool
+    assert ("SlotGrantedFunction", "states:SendTaskSuccess", False) in seen  # woken by the coordinator's grant
     assert ("RunRestoreTestFunction", "rds:RestoreDBClusterFromSnapshot") in actions  # a restore test
     assert ("RunRestoreTestFunction", "rds:DeleteDBInstance", True) in seen  # ... in the target account
     assert any(through_role for _, _, through_role in seen)
+
+
+def test_the_vaults_coordinator_calls_only_what_its_role_allows(seen):
+    """coordinator.yaml's GrantSlots, seen on the shared-pool scenario: every call in its role's policy, and none of
+    its role's actions unused (the stream's reads are Lambda's, with the same role)."""
+    from replicator_cli.local.provision import load_template
+
+    role = load_template(ROOT / "coordinator.yaml")["Resources"]["GrantSlotsRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    allowed = {a for s in statements for a in s["Action"]} - {"logs:CreateLogStream", "logs:PutLogEvents"}
+    stream = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+    failures = {"sqs:SendMessage"}  # Lambda sends a batch that keeps failing to the on-failure destination
+    called = {a for f, a, through_role in seen if f == "GrantSlotsFunction" and not through_role}
+    assert called, "the coordinator was never seen calling AWS"
+    assert called - allowed == set()
+    assert allowed - stream - failures - called == set(), "granted but never called"

@@ -3,9 +3,9 @@ destination pool, the coordinator's grants (usecases.grant_slots) on the emulati
 
 The table is coordinator.yaml's own SharedSlotPoolTable, made by CloudFormation in the vault account; the workload
 accounts reach it through the vault's target role (aws/dynamodb/shared_slot_pool.py), the coordinator with the
-vault account's own credentials. What is not driven here yet (said in the issue's note): the table's stream
-invoking the coordinator, the Copy Slot Granted event reaching SlotGranted, and IAM's LeadingKeys condition (moto
-evaluates no policy: the emulation's IAM double does not cover DynamoDB).
+vault account's own credentials, one pass at a time, so that each grant is seen. The pipeline around it (the stream
+invoking the coordinator, the Copy Slot Granted event, SlotGranted, the role's conditions) is
+test_shared_slot_pool_pipeline.py's and test_iam_session_tags.py's.
 """
 
 from __future__ import annotations
@@ -103,16 +103,11 @@ def coordinate(vault: dict[str, Any], monkeypatch: pytest.MonkeyPatch, cap: int 
 
 
 def ask(vault: dict[str, Any], account: str, rid: str, queued_at_ms: int) -> None:
-    settings = workload(vault, account)
-    shared_slot_pool.request_slot(
-        settings.shared_slot_pool_table_arn,
-        settings.shared_slot_pool_role_arn,
-        account,
-        POOL,
-        rid,
-        queued_at_ms,
-        HOME_REGION,
-    )
+    shared_slot_pool.request_slot(_table(vault), account, POOL, rid, queued_at_ms, HOME_REGION)
+
+
+def _table(vault: dict[str, Any]) -> Any:
+    return shared_slot_pool.workload_table(vault["table_arn"], vault["role_arn"])
 
 
 def test_two_accounts_share_the_vaults_quota_fairly_and_a_freed_slot_goes_to_the_other_account(vault, monkeypatch):
@@ -156,13 +151,13 @@ def test_a_workload_cannot_hold_a_slot_the_coordinator_did_not_grant(vault, monk
     ask(vault, SOURCE_ACCOUNT, "a-late", 9_000)
     ask(vault, SOURCE_ACCOUNT, "a-late", 9_500)  # a re-check
     assert not holds_slot(a, "a-late", POOL)
-    request = shared_slot_pool.slot_request(vault["table_arn"], vault["role_arn"], SOURCE_ACCOUNT, POOL, "a-late")
+    request = shared_slot_pool.slot_request(_table(vault), SOURCE_ACCOUNT, POOL, "a-late")
     assert request is not None
     assert request["queued_at_ms"] == 9_000
     assert "rechecked_at" in request
     assert "lease" not in request
     give_back(a, "a-late", POOL)  # gives its place back
-    assert shared_slot_pool.slot_request(vault["table_arn"], vault["role_arn"], SOURCE_ACCOUNT, POOL, "a-late") is None
+    assert shared_slot_pool.slot_request(_table(vault), SOURCE_ACCOUNT, POOL, "a-late") is None
 
 
 def test_a_holder_whose_request_is_gone_gives_its_slot_to_the_next_waiter(vault, monkeypatch):

@@ -257,6 +257,10 @@ def test_the_target_role_lets_a_workload_touch_only_its_own_requests_in_the_shar
         "dynamodb:LeadingKeys": ["account#${aws:PrincipalTag/replicator:source-account}"]
     }
     assert pool["Condition"]["Null"] == {"aws:PrincipalTag/replicator:source-account": "false"}
+    # the pools' items (counts per account) are only readable
+    (pools,) = [s for s in statements(document, condition_true=True) if s.get("Sid") == "SharedCopySlotPools"]
+    assert pools["Action"] == ["dynamodb:GetItem"]
+    assert pools["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["pool#*"]}}
     assert not [s for s in statements(document, condition_true=False) if s.get("Sid") == "SharedCopySlotRequests"]
 
 

@@ -52,6 +52,7 @@ def publish_metrics(values: list[tuple[str, MetricUnit, float]], **dimensions: s
 SERVICE_ONLY = frozenset({"service"})
 PER_TARGET = frozenset({"service", "target"})  # target = "account/region" of a mapping target
 PER_POOL = frozenset({"service", "pool"})  # pool = "account/region/kind" of a copy-slot pool
+PER_POOL_AND_ACCOUNT = frozenset({"service", "pool", "source_account"})  # a vault's shared pool, per workload
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,20 @@ METRICS: dict[str, MetricSpec] = {
     "OldestReplicaAgeSeconds": _spec(
         _SECONDS, "the age of the newest replica of the database least recently replicated", PER_TARGET, SERVICE_ONLY
     ),
-    "CopiesInFlight": _spec(_COUNT, "copy slots held in a pool (copies in flight), per reconciler run", PER_POOL),
-    "CopiesWaiting": _spec(_COUNT, "replications waiting for a copy slot of a pool, per reconciler run", PER_POOL),
+    "CopiesInFlight": _spec(
+        _COUNT,
+        "copy slots held in a pool (copies in flight), per reconciler run; a vault's shared pool per source account, "
+        "per coordinator pass",
+        PER_POOL,
+        PER_POOL_AND_ACCOUNT,
+    ),
+    "CopiesWaiting": _spec(
+        _COUNT,
+        "replications waiting for a copy slot of a pool, per reconciler run; a vault's shared pool per source "
+        "account, per coordinator pass",
+        PER_POOL,
+        PER_POOL_AND_ACCOUNT,
+    ),
     "RestoreTestsSucceeded": _spec(
         _COUNT, "restore tests whose replica restored and checked out", PER_TARGET, SERVICE_ONLY
     ),

@@ -18,11 +18,19 @@ from moto.server import ThreadedMotoServer
 from replicator.aws import sessions
 
 from . import doubles
-from .provision import LocalForwarder, LocalStack, provision, provision_forwarder
+from .provision import (
+    LocalCoordinator,
+    LocalForwarder,
+    LocalStack,
+    provision,
+    provision_coordinator,
+    provision_forwarder,
+)
 
 SOURCE_ACCOUNT = "123456789012"  # moto's default account: the replicator's own
 HOME_REGION = "us-east-1"
 LOCAL_EXTERNAL_ID = "replicator-local"  # the stack's ExternalId parameter in local runs
+TARGET_ROLE_NAME = "rds-snapshot-replicator-target"  # target-account-role.yaml's RoleName in local runs
 
 _LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -92,6 +100,8 @@ class LocalCloud:
         mapping_cache_seconds: int = 60,
         parameters: dict[str, str] | None = None,
         port: int | None = None,
+        coordinator_account: str | None = None,
+        coordinator_parameters: dict[str, str] | None = None,
     ):
         self.root = root or find_root()
         self.mapping_cache_seconds = mapping_cache_seconds
@@ -103,6 +113,9 @@ class LocalCloud:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._saved_env: dict[str, str | None] = {}
+        self.coordinator_account = coordinator_account
+        self.coordinator_parameters = coordinator_parameters or {}
+        self.coordinator: LocalCoordinator | None = None  # coordinator.yaml in the vault, with a shared pool
         self.stack: LocalStack
         self.doubles: doubles.Doubles
 
@@ -130,13 +143,27 @@ class LocalCloud:
             "ExternalId": LOCAL_EXTERNAL_ID,
             **self.parameters,
         }
+        coordinator_env: dict[str, str] = {}
+        if self.coordinator_account:
+            # first: the stack and the vault's role are configured with its table
+            self.coordinator = provision_coordinator(
+                self.root, self.coordinator_account, HOME_REGION, self.coordinator_parameters
+            )
+            parameters["SharedSlotPoolTableArn"] = self.coordinator.table_arn
+            parameters["SharedSlotPoolRoleArn"] = f"arn:aws:iam::{self.coordinator_account}:role/{TARGET_ROLE_NAME}"
+            for function in self.coordinator.functions.values():
+                coordinator_env.update(function.environment)
         self.stack = provision(self.root, region=HOME_REGION, parameters=parameters)
         env: dict[str, str] = {}
         for function in self.stack.functions.values():
             env.update(function.environment)  # the functions' environment, as the template resolved it
-        self._setenv(env)
+        # the emulation runs every function in this process, with one environment: the coordinator's own variables
+        # (POOL_*, PER_ACCOUNT_CAP) are added, those it shares with the replicator's (Powertools') are the stack's
+        self._setenv({**{k: v for k, v in coordinator_env.items() if k not in env}, **env})
         _function_logs_to_stderr(self.log_level)
         self.doubles.lambda_dispatcher.register(self.stack.functions.values())
+        if self.coordinator is not None:
+            self.doubles.lambda_dispatcher.register(self.coordinator.functions.values())
         from replicator.settings import get_settings
 
         get_settings.cache_clear()

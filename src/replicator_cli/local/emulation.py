@@ -20,7 +20,7 @@ import boto3
 from replicator.history import ReplicationRecord
 
 from .cloud import LocalCloud
-from .scenario import Scenario, ScenarioResult, ScenarioRunner, stack_parameters
+from .scenario import Scenario, ScenarioResult, ScenarioRunner, coordinator_parameters, stack_parameters
 
 BeforeEvents = Callable[[LocalCloud, ScenarioRunner], None]
 
@@ -119,6 +119,8 @@ def emulation(
         poll_seconds=scenario.poll_seconds,
         log_level=log_level,
         parameters=stack_parameters(scenario),
+        coordinator_account=scenario.shared_slot_pool_account,
+        coordinator_parameters=coordinator_parameters(scenario),
         **cloud_options,
     ) as cloud:
         folder = base_dir or (spec.parent if isinstance(spec, Path) else cloud.root)

@@ -67,6 +67,7 @@ class LocalFunction:
     code_dir: Path
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
+    account: str = ""  # the account it is deployed in ("" = the emulation's own, its default credentials')
 
 
 @dataclass
@@ -104,11 +105,24 @@ class LocalForwarder:
     resources: dict[str, str]  # logical id -> physical id
 
 
+def account_client(service: str, region: str, account: str = "") -> Any:
+    """A client of the emulation acting in `account` ("" = its own): moto's account header on each request, which
+    stands for credentials of that account."""
+    client = boto3.client(service, region_name=region)
+    if account:
+
+        def in_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        client.meta.events.register("before-send", in_account)
+    return client
+
+
 def _create_stack(
-    cfn_template: dict[str, Any], stack_name: str, region: str, parameters: dict[str, str]
+    cfn_template: dict[str, Any], stack_name: str, region: str, parameters: dict[str, str], account: str = ""
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(outputs, logical id -> physical id) of a stack made on the emulation; an error if it was not made."""
-    cfn = boto3.client("cloudformation", region_name=region)
+    cfn = account_client("cloudformation", region, account)
     cfn.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(cfn_template),
@@ -144,21 +158,23 @@ def _zip_dir(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
-def to_cloudformation(root: Path, template: dict[str, Any], region: str) -> dict[str, Any]:
-    """The SAM template with code in S3 and the ASL file inlined, translated to CloudFormation."""
-    s3 = boto3.client("s3", region_name=region)
+def to_cloudformation(root: Path, template: dict[str, Any], region: str, account: str = "") -> dict[str, Any]:
+    """The SAM template with code in S3 (of the account it is deployed in) and the ASL file inlined, translated to
+    CloudFormation."""
+    s3 = account_client("s3", region, account)
+    bucket = f"{CODE_BUCKET}-{account}" if account else CODE_BUCKET  # bucket names are global
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=CODE_BUCKET)
+        s3.create_bucket(Bucket=bucket)
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             key = f"{logical_id}.zip"
-            s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_dir(root / props["CodeUri"]))
-            props["CodeUri"] = f"s3://{CODE_BUCKET}/{key}"
+            s3.put_object(Bucket=bucket, Key=key, Body=_zip_dir(root / props["CodeUri"]))
+            props["CodeUri"] = f"s3://{bucket}/{key}"
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             key = f"{logical_id}.zip"
-            s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_dir(root / props["ContentUri"]))
-            props["ContentUri"] = f"s3://{CODE_BUCKET}/{key}"
+            s3.put_object(Bucket=bucket, Key=key, Body=_zip_dir(root / props["ContentUri"]))
+            props["ContentUri"] = f"s3://{bucket}/{key}"
         elif resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
             props["Definition"] = json.loads((root / props.pop("DefinitionUri")).read_text())
     return transform(template, {}, NoManagedPolicies())
@@ -184,6 +200,59 @@ def _resolve(value: Any, resources: dict[str, str], functions_by_logical: dict[s
     raise ValueError(f"cannot resolve {value} in DefinitionSubstitutions")
 
 
+@dataclass
+class LocalCoordinator:
+    """coordinator.yaml in a vault account: its shared copy-slot table and the function granting its slots."""
+
+    name: str
+    account: str
+    region: str
+    outputs: dict[str, str]
+    functions: dict[str, LocalFunction]
+
+    @property
+    def table_arn(self) -> str:
+        return self.outputs["SharedSlotPoolTableArn"]
+
+
+def _local_functions(
+    root: Path, sam_template: dict[str, Any], resources: dict[str, str], region: str, account: str = ""
+) -> tuple[dict[str, LocalFunction], dict[str, str]]:
+    """The stack's functions as the dispatcher runs them (by name), and their ARNs by logical id."""
+    lambda_client = account_client("lambda", region, account)
+    functions: dict[str, LocalFunction] = {}
+    function_arns: dict[str, str] = {}
+    for logical_id, resource in sam_template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        config = lambda_client.get_function(FunctionName=resources[logical_id])["Configuration"]
+        function_arns[logical_id] = config["FunctionArn"]
+        functions[config["FunctionName"]] = LocalFunction(
+            logical_id=logical_id,
+            name=config["FunctionName"],
+            code_dir=root / resource["Properties"]["CodeUri"],
+            handler=resource["Properties"].get("Handler", sam_template["Globals"]["Function"]["Handler"]),
+            environment={k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()},
+            account=account,
+        )
+    return functions, function_arns
+
+
+def provision_coordinator(
+    root: Path,
+    account: str,
+    region: str = "us-east-1",
+    parameters: dict[str, str] | None = None,
+    stack_name: str = "rds-snapshot-replicator-coordinator",
+) -> LocalCoordinator:
+    """Deploy coordinator.yaml in `account` (a vault) of the emulation."""
+    sam_template = load_template(root / "coordinator.yaml")
+    cfn_template = to_cloudformation(root, json.loads(json.dumps(sam_template)), region, account)
+    outputs, resources = _create_stack(cfn_template, stack_name, region, parameters or {}, account)
+    functions, _ = _local_functions(root, sam_template, resources, region, account)
+    return LocalCoordinator(name=stack_name, account=account, region=region, outputs=outputs, functions=functions)
+
+
 def provision(
     root: Path, stack_name: str = "replicator", region: str = "us-east-1", parameters: dict[str, str] | None = None
 ) -> LocalStack:
@@ -198,21 +267,7 @@ def provision(
 
     outputs, resources = _create_stack(cfn_template, stack_name, region, parameters or {})
 
-    lambda_client = boto3.client("lambda", region_name=region)
-    functions: dict[str, LocalFunction] = {}
-    function_arns: dict[str, str] = {}
-    for logical_id, resource in sam_template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        config = lambda_client.get_function(FunctionName=resources[logical_id])["Configuration"]
-        function_arns[logical_id] = config["FunctionArn"]
-        functions[config["FunctionName"]] = LocalFunction(
-            logical_id=logical_id,
-            name=config["FunctionName"],
-            code_dir=root / resource["Properties"]["CodeUri"],
-            handler=resource["Properties"].get("Handler", sam_template["Globals"]["Function"]["Handler"]),
-            environment={k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()},
-        )
+    functions, function_arns = _local_functions(root, sam_template, resources, region)
 
     # moto's CloudFormation ignores DefinitionSubstitutions and makes a state machine that never runs: make it again.
     sfn = boto3.client("stepfunctions", region_name=region)

@@ -27,10 +27,8 @@ from replicator.history import ReplicationRecord
 from replicator.restore_testing import RESTORE_PREFIX, RestoreTestRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
 
-from .cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, LocalCloud
+from .cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, TARGET_ROLE_NAME, LocalCloud
 from .provision import load_template
-
-TARGET_ROLE_NAME = "rds-snapshot-replicator-target"
 
 
 class _Spec(BaseModel):
@@ -103,6 +101,11 @@ class Scenario(_Spec):
     target_accounts: list[str] = Field(default_factory=list)
     allowed_target_accounts: list[str] | None = None  # the stack's AllowedTargetAccounts (default: target_accounts)
     replica_deletion: Literal["retention", "never"] = "retention"  # the target roles' ReplicaDeletion
+    # a vault account whose copy quota every workload shares: coordinator.yaml deployed there, its target role and the
+    # stack configured for it (SharedSlotPoolTableArn); its pool's quota and per-account cap are coordinator.yaml's
+    shared_slot_pool_account: str | None = None
+    shared_pool_instance_quota: int = 20
+    shared_pool_per_account_cap: int = 0
     refuse_single_step: bool = False  # AWS refuses cross-account, cross-region copies in one step (older AWS text)
     keys: list[KeySpec] = Field(default_factory=list)
     databases: list[DatabaseSpec] = Field(default_factory=list)
@@ -246,6 +249,9 @@ class ScenarioRunner:
             "ReplicaDeletion": self.scenario.replica_deletion,
             "RestoreTests": self.scenario.restore_tests,
         }
+        coordinator = self.cloud.coordinator
+        if coordinator is not None and coordinator.account == account:
+            parameters["SharedSlotPoolTableArn"] = coordinator.table_arn
         # made through the account's CloudFormation directly: deploying there from here needs a role there first
         stack = cloudformation_backends[account][HOME_REGION].create_stack(
             name="rds-snapshot-replicator-target", template=json.dumps(template), parameters=parameters
@@ -590,6 +596,14 @@ def _leftover_intermediates() -> list[str]:
                     if identifier.startswith(REPLICA_PREFIX) and identifier.endswith(("-share", "-stage")):
                         found.append(f"arn:aws:rds:{region}:{account}:{kind}:{identifier}")
     return found
+
+
+def coordinator_parameters(scenario: Scenario) -> dict[str, str]:
+    """coordinator.yaml's parameters for the scenario's shared pool."""
+    return {
+        "InstanceCopyQuota": str(scenario.shared_pool_instance_quota),
+        "PerAccountCap": str(scenario.shared_pool_per_account_cap),
+    }
 
 
 def stack_parameters(scenario: Scenario) -> dict[str, str]:

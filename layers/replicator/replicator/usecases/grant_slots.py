@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ..aws import eventbridge
 from ..aws.dynamodb import shared_slot_pool
+from ..aws.dynamodb.slot_pools import pool_label
 from ..copy_slots import CopyQuotas, Waiter, fair_grants, grant_counts
-from ..observability import MetricUnit, logger, metrics
+from ..observability import MetricUnit, logger, metrics, publish_metrics
 from ..snapshots import SnapshotKind
 
 
@@ -100,9 +101,25 @@ def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, A
         _announce(settings, pool, request)
     accounts_waiting = {w.source_account for w in waiters}
     counts = grant_counts(_counts(item.get("granted", {})), dict(held), accounts_waiting, granted)
-    shared_slot_pool.save_grant_counts(table, pool, counts)
+    holding = held + Counter(w.source_account for w in granted)
+    still_waiting = Counter(w.source_account for w in waiters) - Counter(w.source_account for w in granted)
+    accounts = {
+        a: {"in_flight": holding.get(a, 0), "waiting": still_waiting.get(a, 0)}
+        for a in set(holding) | set(still_waiting)
+    }
+    shared_slot_pool.save_pool_state(table, pool, counts, accounts)
     metrics.add_metric(name="SharedSlotsGranted", unit=MetricUnit.Count, value=len(granted))
-    in_flight = sum(held.values()) + len(granted)
+    gone = {str(a): {"in_flight": 0, "waiting": 0} for a in item.get("accounts", {}) if a not in accounts}
+    for account, now in sorted({**gone, **accounts}.items()):  # an account done with the pool reads 0, once
+        publish_metrics(
+            [
+                ("CopiesInFlight", MetricUnit.Count, now["in_flight"]),
+                ("CopiesWaiting", MetricUnit.Count, now["waiting"]),
+            ],
+            pool=pool_label(pool),
+            source_account=account,
+        )
+    in_flight = sum(holding.values())
     logger.info(
         "shared pool", extra={"pool": pool, "granted": len(granted), "in_flight": in_flight, "dropped": dropped}
     )

@@ -9,7 +9,10 @@ Idempotent; each run:
 - intermediate copies (`-share`, `-stage`) that no running replication owns are deleted;
 - cleanups that failed are tried again, and outcome events that could not be published are published;
 - restore tests: one whose execution ended without an outcome is FAILED, and `snaptest-*` databases of tests no
-  longer running are deleted (restore_leftovers.py).
+  longer running are deleted (restore_leftovers.py);
+- a vault's shared copy-slot pool (SharedSlotPoolTableArn): this account's requests there that no running
+  replication owns are given back (the vault's coordinator hands their slots on), and each shared pool's copies in
+  flight and waiting are read per source account (ReconcileReport.shared_pools).
 Metrics: SlotsReclaimed, RecordsRepaired, OrphansRemoved, CleanupFailed; and per copy-slot pool (dimension `pool` =
 account/region/kind), CopiesInFlight and CopiesWaiting as the run leaves them.
 """
@@ -22,9 +25,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from ..aws import rds, shares, stepfunctions
-from ..aws.dynamodb import lineage_bases, region_mappings, replication_records, slot_pools
+from ..aws.dynamodb import lineage_bases, region_mappings, replication_records, shared_slot_pool, slot_pools
 from ..aws.sessions import RoleNotAssumable
-from ..clock import utc_now
+from ..clock import from_epoch_ms, utc_now
 from ..history import ReplicationRecord, ReplicationStatus
 from ..mapping import ALL_REGIONS, parse_mapping_item
 from ..observability import MetricUnit, logger, metrics, publish_metrics
@@ -58,10 +61,12 @@ class ReconcileReport(BaseModel):
     restore_tests_failed: list[str] = []
     restore_test_databases_deleted: list[str] = []
     problems: list[str] = []
+    # a vault's shared copy-slot pools: pool -> source account -> {"in_flight": n, "waiting": n} (read, not changed)
+    shared_pools: dict[str, dict[str, dict[str, int]]] = {}
 
     @property
     def changes(self) -> int:
-        return sum(len(v) for k, v in self.model_dump().items() if k != "problems")
+        return sum(len(v) for k, v in self.model_dump().items() if k not in ("problems", "shared_pools"))
 
 
 def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> ReconcileReport:
@@ -72,6 +77,7 @@ def reconcile(settings: Settings, *, dry_run: bool = False, now: datetime | None
     alive = _repair_records(settings, records, report, dry_run, now)
     _finish_final_records(settings, records, report, dry_run)
     pools = _reclaim(settings, alive, report, dry_run, now)
+    pools |= _reclaim_shared(settings, alive, report, dry_run, now)
     _remove_orphans(settings, records, alive, report, dry_run)
     tests = reconcile_restore_tests(settings, now, dry_run)
     report.restore_tests_failed += tests.tests_failed
@@ -205,6 +211,49 @@ def _reclaim(
         wake_waiters(pool, settings)  # the freed slots go to the oldest waiters still running
         pools[pool] = slot_pools.occupancy(slot_pools.pool_items(table, pool)).get(pool, (0, 0))
     return pools
+
+
+def _reclaim_shared(
+    settings: Settings, alive: set[str], report: ReconcileReport, dry_run: bool, now: datetime
+) -> dict[str, tuple[int, int]]:
+    """This account's requests in the vault's shared pool that no running replication owns: given back. Each shared
+    pool's state per source account goes in the report; returned: this account's copies in flight and waiting there
+    (its metrics; the vault's coordinator publishes every account's)."""
+    if not settings.shared_slot_pool_table_arn or not settings.shared_slot_pool_role_arn:
+        return {}
+    table = shared_slot_pool.workload_table(settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn)
+    account = settings.account_id
+    try:
+        requests = shared_slot_pool.own_requests(table, account)
+    except (ClientError, RoleNotAssumable) as error:
+        report.problems.append(f"shared copy-slot pool not readable: {error}")
+        return {}
+    pools = {str(r["pool"]) for r in requests}
+    pools |= {p for p in slot_pools.occupancy(slot_pools.all_items(settings.slots_table)) if settings.shares_pool(p)}
+    for request in requests:
+        rid, pool = str(request["replication_id"]), str(request["pool"])
+        since = _parsed(str(request.get("granted_at") or request.get("rechecked_at") or "")) or from_epoch_ms(
+            int(request.get("queued_at_ms", 0))
+        )
+        if rid in alive or (since is not None and now - since < GRACE):
+            continue
+        (report.slots_reclaimed if "lease" in request else report.waiters_removed).append(f"{pool} (shared): {rid}")
+        if not dry_run:
+            shared_slot_pool.give_back_request(table, account, pool, rid)
+    own: dict[str, tuple[int, int]] = {}
+    for pool in sorted(pools):
+        state = shared_slot_pool.pool_state(table, pool)
+        report.shared_pools[pool] = state
+        mine = state.get(account, {})
+        own[pool] = (mine.get("in_flight", 0), mine.get("waiting", 0))
+    return own
+
+
+def _parsed(moment: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(moment)
+    except ValueError:
+        return None
 
 
 def _leave_share(settings: Settings, snapshot_arn: str, account: str, rid: str) -> None:

@@ -14,6 +14,8 @@ deleting the request, which the coordinator sees.
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from ..aws import stepfunctions
@@ -41,8 +43,11 @@ def granted_shared_slot(settings: Settings, replication_id: str, pool: str) -> b
     return bool(request and request.get("lease"))
 
 
-def _shared(settings: Settings) -> tuple[str, str, str]:
-    return settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn, settings.account_id
+def _shared(settings: Settings) -> tuple[Any, str]:
+    """The vault's table, through its role, and this stack's account (whose requests are the only ones it may
+    touch there)."""
+    table = shared_slot_pool.workload_table(settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn)
+    return table, settings.account_id
 
 
 def take_slot(settings: Settings, replication_id: str, pool: str, queued_at_ms: int | None) -> bool:

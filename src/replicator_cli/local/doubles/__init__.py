@@ -15,7 +15,11 @@ them all with unittest.mock's patches (held by one ExitStack) and removes them a
 - AtomicDynamoDBWrites (dynamodb_writes.py): DynamoDB's conditional writes are atomic.
 - RoleTrust (iam.py): sts:AssumeRole only as the role's trust policy allows, with its external id.
 - AssumedRoleTagConditions (iam.py): an assumed role's tag conditions on deleting and tagging RDS snapshots.
+- AssumedRoleDynamoDBConditions (iam.py): an assumed role's leading-key and session-tag conditions on DynamoDB items.
 - CloudFormationNoValue (cloudformation.py): `AWS::NoValue` in a list removes the element.
+- CloudFormationEventBusPolicy (cloudformation.py): AWS::Events::EventBusPolicy puts its statement on the bus.
+- EventBridgeCrossAccountPutEvents (eventbridge.py): PutEvents to another account's bus, as its policy allows.
+- DynamoDBStreamLambdaTargets (dynamodb_streams.py): a table's stream invokes its function, batch after batch.
 - EmbeddedMetrics (metrics.py): the functions' EMF metric sets are kept as CloudWatch would count them.
 """
 
@@ -23,27 +27,32 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from .cloudformation import CloudFormationNoValue
+from .cloudformation import CloudFormationEventBusPolicy, CloudFormationNoValue
+from .dynamodb_streams import DynamoDBStreamLambdaTargets
 from .dynamodb_writes import AtomicDynamoDBWrites
 from .engine_versions import EngineVersionCatalog
-from .eventbridge import EventBridgeBusTargets, EventBridgeLambdaTargets
+from .eventbridge import EventBridgeBusTargets, EventBridgeCrossAccountPutEvents, EventBridgeLambdaTargets
 from .faults import FaultInjector, InjectedFault
-from .iam import AssumedRoleTagConditions, RoleTrust
+from .iam import AssumedRoleDynamoDBConditions, AssumedRoleTagConditions, RoleTrust
 from .lambda_dispatch import LambdaDispatcher, LambdaProcessCrash, LocalContext
 from .metrics import EmbeddedMetrics
 from .rds_copies import AwsCopyRules, CopyClock, SharedSnapshotCopy
 from .rds_restores import OrderableInstanceClasses, RestoreClock
 
 __all__ = [
+    "AssumedRoleDynamoDBConditions",
     "AssumedRoleTagConditions",
     "AtomicDynamoDBWrites",
     "AwsCopyRules",
+    "CloudFormationEventBusPolicy",
     "CloudFormationNoValue",
     "CopyClock",
     "Doubles",
+    "DynamoDBStreamLambdaTargets",
     "EmbeddedMetrics",
     "EngineVersionCatalog",
     "EventBridgeBusTargets",
+    "EventBridgeCrossAccountPutEvents",
     "EventBridgeLambdaTargets",
     "FaultInjector",
     "InjectedFault",
@@ -69,6 +78,7 @@ class Doubles:
         self.instance_classes = OrderableInstanceClasses()
         self.engine_catalog = EngineVersionCatalog()
         self.event_bus_targets = EventBridgeBusTargets()
+        self.stream_targets = DynamoDBStreamLambdaTargets(self.lambda_dispatcher)
         self.metrics = EmbeddedMetrics()
         self._copy_rules = AwsCopyRules()
         self._patches = ExitStack()
@@ -89,13 +99,17 @@ class Doubles:
         patches = self._patches
         self.lambda_dispatcher.record_calls()
         CloudFormationNoValue().install(patches)
+        CloudFormationEventBusPolicy().install(patches)
         AssumedRoleTagConditions().install(patches)
+        AssumedRoleDynamoDBConditions().install(patches)
         AtomicDynamoDBWrites().install(patches)
         self.faults.install(patches)
         RoleTrust().install(patches)
         self.lambda_dispatcher.install(patches)
         EventBridgeLambdaTargets(self.lambda_dispatcher).install(patches)
         self.event_bus_targets.install(patches)
+        EventBridgeCrossAccountPutEvents().install(patches)
+        self.stream_targets.install(patches)
         self.engine_catalog.install(patches)
         SharedSnapshotCopy(self._copy_rules, self.copy_clock).install(patches)
         self.copy_clock.install(patches)

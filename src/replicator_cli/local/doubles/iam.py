@@ -1,8 +1,12 @@
-"""IAM: who may assume a role (RoleTrust) and an assumed role's tag conditions on RDS snapshots
-(AssumedRoleTagConditions)."""
+"""IAM: who may assume a role, with which session tags (RoleTrust), an assumed role's tag conditions on RDS snapshots
+(AssumedRoleTagConditions) and its conditions on DynamoDB items (AssumedRoleDynamoDBConditions)."""
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import re
+import threading
 from contextlib import ExitStack
 from typing import Any
 from unittest.mock import patch
@@ -11,21 +15,74 @@ from moto.core.responses import BaseResponse
 from moto.core.utils import camelcase_to_underscores
 from moto.rds.models import rds_backends
 from moto.sts.exceptions import STSClientError
-from moto.sts.models import STSBackend
+from moto.sts.models import AssumedRole, STSBackend
+from moto.sts.responses import TokenResponse
 
-from ._policies import required_external_id, statements_allow, trusts_account
+from ._policies import as_list, required_external_id, statements_allow, trust_allows, trusts_account
 from ._snapshots import snapshot_kind_of
 from .faults import InjectedFault
+
+SESSION_TAGS = "replicator_local_session_tags"  # the attribute of moto's AssumedRole that holds its session tags
+
+
+def assumed_role(access_key: str) -> AssumedRole | None:
+    """The role session an access key was issued to by sts:AssumeRole (None: not such a key)."""
+    from moto.sts.models import sts_backends
+
+    for partitions in list(sts_backends.values()):
+        for backend in list(partitions.values()):
+            assumed = backend.get_assumed_role_from_access_key(access_key)
+            if assumed is not None:
+                return assumed
+    return None
+
+
+def session_tags(assumed: AssumedRole) -> dict[str, str]:
+    """The session tags given when the session was made (RoleTrust remembers them)."""
+    return dict(getattr(assumed, SESSION_TAGS, None) or {})
+
+
+def _role(role_arn: str) -> Any:
+    """moto's IAM role of an ARN (None: no such role)."""
+    from moto.iam.models import iam_backends
+
+    account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+    return next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
 
 
 class RoleTrust:
     """STS's AssumeRole succeeds only for a role that exists and whose trust policy lets the caller assume it (with
     the sts:ExternalId it requires): moto 5.2.5 lets anyone assume any role, even one that does not exist. This
     refuses (AccessDenied) a role that does not exist, whose trust policy names no principal of the caller's account,
-    or whose trust policy requires an sts:ExternalId other than the one given."""
+    or whose trust policy requires an sts:ExternalId other than the one given.
+
+    Session tags (AssumeRole's Tags) need sts:TagSession: moto 5.2.5 ignores them. With tags, this also refuses
+    unless an Allow statement of the trust policy for sts:TagSession names the caller's account and its conditions
+    hold with aws:RequestTag/<key> (each tag), aws:TagKeys and aws:PrincipalAccount (the caller's account; policy
+    variables such as "${aws:PrincipalAccount}" in the values are resolved). aws:PrincipalArn is the caller's role
+    when the caller is itself a role session; otherwise (the emulation's default credentials name no principal) its
+    conditions are taken to hold, as the AssumeRole checks above do not look at it either. The tags given are
+    remembered with the session (moto's AssumedRole, one per issued access key: `session_tags`), as the principal
+    tags of the requests later made with its credentials."""
+
+    def __init__(self) -> None:
+        self._request = threading.local()  # the AssumeRole request being answered on this thread: tags, caller key
 
     def install(self, patches: ExitStack) -> None:
-        """Over moto's STSBackend.assume_role."""
+        """Over moto's TokenResponse.assume_role (which reads the request, and drops its tags) and
+        STSBackend.assume_role."""
+        original_response = TokenResponse.assume_role
+        request = self._request
+
+        def assume_role_response(response: TokenResponse) -> Any:
+            tags = {t["Key"]: t["Value"] for t in response._get_param("Tags") or []}
+            request.current = (tags, response.get_access_key())
+            try:
+                return original_response(response)
+            finally:
+                request.current = None
+
+        patches.enter_context(patch.object(TokenResponse, "assume_role", assume_role_response))
         original = STSBackend.assume_role
 
         def assume_role(backend: STSBackend, region_name: str, role_session_name: str, role_arn: str, *args: Any,
@@ -44,9 +101,29 @@ class RoleTrust:
             given = kwargs.get("external_id") if "external_id" in kwargs else (args[2] if len(args) > 2 else None)
             if required is not None and given != required:
                 raise STSClientError("AccessDenied", f"{denied} (wrong or missing external id)")
-            return original(backend, region_name, role_session_name, role_arn, *args, **kwargs)
+            tags, caller_key = getattr(request, "current", None) or ({}, None)
+            if tags and not self._may_tag(role.assume_role_policy_document, backend.account_id, tags, caller_key):
+                raise STSClientError(
+                    "AccessDenied",
+                    f"{backend.account_id} is not authorized to perform: sts:TagSession on resource: {role_arn}",
+                )
+            assumed = original(backend, region_name, role_session_name, role_arn, *args, **kwargs)
+            setattr(assumed, SESSION_TAGS, dict(tags))
+            return assumed
 
         patches.enter_context(patch.object(STSBackend, "assume_role", assume_role))
+
+    @staticmethod
+    def _may_tag(trust_policy: str | dict, account: str, tags: dict[str, str], caller_key: str | None) -> bool:
+        """Whether the trust policy lets a principal of `account` tag its session with `tags` (sts:TagSession)."""
+        context: dict[str, str | list[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+        context["aws:TagKeys"] = list(tags)
+        context["aws:PrincipalAccount"] = account
+        caller = assumed_role(caller_key) if caller_key else None
+        if caller is not None:
+            context["aws:PrincipalArn"] = str(caller.role_arn)
+        unknown = () if caller is not None else ("aws:PrincipalArn",)
+        return trust_allows(trust_policy, "sts:TagSession", account, context, unknown_keys=unknown)
 
 
 class AssumedRoleTagConditions:
@@ -87,14 +164,8 @@ class AssumedRoleTagConditions:
 
     @staticmethod
     def _assumed_role_of(access_key: str) -> str | None:
-        from moto.sts.models import sts_backends
-
-        for partitions in list(sts_backends.values()):
-            for backend in list(partitions.values()):
-                assumed = backend.get_assumed_role_from_access_key(access_key)
-                if assumed is not None:
-                    return str(assumed.role_arn)
-        return None
+        assumed = assumed_role(access_key)
+        return str(assumed.role_arn) if assumed is not None else None
 
     def refusal(self, response: BaseResponse) -> str | None:
         """Why IAM would refuse this RDS request made with an assumed role's credentials (None: allowed, or not
@@ -124,3 +195,111 @@ class AssumedRoleTagConditions:
         if statements_allow(role.policies.values(), f"rds:{action}", resource, context):
             return None
         return f"User: {role_arn} is not authorized to perform: rds:{action} on resource: {resource}"
+
+
+class AssumedRoleDynamoDBConditions:
+    """IAM evaluates a role's policies for DynamoDB items, with conditions on their partition keys and the session's
+    tags: moto 5.2.5 evaluates no IAM policy. The vault account's role lets each workload account touch only its own
+    requests of the shared copy-slot pool (target-account-role.yaml with SharedSlotPoolTableArn,
+    SharedCopySlotRequests: dynamodb:LeadingKeys must be "account#${aws:PrincipalTag/replicator:source-account}").
+    For GetItem, PutItem, UpdateItem, DeleteItem and Query made with an assumed role's credentials, this evaluates
+    that role's inline policies as IAM would (an explicit Deny wins, otherwise an Allow must match) for the action
+    on the table's ARN, with dynamodb:LeadingKeys (the partition key value the request names: Key, Item, or the
+    hash key's value in KeyConditionExpression / KeyConditions, the index's hash key for a Query of an index) and
+    aws:PrincipalTag/<key> (the session tags RoleTrust remembered), and refuses with AccessDeniedException.
+
+    Limits: calls made with the emulation's own credentials are not evaluated (as AssumedRoleTagConditions); only a
+    table that a statement of the role naming a dynamodb action covers with its Resource is evaluated (other tables,
+    and roles that name no dynamodb action, pass unchecked: IAM would refuse them); a table that does not exist
+    passes (moto answers ResourceNotFoundException); managed policies, and the batch and transaction actions, are not
+    evaluated."""
+
+    ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")
+
+    def install(self, patches: ExitStack) -> None:
+        """Every request to the emulation passes here first (moto's BaseResponse.call_action)."""
+        original = BaseResponse.call_action
+        refusal_of = self.refusal
+
+        def call_action(response: BaseResponse) -> Any:
+            if response.service_name == "dynamodb":
+                refusal = refusal_of(response)
+                if refusal is not None:
+                    action = camelcase_to_underscores(response._get_action())
+
+                    def refused() -> None:
+                        raise InjectedFault("AccessDeniedException", refusal)
+
+                    setattr(response, action, refused)  # this request only
+            return original(response)
+
+        patches.enter_context(patch.object(BaseResponse, "call_action", call_action))
+
+    def refusal(self, response: BaseResponse) -> str | None:
+        """Why IAM would refuse this DynamoDB request made with an assumed role's credentials (None: allowed, or not
+        evaluated)."""
+        action = response._get_action()
+        if action not in self.ACTIONS:
+            return None
+        assumed = assumed_role(response.get_access_key())
+        if assumed is None:
+            return None
+        role = _role(str(assumed.role_arn))
+        if role is None:
+            return None
+        account = str(assumed.role_arn).split(":")[4]
+        name = str(response._get_param("TableName") or "").rsplit("/", 1)[-1]
+        resource = f"arn:aws:dynamodb:{response.region}:{account}:table/{name}"
+        if not self._names_table(role.policies.values(), resource):
+            return None
+        leading_keys = self._leading_keys(response, account, name)
+        if leading_keys is None:
+            return None
+        context: dict[str, str | list[str]] = {f"aws:PrincipalTag/{k}": v for k, v in session_tags(assumed).items()}
+        context["dynamodb:LeadingKeys"] = leading_keys
+        if statements_allow(role.policies.values(), f"dynamodb:{action}", resource, context):
+            return None
+        return f"User: {assumed.arn} is not authorized to perform: dynamodb:{action} on resource: {resource}"
+
+    @staticmethod
+    def _names_table(documents: Any, resource: str) -> bool:
+        """Whether a statement naming a dynamodb action covers the table with its Resource."""
+        for policy in documents:
+            document = json.loads(policy) if isinstance(policy, str) else policy
+            for statement in as_list(document.get("Statement", [])):
+                dynamodb = any(str(a).lower().startswith("dynamodb:") for a in as_list(statement.get("Action", [])))
+                if dynamodb and any(fnmatch.fnmatchcase(resource, r) for r in as_list(statement.get("Resource", []))):
+                    return True
+        return False
+
+    @staticmethod
+    def _leading_keys(response: BaseResponse, account: str, name: str) -> list[str] | None:
+        """The partition key values the request names (None: no such table)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[account][response.region].tables.get(name)
+        if table is None:
+            return None
+        hash_key = table.hash_key_attr
+        index_name = response._get_param("IndexName")
+        if index_name:
+            index = next((i for i in table.indexes + table.global_indexes if i.name == index_name), None)
+            schema = index.schema if index is not None else []
+            hash_key = next((k["AttributeName"] for k in schema if k["KeyType"] == "HASH"), hash_key)
+        values: list[Any] = []
+        for parameter in ("Key", "Item"):
+            attributes = response._get_param(parameter) or {}
+            if hash_key in attributes:
+                values.append(attributes[hash_key])
+        conditions = response._get_param("KeyConditions") or {}
+        if hash_key in conditions:
+            values.extend(conditions[hash_key].get("AttributeValueList", [])[:1])
+        expression = response._get_param("KeyConditionExpression")
+        if expression:
+            names = response._get_param("ExpressionAttributeNames") or {}
+            placeholders = response._get_param("ExpressionAttributeValues") or {}
+            for left, right in re.findall(r"([#:]?[\w.-]+)\s*=\s*([#:]?[\w.-]+)", expression):
+                for attribute, value in ((left, right), (right, left)):
+                    if names.get(attribute, attribute) == hash_key and value in placeholders:
+                        values.append(placeholders[value])
+        return [str(next(iter(v.values()))) for v in values if isinstance(v, dict) and v]

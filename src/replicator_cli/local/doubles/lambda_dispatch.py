@@ -112,9 +112,11 @@ class LambdaDispatcher:
     def invoke(self, function_name: str, payload: Any) -> tuple[Any, str | None]:
         """(result, error type) of one invocation; an exception becomes Lambda's error payload."""
         function = self.functions[function_name.split(":function:")[-1].split(":")[0]]
-        context = LocalContext(function.name, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}")
+        account = function.account or "123456789012"
+        context = LocalContext(function.name, f"arn:aws:lambda:us-east-1:{account}:function:{function.name}")
         self._in_lambda.active = True
         self._in_lambda.function = function.logical_id
+        self._in_lambda.account = function.account
         try:
             result = self._handler(function)(payload, context)
         except LambdaProcessCrash as crash:
@@ -155,9 +157,18 @@ class LambdaDispatcher:
             self._threads.append(thread)
         thread.start()
 
+    def track(self, thread: threading.Thread) -> None:
+        """A thread of another double that invokes functions: wait_idle waits for it too."""
+        with self._lock:
+            self._threads.append(thread)
+
     def record_calls(self) -> None:
-        """Note each AWS call a handler makes, as the IAM action(s) it needs (least privilege is checked on them)."""
-        boto3._get_default_session()._session.register("before-call", self._note_call, unique_id="record-calls")
+        """Note each AWS call a handler makes, as the IAM action(s) it needs (least privilege is checked on them).
+        Also: a function deployed in another account (a vault's coordinator) acts in that account, as its execution
+        role would: its requests made with the emulation's own credentials are marked with moto's account header."""
+        session = boto3._get_default_session()._session
+        session.register("before-call", self._note_call, unique_id="record-calls")
+        session.register("before-send", self._in_own_account, unique_id="function-account")
 
     def unregister_hooks(self) -> None:
         """Take this dispatcher's hooks off boto3's default session (it outlives the emulation: a hook left there
@@ -165,6 +176,7 @@ class LambdaDispatcher:
         under the same id)."""
         session = boto3._get_default_session()._session
         session.unregister("before-call", unique_id="record-calls")
+        session.unregister("before-send", unique_id="function-account")
         for event_name in list(self.crashes):
             session.unregister(event_name, unique_id=f"crash-{event_name}")
 
@@ -182,6 +194,14 @@ class LambdaDispatcher:
             actions = {f"{prefix}:{model.name}"}
         with self._lock:
             self.calls.update((self._in_lambda.function, action, assumed) for action in actions)
+
+    def _in_own_account(self, request: Any, **_: Any) -> None:
+        account = getattr(self._in_lambda, "account", "") if getattr(self._in_lambda, "active", False) else ""
+        if not account:
+            return
+        authorization = str(request.headers.get("Authorization", ""))
+        if f"Credential={os.environ.get('AWS_ACCESS_KEY_ID')}/" in authorization:  # not an assumed role's keys
+            request.headers["x-moto-account-id"] = account
 
     def crash_before(self, event_name: str, times: int = 1) -> None:
         """Crash a function the next `times` times it is about to make this AWS call."""

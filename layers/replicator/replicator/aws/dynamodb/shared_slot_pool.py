@@ -41,16 +41,20 @@ def arrival(queued_at_ms: int, replication_id: str) -> str:
 # ---- the workload's side, through the vault's role (its own partition only) ----
 
 
-def slot_request(table_arn: str, role_arn: str, source_account: str, pool: str, replication_id: str) -> dict | None:
+def workload_table(table_arn: str, role_arn: str) -> Any:
+    """The vault's table as a workload account reaches it: through the vault's role (aws/sessions.py tags the
+    session with the workload's account)."""
+    return role_dynamodb_table(table_arn, role_arn)
+
+
+def slot_request(table: Any, source_account: str, pool: str, replication_id: str) -> dict | None:
     """This replication's request in `pool`, as it is now (None: it has none)."""
-    table = role_dynamodb_table(table_arn, role_arn)
     item = table.get_item(Key=request_key(source_account, pool, replication_id), ConsistentRead=True).get("Item")
     return dict(item) if item else None
 
 
 def request_slot(
-    table_arn: str,
-    role_arn: str,
+    table: Any,
     source_account: str,
     pool: str,
     replication_id: str,
@@ -59,7 +63,6 @@ def request_slot(
 ) -> None:
     """Ask for a slot of `pool` (the coordinator grants it, oldest first and fair between accounts); asking again
     keeps the place and only notes the re-check, which makes the coordinator look at the pool again."""
-    table = role_dynamodb_table(table_arn, role_arn)
     key = request_key(source_account, pool, replication_id)
     created = conditional_write(
         lambda: table.put_item(
@@ -82,9 +85,8 @@ def request_slot(
         )
 
 
-def give_back_request(table_arn: str, role_arn: str, source_account: str, pool: str, replication_id: str) -> None:
+def give_back_request(table: Any, source_account: str, pool: str, replication_id: str) -> None:
     """Give back the slot (or the place in the queue) of this replication in `pool`: nothing if it has none."""
-    table = role_dynamodb_table(table_arn, role_arn)
     table.delete_item(Key=request_key(source_account, pool, replication_id))
 
 
@@ -189,10 +191,37 @@ def grant(table_name: str, pool: str, request: dict[str, Any], limit: int) -> st
     return lease
 
 
-def save_grant_counts(table_name: str, pool: str, counts: dict[str, int]) -> None:
-    """The grants each active account has had (copy_slots.grant_counts): only the coordinator writes them."""
+def save_pool_state(table_name: str, pool: str, counts: dict[str, int], accounts: dict[str, dict[str, int]]) -> None:
+    """What the coordinator keeps of a pool besides its holders: the grants each active account has had
+    (copy_slots.grant_counts) and, for operators, each source account's copies in flight and waiting."""
     on_conflict_retry(
         lambda: dynamodb_table(table_name).update_item(
-            Key=pool_key(pool), UpdateExpression="SET granted = :counts", ExpressionAttributeValues={":counts": counts}
+            Key=pool_key(pool),
+            UpdateExpression="SET granted = :counts, accounts = :accounts, seen_at = :now",
+            ExpressionAttributeValues={":counts": counts, ":accounts": accounts, ":now": _now()},
         )
     )
+
+
+def pool_state(table: Any, pool: str) -> dict[str, dict[str, int]]:
+    """Each source account's copies in flight and waiting in a shared pool, as its coordinator last saw them (read
+    by a workload through the vault's role, which may read the pool items but no other account's requests)."""
+    item = table.get_item(Key=pool_key(pool), ConsistentRead=True).get("Item") or {}
+    return {
+        str(account): {k: int(v) for k, v in counts.items()} for account, counts in item.get("accounts", {}).items()
+    }
+
+
+def own_requests(table: Any, source_account: str) -> list[dict[str, Any]]:
+    """Every request of `source_account` in the vault's table (the reconciler looks for those no running
+    replication owns)."""
+    return [
+        item
+        for page in pages(
+            table.query,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"account#{source_account}"},
+            ConsistentRead=True,
+        )
+        for item in page["Items"]
+    ]
