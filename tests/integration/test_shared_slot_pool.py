@@ -23,9 +23,7 @@ from support import TARGET_ACCOUNT, base_scenario
 from replicator.aws import sessions
 from replicator.aws.dynamodb import shared_slot_pool
 from replicator.copy_slots import CopyQuotas
-from replicator.settings import Settings
 from replicator.usecases.grant_slots import CoordinatorSettings, grant_slots
-from replicator.usecases.slots import give_back, holds_slot
 from replicator_cli.local.cloud import HOME_REGION, SOURCE_ACCOUNT
 from replicator_cli.local.emulation import emulation
 from replicator_cli.local.provision import load_template
@@ -57,14 +55,18 @@ def vault() -> Iterator[dict[str, Any]]:
         }
 
 
-def workload(vault: dict[str, Any], account: str) -> Settings:
-    return Settings(
-        mapping_table="m",
-        history_table="h",
-        account_id=account,
-        shared_slot_pool_table_arn=vault["table_arn"],
-        shared_slot_pool_role_arn=vault["role_arn"],
-    )
+class Workload:
+    """A workload account's side of the pool (aws/dynamodb/shared_slot_pool.py): its requests in its partition."""
+
+    def __init__(self, vault: dict[str, Any], account: str) -> None:
+        self.vault, self.account = vault, account
+
+    def holds(self, rid: str) -> bool:
+        request = shared_slot_pool.slot_request(_table(self.vault), self.account, POOL, rid)
+        return bool(request and request.get("lease"))
+
+    def give_back(self, rid: str) -> None:
+        shared_slot_pool.give_back_request(_table(self.vault), self.account, POOL, rid)
 
 
 @contextmanager
@@ -107,79 +109,76 @@ def ask(vault: dict[str, Any], account: str, rid: str, queued_at_ms: int) -> Non
 
 
 def _table(vault: dict[str, Any]) -> Any:
-    return shared_slot_pool.workload_table(vault["table_arn"], vault["role_arn"])
+    return shared_slot_pool.workload_table(vault["table_arn"], vault["role_arn"], None)  # a role without the pool
 
 
 def test_two_accounts_share_the_vaults_quota_fairly_and_a_freed_slot_goes_to_the_other_account(vault, monkeypatch):
-    a, b = workload(vault, SOURCE_ACCOUNT), workload(vault, OTHER_ACCOUNT)
-    assert a.shares_pool(POOL)
-    assert b.shares_pool(POOL)
-    assert not a.shares_pool(f"{SOURCE_ACCOUNT}#us-west-2#instance")  # other destinations keep the stack's own pool
+    a, b = Workload(vault, SOURCE_ACCOUNT), Workload(vault, OTHER_ACCOUNT)
     # account A's backfill arrives alone: it takes the whole pool (no slot stays free while anyone waits)
     for n in range(4):
         ask(vault, SOURCE_ACCOUNT, f"a-{n}", 1_000 + n)
     assert coordinate(vault, monkeypatch) == ["a-0", "a-1"]
-    assert holds_slot(a, "a-0", POOL)
-    assert holds_slot(a, "a-1", POOL)
-    assert not holds_slot(a, "a-2", POOL)
+    assert a.holds("a-0")
+    assert a.holds("a-1")
+    assert not a.holds("a-2")
     # then account B's two replications wait behind A's older ones
     for n in range(2):
         ask(vault, OTHER_ACCOUNT, f"b-{n}", 2_000 + n)
     assert coordinate(vault, monkeypatch) == []  # full: nothing more, and nothing taken from anyone
 
     # A's copy ends: its slot goes to B's oldest waiter, not to A's older ones (A has had two grants, B none)
-    give_back(a, "a-0", POOL)
+    a.give_back("a-0")
     assert coordinate(vault, monkeypatch) == ["b-0"]
-    assert holds_slot(b, "b-0", POOL)
+    assert b.holds("b-0")
     # and A's next slot given back goes to B again (A: two grants, B: one)
-    give_back(a, "a-1", POOL)
+    a.give_back("a-1")
     assert coordinate(vault, monkeypatch) == ["b-1"]
 
     # B's copies end: A's waiters get both slots, oldest first (nobody of B waits any more)
-    give_back(b, "b-0", POOL)
-    give_back(b, "b-1", POOL)
+    b.give_back("b-0")
+    b.give_back("b-1")
     assert coordinate(vault, monkeypatch) == ["a-2", "a-3"]
-    assert holds_slot(a, "a-2", POOL)
-    assert holds_slot(a, "a-3", POOL)
-    assert not holds_slot(b, "a-2", POOL)  # a grant is the account's own: B's session sees none of A's requests
+    assert a.holds("a-2")
+    assert a.holds("a-3")
+    assert not b.holds("a-2")  # a grant is the account's own: B's session sees none of A's requests
 
 
 def test_a_workload_cannot_hold_a_slot_the_coordinator_did_not_grant(vault, monkeypatch):
     """Asking is all a workload can do: its request is only a place in the queue until the coordinator grants it,
     and asking again keeps the place (the re-check) without taking a slot."""
-    a = workload(vault, SOURCE_ACCOUNT)
+    a = Workload(vault, SOURCE_ACCOUNT)
     ask(vault, SOURCE_ACCOUNT, "a-late", 9_000)
     ask(vault, SOURCE_ACCOUNT, "a-late", 9_500)  # a re-check
-    assert not holds_slot(a, "a-late", POOL)
+    assert not a.holds("a-late")
     request = shared_slot_pool.slot_request(_table(vault), SOURCE_ACCOUNT, POOL, "a-late")
     assert request is not None
     assert request["queued_at_ms"] == 9_000
     assert "rechecked_at" in request
     assert "lease" not in request
-    give_back(a, "a-late", POOL)  # gives its place back
+    a.give_back("a-late")  # gives its place back
     assert shared_slot_pool.slot_request(_table(vault), SOURCE_ACCOUNT, POOL, "a-late") is None
 
 
 def test_a_holder_whose_request_is_gone_gives_its_slot_to_the_next_waiter(vault, monkeypatch):
     """A release whose stream record was lost still frees the slot: each pass checks the holders' requests."""
-    a = workload(vault, SOURCE_ACCOUNT)
+    a = Workload(vault, SOURCE_ACCOUNT)
     for rid in ("a-2", "a-3"):
-        give_back(a, rid, POOL)
+        a.give_back(rid)
     ask(vault, OTHER_ACCOUNT, "b-x", 10_000)
     ask(vault, OTHER_ACCOUNT, "b-y", 10_001)
     ask(vault, OTHER_ACCOUNT, "b-z", 10_002)
     assert coordinate(vault, monkeypatch) == ["b-x", "b-y"]
     # b-x's request goes without the coordinator seeing it go (a lost stream record): the next pass finds it gone
-    give_back(workload(vault, OTHER_ACCOUNT), "b-x", POOL)
+    Workload(vault, OTHER_ACCOUNT).give_back("b-x")
     assert coordinate(vault, monkeypatch) == ["b-z"]
     with as_vault(monkeypatch):
         assert set(shared_slot_pool.pool_item(vault["table_name"], POOL)["holders"]) == {"b-y", "b-z"}
 
 
 def test_the_per_account_cap_keeps_an_account_below_it_even_with_free_slots(vault, monkeypatch):
-    b = workload(vault, OTHER_ACCOUNT)
+    b = Workload(vault, OTHER_ACCOUNT)
     for rid in ("b-y", "b-z"):
-        give_back(b, rid, POOL)
+        b.give_back(rid)
     coordinate(vault, monkeypatch)
     for n in range(3):
         ask(vault, OTHER_ACCOUNT, f"b-cap-{n}", 20_000 + n)

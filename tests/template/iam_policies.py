@@ -128,9 +128,12 @@ def resolve(value: Any, cfn: dict[str, Any], overrides: dict[str, str] | None = 
         if "Ref" in node and len(node) == 1:
             return ref(node["Ref"])
         if "Fn::GetAtt" in node:
-            logical, _ = node["Fn::GetAtt"]
+            logical, attribute = node["Fn::GetAtt"]
             kind = cfn["Resources"][logical]["Type"]
-            return _ARN_OF.get(kind, "arn:aws:{name}").format(region=REGION, account=ACCOUNT, name=logical)
+            arn = _ARN_OF.get(kind, "arn:aws:{name}").format(region=REGION, account=ACCOUNT, name=logical)
+            if attribute == "StreamArn":  # a table's stream
+                return f"{arn}/stream/2026-12-01T000000.000"  # (a real label has colons, which parliament splits on)
+            return arn
         if "Fn::Sub" in node:
             text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
             values = {k: walk(v) for k, v in variables.items()}

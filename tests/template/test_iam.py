@@ -30,6 +30,7 @@ from policy_sentry.querying.actions import get_action_data
 CFN = template()
 TARGET = template("target-account-role.yaml")
 FORWARDER = template("forwarder.yaml")
+COORDINATOR = template("coordinator.yaml")
 CALLS = aws_calls()
 FUNCTIONS = sorted(CALLS)
 ROLE_OF = {name: CFN["Resources"][name]["Properties"]["Role"]["Fn::GetAtt"][0] for name in FUNCTIONS}
@@ -38,7 +39,7 @@ INFRASTRUCTURE = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSeg
 
 def _all_statements() -> list[tuple[str, dict]]:
     found = []
-    for cfn in (CFN, TARGET, FORWARDER):
+    for cfn in (CFN, TARGET, FORWARDER, COORDINATOR):
         for where, document in policy_documents(cfn).items():
             for condition in (True, False):
                 found += [(f"{where}/{s.get('Sid', '?')}", s) for s in statements(document, condition)]
@@ -138,8 +139,8 @@ def test_a_star_resource_only_for_actions_without_resource_level_permissions(whe
 
 @pytest.mark.parametrize(
     ("name", "cfn", "document"),
-    [(n, c, d) for c in (CFN, TARGET, FORWARDER) for n, d in policy_documents(c).items()],
-    ids=[n for c in (CFN, TARGET, FORWARDER) for n in policy_documents(c)],
+    [(n, c, d) for c in (CFN, TARGET, FORWARDER, COORDINATOR) for n, d in policy_documents(c).items()],
+    ids=[n for c in (CFN, TARGET, FORWARDER, COORDINATOR) for n in policy_documents(c)],
 )
 def test_every_policy_passes_parliament(name, cfn, document):
     findings = analyze_policy_string(as_json(document, cfn, SAMPLE_PARAMETERS)).findings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
@@ -76,9 +77,8 @@ REQUIRED = ("mapping_table", "history_table", "account_id")
 QUOTAS_ENVIRONMENT = {"instance": "INSTANCE_COPY_QUOTA", "cluster": "CLUSTER_COPY_QUOTA"}
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    env = os.environ
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """The settings a function's environment gives."""
     # the tables and the own account are required: a missing one is a deployment error, raised at once (KeyError)
     values: dict[str, object] = {field: env[ENVIRONMENT[field]] for field in REQUIRED}
     values |= {field: env[name] for field, name in ENVIRONMENT.items() if field not in REQUIRED and env.get(name)}
@@ -88,3 +88,9 @@ def get_settings() -> Settings:
         {field: env[name] for field, name in QUOTAS_ENVIRONMENT.items() if env.get(name)}
     )
     return Settings.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """This function's settings, read once per execution environment."""
+    return settings_from(os.environ)

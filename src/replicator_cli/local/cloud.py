@@ -181,6 +181,22 @@ class LocalCloud:
                 os.environ[key] = value
         sessions.reset_cache()
 
+    def add_stack(self, account: str, stack_name: str, parameters: dict[str, str] | None = None) -> LocalStack:
+        """A second replicator stack, template.yaml itself in another (workload) account, with the emulation's local
+        timings: its functions act in that account and read their own settings, as they would in its Lambda."""
+        local = {
+            "PollFloorSeconds": str(self.poll_seconds),
+            "PollCeilingSeconds": str(self.poll_seconds),
+            "LogLevel": self.log_level,
+            "MappingCacheSeconds": str(self.mapping_cache_seconds),
+            "ExternalId": LOCAL_EXTERNAL_ID,
+        }
+        stack = provision(self.root, stack_name, HOME_REGION, {**local, **(parameters or {})}, account)
+        for function in stack.functions.values():
+            function.own_settings = True
+        self.doubles.lambda_dispatcher.register(stack.functions.values())
+        return stack
+
     def add_forwarder(self, region: str, home_event_bus_arn: str | None = None) -> LocalForwarder:
         """forwarder.yaml in a source region, sending to the stack's HomeEventBusArn output (or the bus given)."""
         bus = home_event_bus_arn or self.stack.outputs["HomeEventBusArn"]

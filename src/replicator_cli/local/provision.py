@@ -68,6 +68,8 @@ class LocalFunction:
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
     account: str = ""  # the account it is deployed in ("" = the emulation's own, its default credentials')
+    # its settings come from `environment`, not from the process's (a second stack: the process has the first's)
+    own_settings: bool = False
 
 
 @dataclass
@@ -254,23 +256,28 @@ def provision_coordinator(
 
 
 def provision(
-    root: Path, stack_name: str = "replicator", region: str = "us-east-1", parameters: dict[str, str] | None = None
+    root: Path,
+    stack_name: str = "replicator",
+    region: str = "us-east-1",
+    parameters: dict[str, str] | None = None,
+    account: str = "",
 ) -> LocalStack:
-    """Deploy template.yaml to the emulation (with these parameter overrides) and return what was made."""
+    """Deploy template.yaml to the emulation (with these parameter overrides), in `account` ("" = the emulation's
+    own), and return what was made."""
     sam_template = load_template(root / "template.yaml")
     state_machines = {
         logical_id: resource["Properties"]
         for logical_id, resource in sam_template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::StateMachine"
     }
-    cfn_template = to_cloudformation(root, json.loads(json.dumps(sam_template)), region)
+    cfn_template = to_cloudformation(root, json.loads(json.dumps(sam_template)), region, account)
 
-    outputs, resources = _create_stack(cfn_template, stack_name, region, parameters or {})
+    outputs, resources = _create_stack(cfn_template, stack_name, region, parameters or {}, account)
 
-    functions, function_arns = _local_functions(root, sam_template, resources, region)
+    functions, function_arns = _local_functions(root, sam_template, resources, region, account)
 
     # moto's CloudFormation ignores DefinitionSubstitutions and makes a state machine that never runs: make it again.
-    sfn = boto3.client("stepfunctions", region_name=region)
+    sfn = account_client("stepfunctions", region, account)
     arns: dict[str, str] = {}
     definitions: dict[str, dict[str, Any]] = {}
     for logical_id, props in state_machines.items():
@@ -280,7 +287,9 @@ def provision(
         }
         definition = _substitute(json.loads((root / props["DefinitionUri"]).read_text()), substitutions)
         name = resources[logical_id].rsplit(":", 1)[-1]
-        role_arn = boto3.client("iam").get_role(RoleName=resources[f"{logical_id}Role"])["Role"]["Arn"]
+        role_arn = account_client("iam", region, account).get_role(RoleName=resources[f"{logical_id}Role"])["Role"][
+            "Arn"
+        ]
         created = sfn.create_state_machine(
             name=name, definition=json.dumps(definition), roleArn=role_arn, type="STANDARD"
         )

@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -18,26 +18,28 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _SESSION_NAME = "rds-snapshot-replicator"
 SOURCE_ACCOUNT_TAG = "replicator:source-account"  # session tag naming the workload account (shared copy slots)
 _lock = threading.Lock()
-_role_credentials: dict[str, dict[str, Any]] = {}
+_role_credentials: dict[tuple[str, str | None], dict[str, Any]] = {}
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _generation = 0  # bumped by reset_cache, so that every thread drops its cached DynamoDB resource
 _per_thread = threading.local()
+_T = TypeVar("_T")
 
 
 class RoleNotAssumable(Exception):
     """The mapping's role cannot be assumed (missing, trust policy, or permissions)."""
 
 
-def _credentials_for(role_arn: str) -> dict[str, Any]:
+def _credentials_for(role_arn: str, source_account: str | None = None) -> dict[str, Any]:
+    """Credentials of `role_arn`; with `source_account`, of a session tagged with it (the vault's role lets a
+    workload account touch only its own requests of the shared copy-slot pool: its trust policy requires the tag to
+    equal the caller's account, so it cannot name another)."""
     with _lock:
-        cached = _role_credentials.get(role_arn)
+        cached = _role_credentials.get((role_arn, source_account))
         if cached and cached["Expiration"] - datetime.now(UTC) > timedelta(minutes=5):
             return cached
     kwargs: dict[str, Any] = {"ExternalId": os.environ["EXTERNAL_ID"]} if os.environ.get("EXTERNAL_ID") else {}
-    if role_arn == os.environ.get("SHARED_SLOT_POOL_ROLE_ARN") and os.environ.get("REPLICATOR_ACCOUNT_ID"):
-        # the vault's role lets a workload account touch only its own items of the shared copy-slot pool: the role's
-        # trust policy requires this tag to equal the caller's account, so it cannot name another account
-        kwargs["Tags"] = [{"Key": SOURCE_ACCOUNT_TAG, "Value": os.environ["REPLICATOR_ACCOUNT_ID"]}]
+    if source_account:
+        kwargs["Tags"] = [{"Key": SOURCE_ACCOUNT_TAG, "Value": source_account}]
     try:
         response = boto3.client("sts", config=_CONFIG).assume_role(
             RoleArn=role_arn, RoleSessionName=_SESSION_NAME, **kwargs
@@ -48,7 +50,7 @@ def _credentials_for(role_arn: str) -> dict[str, Any]:
         raise RoleNotAssumable(f"cannot assume role {role_arn}: {error}") from error
     credentials = response["Credentials"]
     with _lock:
-        _role_credentials[role_arn] = credentials
+        _role_credentials[(role_arn, source_account)] = credentials
     return credentials
 
 
@@ -142,11 +144,12 @@ def dynamodb_table(table_name: str) -> Any:
     return cached[1].Table(table_name)
 
 
-def role_dynamodb_table(table_arn: str, role_arn: str) -> Any:
-    """A DynamoDB Table of another account (the vault's shared copy-slot pool), reached through `role_arn` there.
+def role_dynamodb_table(table_arn: str, role_arn: str, source_account: str | None = None) -> Any:
+    """A DynamoDB Table of another account (the vault's shared copy-slot pool), reached through `role_arn` there, in
+    a session tagged with `source_account` when given.
 
     Cached per thread and credentials, like dynamodb_table (boto3 resources are not thread-safe)."""
-    credentials = _credentials_for(role_arn)
+    credentials = _credentials_for(role_arn, source_account)
     region, name = table_arn.split(":")[3], table_arn.rsplit("/", 1)[-1]
     key = (_generation, credentials["AccessKeyId"], region)
     cached = getattr(_per_thread, "role_dynamodb", None)
@@ -184,15 +187,20 @@ def reset_cache() -> None:
         _generation += 1
 
 
-def conditional_write(write: Callable[[], Any]) -> bool:
-    """Run a DynamoDB write that has a condition: False when the condition did not hold, True when it was made."""
+def conditionally(write: Callable[[], _T]) -> _T | None:
+    """Run a DynamoDB write that has a condition: its response, or None when the condition did not hold (any other
+    error is raised)."""
     try:
-        write()
+        return write()
     except ClientError as error:
         if error_code(error) == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
-    return True
+
+
+def conditional_write(write: Callable[[], Any]) -> bool:
+    """Run a DynamoDB write that has a condition: False when the condition did not hold, True when it was made."""
+    return conditionally(write) is not None
 
 
 def error_code(error: Exception) -> str:

@@ -15,10 +15,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..clock import epoch_ms, utc_now
-from .sessions import dynamodb_table, error_code
+from .sessions import conditional_write, conditionally, dynamodb_table
 
 STALE_SECONDS = 900
 _BUSY_WAIT_SECONDS = (0.2, 0.5, 1, 2, 4)
@@ -43,8 +41,8 @@ def join(
     """Count `replication_id` among the users of this share; the share's origin (read from RDS by the first user)."""
     table = dynamodb_table(table_name)
     for pause in (*_BUSY_WAIT_SECONDS, None):
-        try:
-            item = table.update_item(
+        joined = conditionally(
+            lambda: table.update_item(
                 Key=_key(snapshot_arn, account),
                 UpdateExpression="ADD #u :r REMOVE closing_at",
                 ConditionExpression="attribute_not_exists(closing_at) OR closing_at < :stale",
@@ -54,14 +52,14 @@ def join(
                     ":stale": epoch_ms(utc_now()) - STALE_SECONDS * 1000,
                 },
                 ReturnValues="ALL_NEW",
-            )["Attributes"]
+            )
+        )
+        if joined is not None:
+            item = joined["Attributes"]
             break
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            if pause is None:
-                raise ShareBeingRemoved(f"the share of {snapshot_arn} with {account} is being removed") from error
-            time.sleep(pause)
+        if pause is None:
+            raise ShareBeingRemoved(f"the share of {snapshot_arn} with {account} is being removed")
+        time.sleep(pause)
     if "origin" in item:
         return Origin(item["origin"])
     # the first user: was it shared before the replicator came? (written before any share is added, so that a later
@@ -83,50 +81,46 @@ def leave(table_name: str, snapshot_arn: str, account: str, replication_id: str,
     """
     table = dynamodb_table(table_name)
     key = _key(snapshot_arn, account)
-    try:
-        item: dict[str, Any] = table.update_item(
+    left = conditionally(
+        lambda: table.update_item(
             Key=key,
             UpdateExpression="DELETE #u :r",
             ConditionExpression="attribute_exists(#p) AND contains(#u, :id)",
             ExpressionAttributeNames={"#u": "users", "#p": "pool"},
             ExpressionAttributeValues={":r": {replication_id}, ":id": replication_id},
             ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False  # it never joined (it failed before sharing), or left already
-        raise
+        )
+    )
+    if left is None:
+        return False  # it never joined (it failed before sharing), or left already
+    item: dict[str, Any] = left["Attributes"]
     if item.get("users"):
         return False  # others still need it
     if item.get("origin") != Origin.REPLICATOR.value:
         _delete_if_unused(table, key)  # shared before the replicator came: it stays shared
         return False
     closing = epoch_ms(utc_now())
-    try:
-        table.update_item(
+    if not conditional_write(
+        lambda: table.update_item(
             Key=key,
             UpdateExpression="SET closing_at = :now",
             ConditionExpression="attribute_not_exists(#u) AND attribute_not_exists(closing_at)",
             ExpressionAttributeNames={"#u": "users"},
             ExpressionAttributeValues={":now": closing},
         )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False  # another replication joined meanwhile: it needs the share
-        raise
+    ):
+        return False  # another replication joined meanwhile: it needs the share
     unshare()
     table.delete_item(Key=key, ConditionExpression="closing_at = :now", ExpressionAttributeValues={":now": closing})
     return True
 
 
 def _delete_if_unused(table: Any, key: dict[str, str]) -> None:
-    try:
-        table.delete_item(
+    conditional_write(
+        lambda: table.delete_item(
             Key=key, ConditionExpression="attribute_not_exists(#u)", ExpressionAttributeNames={"#u": "users"}
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    )
 
 
 def users(table_name: str, snapshot_arn: str, account: str) -> set[str]:

@@ -221,8 +221,10 @@ def _reclaim_shared(
     (its metrics; the vault's coordinator publishes every account's)."""
     if not settings.shared_slot_pool_table_arn or not settings.shared_slot_pool_role_arn:
         return {}
-    table = shared_slot_pool.workload_table(settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn)
     account = settings.account_id
+    table = shared_slot_pool.workload_table(
+        settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn, account
+    )
     try:
         requests = shared_slot_pool.own_requests(table, account)
     except (ClientError, RoleNotAssumable) as error:

@@ -46,7 +46,9 @@ def granted_shared_slot(settings: Settings, replication_id: str, pool: str) -> b
 def _shared(settings: Settings) -> tuple[Any, str]:
     """The vault's table, through its role, and this stack's account (whose requests are the only ones it may
     touch there)."""
-    table = shared_slot_pool.workload_table(settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn)
+    table = shared_slot_pool.workload_table(
+        settings.shared_slot_pool_table_arn, settings.shared_slot_pool_role_arn, settings.account_id
+    )
     return table, settings.account_id
 
 
@@ -153,10 +155,16 @@ def acquire_slot(ctx: TaskContext) -> bool:
         _resume(token)  # nothing to wait for: its next task takes it on from where its record says
         return True
     pool = step.slot_pool
-    if settings.shares_pool(pool):
-        return _acquire_shared(ctx, pool, token)
-    if take_slot(settings, rid, pool, progress.queued_at_ms):
+    # a vault's shared pool is granted by its coordinator; this stack's own pools are taken here
+    shared = settings.shares_pool(pool)
+    if shared:
+        taken = granted_shared_slot(settings, rid, pool)
+    else:
+        taken = take_slot(settings, rid, pool, progress.queued_at_ms)
+    if taken:
         if progress.queued_at_ms is not None:
+            if shared:  # (take_slot leaves the queue itself)
+                slot_pools.leave_queue(settings.slots_table, pool, waiter_entry(progress.queued_at_ms, rid))
             ctx = ctx.save(progress.model_copy(update={"queued_at_ms": None}))
         _resume(token)
         return True
@@ -166,28 +174,11 @@ def acquire_slot(ctx: TaskContext) -> bool:
         raise SlotWaitExpired(problem)
     slot_pools.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
     ctx.save(progress.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED}))
-    wake_waiters(pool, settings)  # a slot freed between the full pool and the enqueue is not lost
-    return False
-
-
-def _acquire_shared(ctx: TaskContext, pool: str, token: str) -> bool:
-    """AcquireSlot for the vault's shared pool: resume if the coordinator granted a slot, else (re-)ask and wait.
-
-    The task token is stored before the request is made, so a grant that follows at once finds what to wake."""
-    settings, rid, progress = ctx.settings, ctx.replication_id, ctx.progress
-    if granted_shared_slot(settings, rid, pool):
-        if progress.queued_at_ms is not None:
-            slot_pools.leave_queue(settings.slots_table, pool, waiter_entry(progress.queued_at_ms, rid))
-            ctx = ctx.save(progress.model_copy(update={"queued_at_ms": None}))
-        _resume(token)
-        return True
-    now_ms = epoch_ms(utc_now())
-    queued_at = progress.queued_at_ms or now_ms
-    if problem := slot_wait_problem(pool, queued_at, now_ms, settings.max_slot_wait_hours):
-        raise SlotWaitExpired(problem)
-    slot_pools.enqueue(settings.slots_table, pool, waiter_entry(queued_at, rid), rid, token)
-    ctx.save(progress.model_copy(update={"queued_at_ms": queued_at, "phase": Phase.QUEUED}))
-    shared_slot_pool.request_slot(*_shared(settings), pool, rid, queued_at, home_region())
+    if shared:
+        # asked (or re-checked) only now that the token is stored: a grant that follows at once finds what to wake
+        shared_slot_pool.request_slot(*_shared(settings), pool, rid, queued_at, home_region())
+    else:
+        wake_waiters(pool, settings)  # a slot freed between the full pool and the enqueue is not lost
     return False
 
 

@@ -7,6 +7,7 @@ import fnmatch
 import json
 import re
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 from unittest.mock import patch
@@ -145,22 +146,7 @@ class AssumedRoleTagConditions:
 
     def install(self, patches: ExitStack) -> None:
         """Every request to the emulation passes here first (moto's BaseResponse.call_action)."""
-        original = BaseResponse.call_action
-        refusal_of = self.refusal
-
-        def call_action(response: BaseResponse) -> Any:
-            if response.service_name == "rds":
-                refusal = refusal_of(response)
-                if refusal is not None:
-                    action = camelcase_to_underscores(response._get_action())
-
-                    def refused() -> None:
-                        raise InjectedFault("AccessDenied", refusal)
-
-                    setattr(response, action, refused)  # this request only
-            return original(response)
-
-        patches.enter_context(patch.object(BaseResponse, "call_action", call_action))
+        _refuse_requests(patches, "rds", "AccessDenied", self.refusal)
 
     @staticmethod
     def _assumed_role_of(access_key: str) -> str | None:
@@ -218,22 +204,7 @@ class AssumedRoleDynamoDBConditions:
 
     def install(self, patches: ExitStack) -> None:
         """Every request to the emulation passes here first (moto's BaseResponse.call_action)."""
-        original = BaseResponse.call_action
-        refusal_of = self.refusal
-
-        def call_action(response: BaseResponse) -> Any:
-            if response.service_name == "dynamodb":
-                refusal = refusal_of(response)
-                if refusal is not None:
-                    action = camelcase_to_underscores(response._get_action())
-
-                    def refused() -> None:
-                        raise InjectedFault("AccessDeniedException", refusal)
-
-                    setattr(response, action, refused)  # this request only
-            return original(response)
-
-        patches.enter_context(patch.object(BaseResponse, "call_action", call_action))
+        _refuse_requests(patches, "dynamodb", "AccessDeniedException", self.refusal)
 
     def refusal(self, response: BaseResponse) -> str | None:
         """Why IAM would refuse this DynamoDB request made with an assumed role's credentials (None: allowed, or not
@@ -303,3 +274,25 @@ class AssumedRoleDynamoDBConditions:
                     if names.get(attribute, attribute) == hash_key and value in placeholders:
                         values.append(placeholders[value])
         return [str(next(iter(v.values()))) for v in values if isinstance(v, dict) and v]
+
+
+def _refuse_requests(
+    patches: ExitStack, service: str, code: str, refusal_of: Callable[[BaseResponse], str | None]
+) -> None:
+    """Over moto's BaseResponse.call_action: a request to `service` that `refusal_of` says IAM would refuse fails
+    with `code` and that reason instead of being carried out."""
+    original = BaseResponse.call_action
+
+    def call_action(response: BaseResponse) -> Any:
+        if response.service_name == service:
+            refusal = refusal_of(response)
+            if refusal is not None:
+                action = camelcase_to_underscores(response._get_action())
+
+                def refused() -> None:
+                    raise InjectedFault(code, refusal)
+
+                setattr(response, action, refused)  # this request only
+        return original(response)
+
+    patches.enter_context(patch.object(BaseResponse, "call_action", call_action))

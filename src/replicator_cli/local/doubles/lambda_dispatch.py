@@ -18,6 +18,7 @@ from typing import Any
 from unittest.mock import patch
 
 import boto3
+from botocore.endpoint import Endpoint
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from replicator.aws import sessions
@@ -90,6 +91,15 @@ class LambdaDispatcher:
 
         patches.enter_context(patch.object(LambdaSimpleBackend, "invoke", invoke))
 
+        # every client's requests, whatever session made it (Powertools' providers make their own)
+        original_send = Endpoint._send
+
+        def send(endpoint: Endpoint, request: Any) -> Any:
+            dispatcher._in_own_account(request)
+            return original_send(endpoint, request)
+
+        patches.enter_context(patch.object(Endpoint, "_send", send))
+
     def register(self, functions: Iterable[LocalFunction]) -> None:
         for function in functions:
             self.functions[function.name] = function
@@ -99,13 +109,19 @@ class LambdaDispatcher:
             module = self._modules.get(function.name)
             if module is None:
                 module_file, _handler_name = function.handler.rsplit(".", 1)
-                unique = f"_replicator_fn_{function.logical_id}"
+                unique = f"_replicator_fn_{function.name.replace('-', '_')}"  # one per function: two stacks, two
                 spec = importlib.util.spec_from_file_location(unique, function.code_dir / f"{module_file}.py")
                 if spec is None or spec.loader is None:
                     raise ImportError(f"cannot load the handler of {function.name} from {function.code_dir}")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[unique] = module
                 spec.loader.exec_module(module)
+                if function.own_settings and hasattr(module, "get_settings"):
+                    # the process's environment is the first stack's: this one reads its own, as in its own Lambda
+                    from replicator.settings import settings_from
+
+                    own = settings_from(function.environment)
+                    module.get_settings = lambda own=own: own  # type: ignore[attr-defined]
                 self._modules[function.name] = module
         return getattr(module, function.handler.rsplit(".", 1)[1])
 
@@ -163,12 +179,8 @@ class LambdaDispatcher:
             self._threads.append(thread)
 
     def record_calls(self) -> None:
-        """Note each AWS call a handler makes, as the IAM action(s) it needs (least privilege is checked on them).
-        Also: a function deployed in another account (a vault's coordinator) acts in that account, as its execution
-        role would: its requests made with the emulation's own credentials are marked with moto's account header."""
-        session = boto3._get_default_session()._session
-        session.register("before-call", self._note_call, unique_id="record-calls")
-        session.register("before-send", self._in_own_account, unique_id="function-account")
+        """Note each AWS call a handler makes, as the IAM action(s) it needs (least privilege is checked on them)."""
+        boto3._get_default_session()._session.register("before-call", self._note_call, unique_id="record-calls")
 
     def unregister_hooks(self) -> None:
         """Take this dispatcher's hooks off boto3's default session (it outlives the emulation: a hook left there
@@ -176,7 +188,6 @@ class LambdaDispatcher:
         under the same id)."""
         session = boto3._get_default_session()._session
         session.unregister("before-call", unique_id="record-calls")
-        session.unregister("before-send", unique_id="function-account")
         for event_name in list(self.crashes):
             session.unregister(event_name, unique_id=f"crash-{event_name}")
 
@@ -195,12 +206,15 @@ class LambdaDispatcher:
         with self._lock:
             self.calls.update((self._in_lambda.function, action, assumed) for action in actions)
 
-    def _in_own_account(self, request: Any, **_: Any) -> None:
+    def _in_own_account(self, request: Any) -> None:
+        """A function deployed in another account (a vault's coordinator, a second stack) acts in that account, as
+        its execution role would: its requests made with the emulation's own credentials carry moto's account
+        header (an assumed role's keys name their account already)."""
         account = getattr(self._in_lambda, "account", "") if getattr(self._in_lambda, "active", False) else ""
         if not account:
             return
         authorization = str(request.headers.get("Authorization", ""))
-        if f"Credential={os.environ.get('AWS_ACCESS_KEY_ID')}/" in authorization:  # not an assumed role's keys
+        if f"Credential={os.environ.get('AWS_ACCESS_KEY_ID')}/" in authorization:
             request.headers["x-moto-account-id"] = account
 
     def crash_before(self, event_name: str, times: int = 1) -> None:

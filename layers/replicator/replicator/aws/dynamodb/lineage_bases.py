@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from ...clock import epoch_ms, utc_now
-from ..sessions import dynamodb_table, error_code, pages
+from ..sessions import conditional_write, conditionally, dynamodb_table, pages
 
 
 class BaseRecord(BaseModel):
@@ -53,23 +52,19 @@ def keep(table_name: str, base: BaseRecord) -> str | None:
     if base.size_gb is not None:
         item["size_gb"] = base.size_gb
     names = {f"#{k}": k for k in item}
-    try:
-        old = (
-            dynamodb_table(table_name)
-            .update_item(
-                Key={"pool": base.lineage, "entry": "base"},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in item),
-                ConditionExpression="attribute_not_exists(taken_ms) OR taken_ms <= :taken_ms",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":{k}": v for k, v in item.items()},
-                ReturnValues="ALL_OLD",
-            )
-            .get("Attributes")
+    written = conditionally(
+        lambda: dynamodb_table(table_name).update_item(
+            Key={"pool": base.lineage, "entry": "base"},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in item),
+            ConditionExpression="attribute_not_exists(taken_ms) OR taken_ms <= :taken_ms",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":{k}": v for k, v in item.items()},
+            ReturnValues="ALL_OLD",
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    )
+    if written is None:
         return base.snapshot_arn  # a newer base is recorded: this one is not needed
+    old = written.get("Attributes")
     if not old or old.get("snapshot_arn") == base.snapshot_arn:
         return None
     return str(old["snapshot_arn"])
@@ -83,12 +78,10 @@ def all_bases(table_name: str) -> list[BaseRecord]:
 
 def forget(table_name: str, lineage: str, snapshot_arn: str) -> None:
     """Remove a lineage's record, if its base is still `snapshot_arn` (the prune deleted it)."""
-    try:
-        dynamodb_table(table_name).delete_item(
+    conditional_write(
+        lambda: dynamodb_table(table_name).delete_item(
             Key={"pool": lineage, "entry": "base"},
             ConditionExpression="snapshot_arn = :arn",
             ExpressionAttributeValues={":arn": snapshot_arn},
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    )

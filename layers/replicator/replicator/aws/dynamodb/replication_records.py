@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ...history import (
     DATABASE_INDEX,
     UNSETTLED,
@@ -20,7 +18,7 @@ from ...history import (
     ReplicationStatus,
     utc_now,
 )
-from ..sessions import dynamodb_table, error_code, pages
+from ..sessions import conditional_write, dynamodb_table, pages
 
 _FINAL = [s.value for s in ReplicationStatus if s.final]
 _OPEN = [s.value for s in ReplicationStatus if not s.final]
@@ -34,31 +32,25 @@ _NOT_FINAL_VALUES = {f":f{i}": v for i, v in enumerate(_FINAL)}
 def create_record(table_name: str, record: ReplicationRecord) -> ReplicationRecord | None:
     """Write the first record of a replication; returns the existing record instead when there is one."""
     table = dynamodb_table(table_name)
-    try:
-        table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(replication_id)")
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return get_record(table_name, record.replication_id)
-    return None
+    if conditional_write(
+        lambda: table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(replication_id)")
+    ):
+        return None
+    return get_record(table_name, record.replication_id)
 
 
 def put_record(table_name: str, record: ReplicationRecord) -> bool:
     """Write a record unless its replication's outcome is final already: a final outcome is never overwritten
     (a late or repeated task, or a failure path after a recorded success). False when nothing was written."""
     record = record.model_copy(update={"updated_at": utc_now()})
-    try:
-        dynamodb_table(table_name).put_item(
+    return conditional_write(
+        lambda: dynamodb_table(table_name).put_item(
             Item=record.to_item(),
             ConditionExpression=_NOT_FINAL,
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=_NOT_FINAL_VALUES,
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def replace_failed(
@@ -71,18 +63,14 @@ def replace_failed(
     snapshot the target's selection now takes), only if that record is still that attempt `failed_attempt` (two
     retries at once start one attempt). False when it is not."""
     record = record.model_copy(update={"updated_at": utc_now()})
-    try:
-        dynamodb_table(table_name).put_item(
+    return conditional_write(
+        lambda: dynamodb_table(table_name).put_item(
             Item=record.to_item(),
             ConditionExpression="#s = :failed AND (attribute_not_exists(attempt) OR attempt = :attempt)",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":failed": replaced.value, ":attempt": failed_attempt},
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def mark_replica_deleted(table_name: str, replication_id: str, deleted_at: datetime, reason: str) -> None:
@@ -124,19 +112,15 @@ def set_index_fields(table_name: str, replication_id: str, fields: dict[str, str
     """Add the database index's attributes to a record that lacks them (False: it has them, or is gone)."""
     names = {f"#{i}": name for i, name in enumerate(fields)}
     values = {f":{i}": value for i, value in enumerate(fields.values())}
-    try:
-        dynamodb_table(table_name).update_item(
+    return conditional_write(
+        lambda: dynamodb_table(table_name).update_item(
             Key={"replication_id": replication_id},
             UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(fields))),
             ConditionExpression="attribute_exists(replication_id) AND attribute_not_exists(database_target)",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def mark_published(table_name: str, replication_id: str) -> None:
@@ -154,8 +138,8 @@ def _settle(table_name: str, replication_id: str) -> None:
     """Take a record out of the unsettled index once nothing is left to do for it (final, no cleanup left, its
     outcome event published); a record with something left stays in it."""
     open_statuses = {f":n{i}": v for i, v in enumerate(_OPEN)}
-    try:
-        dynamodb_table(table_name).update_item(
+    conditional_write(
+        lambda: dynamodb_table(table_name).update_item(
             Key={"replication_id": replication_id},
             UpdateExpression="REMOVE #u",
             ConditionExpression=(
@@ -165,9 +149,7 @@ def _settle(table_name: str, replication_id: str) -> None:
             ExpressionAttributeNames={"#u": UNSETTLED_KEY, "#s": "status"},
             ExpressionAttributeValues={":yes": True, **open_statuses},
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    )
 
 
 def unsettled_records(table_name: str) -> list[ReplicationRecord]:
@@ -185,19 +167,15 @@ def unsettled_records(table_name: str) -> list[ReplicationRecord]:
 
 def mark_unsettled(table_name: str, replication_id: str) -> bool:
     """Put a record written before the unsettled index existed into it (False: gone, or there already)."""
-    try:
-        dynamodb_table(table_name).update_item(
+    return conditional_write(
+        lambda: dynamodb_table(table_name).update_item(
             Key={"replication_id": replication_id},
             UpdateExpression="SET #u = :u",
             ConditionExpression="attribute_exists(replication_id) AND attribute_not_exists(#u)",
             ExpressionAttributeNames={"#u": UNSETTLED_KEY},
             ExpressionAttributeValues={":u": UNSETTLED},
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def get_record(table_name: str, rid: str) -> ReplicationRecord | None:

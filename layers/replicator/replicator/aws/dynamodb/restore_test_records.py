@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ...clock import utc_now
 from ...restore_testing import RECORD_TYPE, RESTORE_TESTS_INDEX, RestoreTestRecord, RestoreTestStatus, started_key
-from ..sessions import dynamodb_table, error_code, pages
+from ..sessions import conditional_write, dynamodb_table, pages
 
 _FINAL = tuple(s.value for s in RestoreTestStatus if s.final)
 _NOT_FINAL = "NOT #s IN (" + ", ".join(f":f{i}" for i in range(len(_FINAL))) + ")"
@@ -19,32 +17,26 @@ _NOT_FINAL_VALUES = {f":f{i}": v for i, v in enumerate(_FINAL)}
 
 def create(table_name: str, record: RestoreTestRecord) -> RestoreTestRecord | None:
     """Write a test's first record; the existing record instead when there is one (the test was planned already)."""
-    try:
-        dynamodb_table(table_name).put_item(
+    if conditional_write(
+        lambda: dynamodb_table(table_name).put_item(
             Item=record.to_item(), ConditionExpression="attribute_not_exists(replication_id)"
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return get(table_name, record.test_id)
-    return None
+    ):
+        return None
+    return get(table_name, record.test_id)
 
 
 def put(table_name: str, record: RestoreTestRecord) -> bool:
     """Write a test's record unless its outcome is final already (False: nothing written)."""
     record = record.model_copy(update={"updated_at": utc_now()})
-    try:
-        dynamodb_table(table_name).put_item(
+    return conditional_write(
+        lambda: dynamodb_table(table_name).put_item(
             Item=record.to_item(),
             ConditionExpression=f"#t = :t AND {_NOT_FINAL}",
             ExpressionAttributeNames={"#s": "status", "#t": "record_type"},
             ExpressionAttributeValues={":t": RECORD_TYPE, **_NOT_FINAL_VALUES},
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def get(table_name: str, test_id: str) -> RestoreTestRecord | None:

@@ -41,10 +41,10 @@ def arrival(queued_at_ms: int, replication_id: str) -> str:
 # ---- the workload's side, through the vault's role (its own partition only) ----
 
 
-def workload_table(table_arn: str, role_arn: str) -> Any:
-    """The vault's table as a workload account reaches it: through the vault's role (aws/sessions.py tags the
-    session with the workload's account)."""
-    return role_dynamodb_table(table_arn, role_arn)
+def workload_table(table_arn: str, role_arn: str, source_account: str | None) -> Any:
+    """The vault's table as a workload account reaches it: through the vault's role, in a session tagged with the
+    workload's account (its own requests: read, written, deleted); untagged, only the pool items can be read."""
+    return role_dynamodb_table(table_arn, role_arn, source_account)
 
 
 def slot_request(table: Any, source_account: str, pool: str, replication_id: str) -> dict | None:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from ...clock import utc_now
-from ..sessions import dynamodb_table, error_code, pages
+from ..sessions import conditional_write, dynamodb_table, error_code, pages
 
 SLOTS = "slots"
 _T = TypeVar("_T")
@@ -80,25 +80,23 @@ def new_lease() -> str:
 
 
 def _ensure_pool(table: Any, pool: str) -> None:
-    try:
-        on_conflict_retry(
+    conditional_write(
+        lambda: on_conflict_retry(
             lambda: table.put_item(
                 Item={"pool": pool, "entry": SLOTS, "holders": {}},
                 ConditionExpression="attribute_not_exists(#p)",
                 ExpressionAttributeNames={"#p": "pool"},
             )
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    )
 
 
 def try_acquire(table_name: str, pool: str, replication_id: str, limit: int) -> bool:
     """Take a slot of `pool` for `replication_id` (or renew the one it holds); False when the pool is full."""
     table = dynamodb_table(table_name)
     _ensure_pool(table, pool)
-    try:
-        on_conflict_retry(
+    return conditional_write(
+        lambda: on_conflict_retry(
             lambda: table.update_item(
                 Key={"pool": pool, "entry": SLOTS},
                 UpdateExpression="SET holders.#r = :lease",
@@ -107,11 +105,7 @@ def try_acquire(table_name: str, pool: str, replication_id: str, limit: int) -> 
                 ExpressionAttributeValues={":lease": new_lease(), ":limit": limit},
             )
         )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    )
 
 
 def hand_over(table_name: str, pool: str, waiter: dict[str, Any], limit: int) -> tuple[HandOver, str]:
@@ -156,8 +150,8 @@ def release(table_name: str, pool: str, replication_id: str, lease: str | None =
     kwargs: dict[str, Any] = {}
     if lease is not None:
         kwargs = {"ConditionExpression": "holders.#r = :lease", "ExpressionAttributeValues": {":lease": lease}}
-    try:
-        on_conflict_retry(
+    return conditional_write(
+        lambda: on_conflict_retry(
             lambda: dynamodb_table(table_name).update_item(
                 Key={"pool": pool, "entry": SLOTS},
                 UpdateExpression="REMOVE holders.#r",
@@ -165,11 +159,7 @@ def release(table_name: str, pool: str, replication_id: str, lease: str | None =
                 **kwargs,
             )
         )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def holders(table_name: str, pool: str) -> dict[str, str]:
