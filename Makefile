@@ -105,8 +105,9 @@ deploy-forwarders: $(SAM)
 # sam build + sam package (code and state machine definitions into ARTIFACT_BUCKET, which must be in HOME_REGION and
 # readable by the organization's accounts), the expansion of the packaged template into plain CloudFormation
 # (service-managed stack sets refuse the AWS::Serverless macro), forwarder.yaml for stack sets (HomeRegion instead of
-# one account's bus), then sam package again to put the three stack set templates in the bucket; nothing else is
-# uploaded. It ends by printing the deploy command of organization.yaml with the three template URLs, which
+# one account's bus), coordinator.yaml built, packaged and expanded the same way, then sam package again to put the
+# four stack set templates in the bucket; nothing else is uploaded. It ends by printing the deploy command of
+# organization.yaml with the four template URLs, which
 #   make deploy-organization ARTIFACT_BUCKET=... WORKLOAD_OUS=ou-a,ou-b VAULT_OU=ou-v VAULT_ACCOUNT=111111111111 \
 #     VAULT_TRUSTED_ACCOUNT=222222222222 EXTERNAL_ID=... [OTHER_REGIONS=eu-west-1,ap-southeast-2] [ORGANIZATION_ID=o-...] \
 #     [ALARM_EMAIL=...] [CALL_AS=DELEGATED_ADMIN]
@@ -127,16 +128,21 @@ organization-templates: $(SAM) $(BIN)/replicator
 	$(BIN)/python -m replicator_cli.local.expand $(ORG_DIR)/packaged.yaml $(ORG_DIR)/replicator.yaml
 	$(BIN)/python -m replicator_cli.local.expand --forwarder forwarder.yaml $(ORG_DIR)/forwarder.yaml
 	cp target-account-role.yaml $(ORG_DIR)/target-account-role.yaml
+	$(SAM) build --template coordinator.yaml --build-dir .aws-sam/coordinator
+	$(SAM) package --template-file .aws-sam/coordinator/template.yaml --region $(HOME_REGION) \
+	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(ARTIFACT_PREFIX) --output-template-file $(ORG_DIR)/coordinator-packaged.yaml
+	$(BIN)/python -m replicator_cli.local.expand $(ORG_DIR)/coordinator-packaged.yaml $(ORG_DIR)/coordinator.yaml
 	@# sam package uploads a stack set's local TemplateURL (under a name from its content) and writes its S3 URL
 	@printf '%s\n' 'Resources:' \
 	  '  Replicator: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: replicator.yaml}}' \
 	  '  Forwarder: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: forwarder.yaml}}' \
 	  '  TargetRole: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: target-account-role.yaml}}' \
+	  '  Coordinator: {Type: "AWS::CloudFormation::StackSet", Properties: {TemplateURL: coordinator.yaml}}' \
 	  > $(ORG_DIR)/stack-set-templates.yaml
 	$(SAM) package --template-file $(ORG_DIR)/stack-set-templates.yaml --region $(HOME_REGION) \
 	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(ARTIFACT_PREFIX) --output-template-file $(ORG_DIR)/template-urls.yaml
 	@$(BIN)/python -c 'import sys, yaml; r = yaml.safe_load(open(sys.argv[1]))["Resources"]; \
-	  print("\n".join(n + "TemplateUrl=" + r[n]["Properties"]["TemplateURL"] for n in ("Replicator", "Forwarder", "TargetRole")))' \
+	  print("\n".join(n + "TemplateUrl=" + r[n]["Properties"]["TemplateURL"] for n in ("Replicator", "Forwarder", "TargetRole", "Coordinator")))' \
 	  $(ORG_DIR)/template-urls.yaml > $(ORG_DIR)/template-urls.txt
 	@echo "Templates in s3://$(ARTIFACT_BUCKET)/$(ARTIFACT_PREFIX)/ ($(ORG_DIR)/template-urls.txt). Deploy with (or: make deploy-organization ...):"
 	@echo "  aws cloudformation deploy --template-file organization.yaml --stack-name $(ORG_STACK_NAME) --region $(HOME_REGION) \\"

@@ -39,7 +39,10 @@ def vault() -> Iterator[dict[str, Any]]:
     """The emulation with the vault account's coordinator table (coordinator.yaml's resource, made there)."""
     with emulation(base_scenario(), run=False) as up:
         template = load_template(up.cloud.root / "coordinator.yaml")
-        table_only = {"Resources": {"SharedSlotPoolTable": template["Resources"]["SharedSlotPoolTable"]}}
+        table_only = {
+            "Parameters": template["Parameters"],
+            "Resources": {"SharedSlotPoolTable": template["Resources"]["SharedSlotPoolTable"]},
+        }
         stack = cloudformation_backends[TARGET_ACCOUNT][HOME_REGION].create_stack(
             name="rds-snapshot-replicator-coordinator", template=json.dumps(table_only), parameters={}
         )

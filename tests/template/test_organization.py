@@ -20,6 +20,7 @@ TEMPLATE_OF = {
     "ReplicatorTemplateUrl": "replicator",
     "ForwarderTemplateUrl": "forwarder",
     "TargetRoleTemplateUrl": "role",
+    "CoordinatorTemplateUrl": "coordinator",
 }
 
 
@@ -58,6 +59,7 @@ def targets(expanded) -> dict[str, dict]:
         "replicator": expanded,
         "forwarder": forwarder_for_stack_sets(load_template(ROOT / "forwarder.yaml")),
         "role": load_template(ROOT / "target-account-role.yaml"),
+        "coordinator": expand(packaged(load_template(ROOT / "coordinator.yaml"))),
     }
 
 
@@ -96,7 +98,7 @@ def test_cfn_lint_passes():
 
 def test_every_stack_set_is_service_managed_and_follows_the_organization(organization):
     stack_sets = _stack_sets(organization)
-    assert set(stack_sets) == {"ReplicatorStackSet", "ForwarderStackSet", "VaultStackSet"}
+    assert set(stack_sets) == {"ReplicatorStackSet", "ForwarderStackSet", "VaultStackSet", "CoordinatorStackSet"}
     for name, props in stack_sets.items():
         assert props["PermissionModel"] == "SERVICE_MANAGED", name
         # accounts that join get the stacks, accounts that leave lose them
@@ -127,14 +129,38 @@ def test_what_goes_where(organization):
     assert organization["Resources"]["ForwarderStackSet"]["Condition"] == "HasOtherRegions"
 
 
-def test_the_vault_stack_set_targets_the_vault_account_alone(organization):
-    (group,) = _stack_sets(organization)["VaultStackSet"]["StackInstancesGroup"]
+@pytest.mark.parametrize(
+    ("stack_set", "url"),
+    [("VaultStackSet", "TargetRoleTemplateUrl"), ("CoordinatorStackSet", "CoordinatorTemplateUrl")],
+)
+def test_the_vault_stack_sets_target_the_vault_account_alone(organization, stack_set, url):
+    (group,) = _stack_sets(organization)[stack_set]["StackInstancesGroup"]
     assert group["DeploymentTargets"] == {
         "OrganizationalUnitIds": [{"Ref": "VaultOuId"}],
         "Accounts": [{"Ref": "VaultAccountId"}],
         "AccountFilterType": "INTERSECTION",
     }
-    assert _stack_sets(organization)["VaultStackSet"]["TemplateURL"] == {"Ref": "TargetRoleTemplateUrl"}
+    assert group["Regions"] == [{"Ref": "HomeRegion"}]
+    assert _stack_sets(organization)[stack_set]["TemplateURL"] == {"Ref": url}
+
+
+def _passed(organization: dict, stack_set: str) -> dict:
+    return {p["ParameterKey"]: p["ParameterValue"] for p in _stack_sets(organization)[stack_set]["Parameters"]}
+
+
+def test_every_replicator_and_the_vault_role_are_given_the_coordinators_table(organization, targets):
+    table = {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${HomeRegion}:${VaultAccountId}:table/${CopySlotsTableName}"}
+    assert _passed(organization, "ReplicatorStackSet")["SharedSlotPoolTableArn"] == table
+    assert _passed(organization, "VaultStackSet")["SharedSlotPoolTableArn"] == table
+    # the coordinator's table has that very name (fixed, so that its ARN is known before it exists)
+    assert _passed(organization, "CoordinatorStackSet")["TableName"] == {"Ref": "CopySlotsTableName"}
+    table_resource = targets["coordinator"]["Resources"]["SharedSlotPoolTable"]["Properties"]
+    assert table_resource["TableName"] == {"Ref": "TableName"}
+    # through the vault's role, the one the mapping targets name
+    role = _passed(organization, "ReplicatorStackSet")["SharedSlotPoolRoleArn"]
+    assert role == organization["Outputs"]["VaultRoleArn"]["Value"]
+    # and the replicators come after the vault's table and role
+    assert set(organization["Resources"]["ReplicatorStackSet"]["DependsOn"]) == {"CoordinatorStackSet", "VaultStackSet"}
 
 
 def test_each_stack_set_passes_only_its_templates_parameters_and_every_required_one(organization, targets):
@@ -182,7 +208,12 @@ def test_stack_set_names_leave_room_for_the_names_the_templates_build(organizati
 
     assert instance("ReplicatorStackSetName") + len("-restore-test") <= 80  # state machine names
     assert instance("ForwarderStackSetName") + len("-backup") <= 64  # EventBridge rule names
-    for parameter in ("ReplicatorStackSetName", "ForwarderStackSetName", "VaultStackSetName"):
+    for parameter in (
+        "ReplicatorStackSetName",
+        "ForwarderStackSetName",
+        "VaultStackSetName",
+        "CoordinatorStackSetName",
+    ):
         default = organization["Parameters"][parameter]["Default"]
         assert re.fullmatch(organization["Parameters"][parameter]["AllowedPattern"], default)
 
