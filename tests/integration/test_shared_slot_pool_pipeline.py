@@ -133,7 +133,8 @@ def pool_item(cloud: Any) -> dict[str, Any]:
 
 
 def holders(cloud: Any) -> set[str]:
-    return set(pool_item(cloud).get("holders", {}).get("M", {}))
+    """The replications holding a slot of POOL, whatever their account."""
+    return {h["M"]["replication_id"]["S"] for h in pool_item(cloud).get("holders", {}).get("M", {}).values()}
 
 
 def wait_until(condition: Any, timeout: float = 20.0) -> None:
@@ -149,21 +150,9 @@ def other_account_table(cloud: Any, account: str) -> Any:
     vault (its own role, trusting that account's replicator roles), assumed from that account with its tag."""
 
     coordinator = cloud.coordinator
-    template = load_template(cloud.root / "target-account-role.yaml")
-    role_name = f"rds-snapshot-replicator-target-{account}"
-    stack = cloudformation_backends[coordinator.account][coordinator.region].create_stack(
-        name=f"rds-snapshot-replicator-target-{account}",
-        template=json.dumps(template),
-        parameters={
-            "ReplicatorRolePattern": f"arn:aws:iam::{account}:role/rds-snapshot-replicator/*",
-            "ExternalId": "replicator-local",
-            "RoleName": role_name,
-            "SharedSlotPoolTableArn": coordinator.table_arn,
-        },
-    )
-    assert stack.status == "CREATE_COMPLETE"
+    role_arn = deploy_vault_role(cloud, account, f"arn:aws:iam::{account}:role/rds-snapshot-replicator/*")
     credentials = account_client("sts", coordinator.region, account).assume_role(
-        RoleArn=f"arn:aws:iam::{coordinator.account}:role/{role_name}",
+        RoleArn=role_arn,
         RoleSessionName="other-workload",
         ExternalId="replicator-local",
         Tags=[{"Key": "replicator:source-account", "Value": account}],
@@ -222,7 +211,7 @@ def test_a_workload_with_the_wrong_permissions_cannot_take_or_release_another_ac
     account's grant stays."""
 
     other = "333333333333"
-    with emulation(shared([]), run=False) as up:
+    with emulation(shared([], shared_pool_instance_quota=1), run=False) as up:  # full once this account holds one
         cloud = up.cloud
         settings = get_settings()
         mine = shared_slot_pool.workload_table(
@@ -268,7 +257,16 @@ def test_a_workload_with_the_wrong_permissions_cannot_take_or_release_another_ac
                 RoleArn=settings.shared_slot_pool_role_arn, RoleSessionName="impostor", ExternalId="replicator-local"
             )
         ) == ("AccessDenied")
-        assert holders(cloud) == {"mine-0"}  # the grant stands
+        # B may write its own requests, but writing itself a grant there proves nothing: grants are the pool item's
+        shared_slot_pool.request_slot(theirs, other, POOL, "mine-0", 0, "us-east-1")  # this account's replication id
+        theirs.update_item(
+            Key=shared_slot_pool.request_key(other, POOL, "mine-0"),
+            UpdateExpression="SET lease = :l, source_account = :a REMOVE waiting_pool",
+            ExpressionAttributeValues={":l": "forged", ":a": SOURCE_ACCOUNT},
+        )
+        assert not shared_slot_pool.holds(theirs, other, POOL, "mine-0")
+        wait_until(lambda: pool_state(cloud) == {SOURCE_ACCOUNT: {"in_flight": 1, "waiting": 0}})  # B: no slot
+        assert set(pool_item(cloud)["holders"]["M"]) == {f"{SOURCE_ACCOUNT}#mine-0"}  # the grant stands, this one
         assert holds_slot(settings, "mine-0", POOL)
         shared_slot_pool.give_back_request(mine, SOURCE_ACCOUNT, POOL, "mine-0")
         wait_until(lambda: holders(cloud) == set())

@@ -37,7 +37,7 @@ class CoordinatorSettings(BaseModel):
 
 class PoolGrants(BaseModel):
     pool: str
-    granted: list[str]  # replication ids granted a slot in this pass, in order
+    granted: list[str]  # the holders granted a slot in this pass, in order (account#replication id)
     dropped: list[str]  # holders whose request was gone (their slot given back)
     in_flight: int
     waiting: int
@@ -82,13 +82,20 @@ def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, A
     existing = shared_slot_pool.existing_requests(table, [{"pk": h["pk"], "sk": h["sk"]} for h in holders.values()])
     dropped = [rid for rid, h in holders.items() if (h["pk"], h["sk"]) not in existing]
     shared_slot_pool.drop_holders(table, pool, dropped)
-    held = Counter(str(h["account"]) for rid, h in holders.items() if rid not in dropped)
-    requests = {str(r["replication_id"]): r for r in seen}
-    requests |= {str(r["replication_id"]): r for r in shared_slot_pool.waiting_requests(table, pool)}
-    requests = {rid: r for rid, r in requests.items() if rid not in holders or rid in dropped}
+    held = Counter(str(h["account"]) for key, h in holders.items() if key not in dropped)
+    # each request by its key (account from its partition: what IAM holds a workload to), held ones left out
+    requests: dict[str, dict[str, Any]] = {}
+    for request in [*seen, *shared_slot_pool.waiting_requests(table, pool)]:
+        identity = shared_slot_pool.request_identity(request, pool)
+        if identity is None:
+            logger.warning("not a request of this pool: ignored", extra={"pool": pool, "sk": request.get("sk")})
+            continue
+        key = shared_slot_pool.holder_key(*identity)
+        if key not in holders or key in dropped:
+            requests[key] = request
     waiters = [
-        Waiter(replication_id=rid, source_account=str(r["source_account"]), queued_at_ms=int(r["queued_at_ms"]))
-        for rid, r in requests.items()
+        Waiter(replication_id=key, source_account=key.split("#", 1)[0], queued_at_ms=int(r["queued_at_ms"]))
+        for key, r in requests.items()
     ]
     free = limit - sum(held.values())
     chosen = fair_grants(waiters, dict(held), free, settings.per_account_cap, _counts(item.get("granted", {})))
@@ -98,7 +105,7 @@ def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, A
         if shared_slot_pool.grant(table, pool, request, limit) is None:
             continue  # given back or granted since it was read, or the pool is full (another pass): next one
         granted.append(waiter)
-        _announce(settings, pool, request)
+        _announce(settings, pool, waiter.source_account, request)
     accounts_waiting = {w.source_account for w in waiters}
     counts = grant_counts(_counts(item.get("granted", {})), dict(held), accounts_waiting, granted)
     holding = held + Counter(w.source_account for w in granted)
@@ -136,10 +143,11 @@ def _counts(raw: dict[str, Any]) -> dict[str, int]:
     return {str(k): int(v) for k, v in raw.items()}
 
 
-def _announce(settings: CoordinatorSettings, pool: str, request: dict[str, Any]) -> None:
-    """The event that wakes the granted replication; if it is lost, the replication's own re-check finds the
-    grant (SlotRecheckSeconds), so a refusal here is logged and counted, not retried at the cost of other grants."""
-    account, region = str(request["source_account"]), str(request.get("home_region", ""))
+def _announce(settings: CoordinatorSettings, pool: str, account: str, request: dict[str, Any]) -> None:
+    """The event that wakes the granted replication (on its own account's bus); if it is lost, the replication's
+    own re-check finds the grant (SlotRecheckSeconds), so a refusal here is logged and counted, not retried at the
+    cost of other grants."""
+    region = str(request.get("home_region", ""))
     bus = f"arn:{settings.partition}:events:{region}:{account}:event-bus/default"
     try:
         eventbridge.announce_slot_granted(bus, str(request["replication_id"]), pool)

@@ -38,9 +38,9 @@ def holds_slot(settings: Settings, replication_id: str, pool: str) -> bool:
 
 
 def granted_shared_slot(settings: Settings, replication_id: str, pool: str) -> bool:
-    """Whether the vault's coordinator granted this replication a slot of the shared `pool`."""
-    request = shared_slot_pool.slot_request(*_shared(settings), pool, replication_id)
-    return bool(request and request.get("lease"))
+    """Whether the vault's coordinator granted this replication a slot of the shared `pool` (its pool item says so:
+    only the coordinator writes it)."""
+    return shared_slot_pool.holds(*_shared(settings), pool, replication_id)
 
 
 def _shared(settings: Settings) -> tuple[Any, str]:

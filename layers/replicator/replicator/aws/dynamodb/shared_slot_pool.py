@@ -33,6 +33,21 @@ def pool_key(pool: str) -> dict[str, str]:
     return {"pk": f"pool#{pool}", "sk": SLOTS}
 
 
+def holder_key(source_account: str, replication_id: str) -> str:
+    """A holder of a pool, named by its account and replication: two accounts' replication ids never collide."""
+    return f"{source_account}#{replication_id}"
+
+
+def request_identity(request: dict[str, Any], pool: str) -> tuple[str, str] | None:
+    """(source account, replication id) of a request of `pool`, from its key alone: the partition key is the one
+    attribute IAM holds a workload to (dynamodb:LeadingKeys), so an account named anywhere else in the item is not
+    believed. None for an item that is no well-formed request of this pool."""
+    pk, sk, rid = str(request.get("pk", "")), str(request.get("sk", "")), str(request.get("replication_id", ""))
+    if not pk.startswith("account#") or not rid or sk != f"{pool}#{rid}":
+        return None
+    return pk.removeprefix("account#"), rid
+
+
 def arrival(queued_at_ms: int, replication_id: str) -> str:
     """The waiting index's sort key: arrival time first, so the coordinator reads a pool's waiters oldest first."""
     return f"{queued_at_ms:015d}#{replication_id}"
@@ -45,6 +60,13 @@ def workload_table(table_arn: str, role_arn: str, source_account: str | None) ->
     """The vault's table as a workload account reaches it: through the vault's role, in a session tagged with the
     workload's account (its own requests: read, written, deleted); untagged, only the pool items can be read."""
     return role_dynamodb_table(table_arn, role_arn, source_account)
+
+
+def holds(table: Any, source_account: str, pool: str, replication_id: str) -> bool:
+    """Whether the coordinator granted this replication a slot of `pool`: read from the pool item, which only the
+    coordinator writes (a `lease` a workload wrote on its own request would prove nothing)."""
+    item = table.get_item(Key=pool_key(pool), ConsistentRead=True).get("Item") or {}
+    return holder_key(source_account, replication_id) in item.get("holders", {})
 
 
 def slot_request(table: Any, source_account: str, pool: str, replication_id: str) -> dict | None:
@@ -155,11 +177,15 @@ def ensure_pool(table_name: str, pool: str) -> None:
 
 
 def grant(table_name: str, pool: str, request: dict[str, Any], limit: int) -> str | None:
-    """Move `request` from the queue to the pool's holders, in one transaction; its lease, or None when the pool is
-    full (`limit`) or the request is no longer waiting (given back, or granted already)."""
+    """Move `request` (a well-formed one: request_identity) from the queue to the pool's holders, in one
+    transaction; its lease, or None when the pool is full (`limit`) or the request is no longer waiting (given
+    back, or granted already)."""
     lease = new_lease()
-    rid = str(request["replication_id"])
-    holder = {"account": str(request["source_account"]), "pk": str(request["pk"]), "sk": str(request["sk"])}
+    identity = request_identity(request, pool)
+    if identity is None:
+        raise ValueError(f"not a request of {pool}: {request.get('pk')} {request.get('sk')}")
+    account, rid = identity
+    holder = {"account": account, "replication_id": rid, "pk": str(request["pk"]), "sk": str(request["sk"])}
     items = [
         {
             "Update": {
@@ -167,7 +193,7 @@ def grant(table_name: str, pool: str, request: dict[str, Any], limit: int) -> st
                 "Key": pool_key(pool),
                 "UpdateExpression": "SET holders.#r = :holder",
                 "ConditionExpression": "attribute_not_exists(holders.#r) AND size(holders) < :limit",
-                "ExpressionAttributeNames": {"#r": rid},
+                "ExpressionAttributeNames": {"#r": holder_key(account, rid)},
                 "ExpressionAttributeValues": {":holder": holder, ":limit": limit},
             }
         },
