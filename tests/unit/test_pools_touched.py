@@ -2,6 +2,7 @@
 
 import pytest
 
+from replicator.aws.dynamodb.shared_slot_pool import request_identity
 from replicator.usecases.grant_slots import pools_touched
 
 POOL = "210987654321#eu-west-1#instance"
@@ -54,3 +55,39 @@ def test_a_waiters_numbers_are_numbers():
     (seen,) = pools_touched([_record("INSERT", new=_request("r1"))])[POOL]
     assert seen["queued_at_ms"] == 1000
     assert seen["source_account"] == "111111111111"
+
+
+def test_a_record_naming_no_real_pool_is_ignored():
+    """A workload writes its requests: a malformed pool name must not fail the batch (and every pool's grants)."""
+    bad = _request("r1", pool={"S": "not-a-pool"})
+    bad["pk"] = {"S": "account#111111111111"}
+    assert pools_touched([_record("INSERT", new=bad)]) == {}
+    kind = _request("r2", pool={"S": "210987654321#eu-west-1#everything"})
+    assert pools_touched([_record("INSERT", new=kind)]) == {}
+
+
+@pytest.mark.parametrize(
+    ("request_item", "identity"),
+    [
+        ({"pk": "account#111", "sk": f"{POOL}#r1", "replication_id": "r1", "queued_at_ms": 5}, ("111", "r1")),
+        # the account is the partition key's, whatever an attribute says
+        (
+            {
+                "pk": "account#111",
+                "sk": f"{POOL}#r1",
+                "replication_id": "r1",
+                "queued_at_ms": 5,
+                "source_account": "222",
+            },
+            ("111", "r1"),
+        ),
+        # a key that does not name this pool and this replication: not a request of the pool
+        ({"pk": "account#111", "sk": f"{POOL}#r2", "replication_id": "r1", "queued_at_ms": 5}, None),
+        ({"pk": "account#111", "sk": "other#r1", "replication_id": "r1", "queued_at_ms": 5}, None),
+        ({"pk": f"pool#{POOL}", "sk": f"{POOL}#r1", "replication_id": "r1", "queued_at_ms": 5}, None),
+        ({"pk": "account#111", "sk": f"{POOL}#r1", "replication_id": "r1", "queued_at_ms": "soon"}, None),
+        ({"pk": "account#111", "sk": f"{POOL}#", "replication_id": "", "queued_at_ms": 5}, None),
+    ],
+)
+def test_what_the_coordinator_believes_of_a_request_is_its_key(request_item, identity):
+    assert request_identity(request_item, POOL) == identity

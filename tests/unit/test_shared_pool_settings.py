@@ -2,6 +2,7 @@
 
 import pytest
 
+from replicator.copy_slots import is_pool
 from replicator.settings import Settings
 
 VAULT = "210987654321"
@@ -28,3 +29,19 @@ def test_a_pool_is_shared_only_when_it_is_the_vaults(table, role, pool, shared):
         shared_slot_pool_role_arn=role,
     )
     assert settings.shares_pool(pool) is shared
+
+
+@pytest.mark.parametrize(
+    ("name", "pool"),
+    [
+        ("123456789012#us-east-1#instance", True),
+        ("123456789012#us-gov-west-1#cluster", True),
+        ("123456789012#eu-west-1#everything", False),
+        ("12345#us-east-1#instance", False),
+        ("123456789012#us-east-1", False),
+        ("share#arn:aws:rds:us-east-1:123456789012:snapshot:x", False),
+        ("", False),
+    ],
+)
+def test_a_pool_name_is_account_region_kind(name, pool):
+    assert is_pool(name) is pool

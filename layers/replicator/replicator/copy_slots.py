@@ -4,6 +4,8 @@ replication that finds its pool full waits in the pool's queue, in arrival order
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 from .snapshots import SnapshotKind
@@ -17,6 +19,15 @@ class CopyQuotas(BaseModel):
 
     def limit(self, kind: SnapshotKind) -> int:
         return self.instance if kind is SnapshotKind.INSTANCE else self.cluster
+
+
+_POOL = re.compile(r"\d{12}#[a-z]{2}(-[a-z]+)+-\d+#(instance|cluster)")
+
+
+def is_pool(name: str) -> bool:
+    """Whether `name` is a copy-slot pool: `account#region#kind` (what PlanStep.slot_pool makes). A vault's
+    coordinator reads pool names from what workload accounts write: anything else is ignored, never acted on."""
+    return _POOL.fullmatch(name) is not None
 
 
 def waiter_entry(queued_at_ms: int, replication_id: str) -> str:

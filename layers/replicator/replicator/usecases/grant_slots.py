@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from ..aws import eventbridge
 from ..aws.dynamodb import shared_slot_pool
 from ..aws.dynamodb.slot_pools import pool_label
-from ..copy_slots import CopyQuotas, Waiter, fair_grants, grant_counts
+from ..copy_slots import CopyQuotas, Waiter, fair_grants, grant_counts, is_pool
 from ..observability import MetricUnit, logger, metrics, publish_metrics
 from ..snapshots import SnapshotKind
 
@@ -53,6 +53,9 @@ def pools_touched(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
             image = images.get(name) or {}
             pool = (image.get("pool") or {}).get("S")
             if not pool or str((image.get("pk") or {}).get("S", "")).startswith("pool#"):
+                continue
+            if not is_pool(pool):  # written by a workload: a malformed one must not stop every pool's grants
+                logger.warning("not a copy-slot pool: ignored", extra={"pool": pool})
                 continue
             seen = pools.setdefault(pool, [])
             if name == "NewImage" and "waiting_pool" in image:

@@ -13,6 +13,7 @@ Two kinds of item:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,6 +45,8 @@ def request_identity(request: dict[str, Any], pool: str) -> tuple[str, str] | No
     believed. None for an item that is no well-formed request of this pool."""
     pk, sk, rid = str(request.get("pk", "")), str(request.get("sk", "")), str(request.get("replication_id", ""))
     if not pk.startswith("account#") or not rid or sk != f"{pool}#{rid}":
+        return None
+    if not isinstance(request.get("queued_at_ms"), int | Decimal):  # its arrival, which orders the waiters
         return None
     return pk.removeprefix("account#"), rid
 
