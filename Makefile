@@ -109,16 +109,17 @@ deploy-forwarders: $(SAM)
 # four stack set templates in the bucket; nothing else is uploaded. It ends by printing the deploy command of
 # organization.yaml with the four template URLs, which
 #   make deploy-organization ARTIFACT_BUCKET=... WORKLOAD_OUS=ou-a,ou-b VAULT_OU=ou-v VAULT_ACCOUNT=111111111111 \
-#     VAULT_TRUSTED_ACCOUNT=222222222222 EXTERNAL_ID=... [OTHER_REGIONS=eu-west-1,ap-southeast-2] [ORGANIZATION_ID=o-...] \
+#     ORGANIZATION_ID=o-... EXTERNAL_ID=... [OTHER_REGIONS=eu-west-1,ap-southeast-2] [REPLICA_TARGETS=organization] \
 #     [ALARM_EMAIL=...] [CALL_AS=DELEGATED_ADMIN]
 # runs (aws CLI; credentials of the management account or of a delegated administrator).
 ARTIFACT_PREFIX ?= rds-snapshot-replicator
 ORG_DIR := .aws-sam/organization
 ORG_STACK_NAME ?= rds-snapshot-replicator-organization
 CALL_AS ?= SELF
+REPLICA_TARGETS ?= vault
 ORG_OVERRIDES = CallAs=$(CALL_AS) HomeRegion=$(HOME_REGION) WorkloadOuIds=$(WORKLOAD_OUS) \
   OtherRegions=$(OTHER_REGIONS) VaultOuId=$(VAULT_OU) VaultAccountId=$(VAULT_ACCOUNT) \
-  VaultTrustedAccountId=$(VAULT_TRUSTED_ACCOUNT) OrganizationId=$(ORGANIZATION_ID) AlarmEmail=$(ALARM_EMAIL)
+  OrganizationId=$(ORGANIZATION_ID) ReplicaTargets=$(REPLICA_TARGETS) AlarmEmail=$(ALARM_EMAIL)
 organization-templates: $(SAM) $(BIN)/replicator
 	@test -n "$(ARTIFACT_BUCKET)" || { echo 'name the artifact bucket (in HOME_REGION, readable by the organization): make organization-templates ARTIFACT_BUCKET=my-artifacts' >&2; exit 2; }
 	$(SAM) build --template template.yaml --config-file samconfig.toml
@@ -151,7 +152,7 @@ organization-templates: $(SAM) $(BIN)/replicator
 
 deploy-organization: organization-templates
 	@missing=""; for v in WORKLOAD_OUS=$(WORKLOAD_OUS) VAULT_OU=$(VAULT_OU) VAULT_ACCOUNT=$(VAULT_ACCOUNT) \
-	  VAULT_TRUSTED_ACCOUNT=$(VAULT_TRUSTED_ACCOUNT) EXTERNAL_ID=$(if $(EXTERNAL_ID),set); do \
+	  ORGANIZATION_ID=$(ORGANIZATION_ID) EXTERNAL_ID=$(if $(EXTERNAL_ID),set); do \
 	  case "$$v" in *=) missing="$$missing $${v%=}";; esac; done; \
 	  test -z "$$missing" || { echo "give$$missing (README, \"Deploying to an organization (StackSets)\")" >&2; exit 2; }
 	aws cloudformation deploy --template-file organization.yaml --stack-name $(ORG_STACK_NAME) --region $(HOME_REGION) \

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from moto.cloudformation.models import cloudformation_backends
 
 from replicator.aws.dynamodb import restore_test_records, slot_pools
 from replicator.restore_testing import RestoreTestRecord
-from replicator_cli.local.cloud import SOURCE_ACCOUNT, LocalCloud
+from replicator_cli.local.cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, LocalCloud
 from replicator_cli.local.emulation import BeforeEvents, Emulation, emulation, states_entered
-from replicator_cli.local.scenario import Scenario, ScenarioRunner
+from replicator_cli.local.provision import LocalStack, account_client, load_template
+from replicator_cli.local.scenario import Scenario, ScenarioRunner, snapshot_event
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_ACCOUNT = "210987654321"
@@ -226,3 +228,104 @@ __all__ = [
     "shareable_vault_target",
     "vault_target",
 ]
+
+
+# ---- a second workload account: its own replicator stack (LocalCloud.add_stack), database, mapping, events ----
+
+OTHER_WORKLOAD = "333333333333"
+
+
+def deploy_vault_role(
+    cloud: LocalCloud,
+    pattern: str,
+    role_name: str,
+    shared_pool: bool = True,
+    organization_id: str | None = None,
+) -> str:
+    """target-account-role.yaml in the vault (TARGET_ACCOUNT) as `role_name`, trusting the replicator roles of
+    `pattern`: with the coordinator's shared pool (`shared_pool`), in organization mode (`organization_id`: the
+    pattern's account is then *); the role's ARN."""
+    template = load_template(cloud.root / "target-account-role.yaml")
+    parameters = {"ReplicatorRolePattern": pattern, "ExternalId": LOCAL_EXTERNAL_ID, "RoleName": role_name}
+    if shared_pool and cloud.coordinator is not None:
+        parameters["SharedSlotPoolTableArn"] = cloud.coordinator.table_arn
+    if organization_id:
+        parameters["TrustedOrganizationId"] = organization_id
+    stack = cloudformation_backends[TARGET_ACCOUNT][HOME_REGION].create_stack(
+        name=role_name, template=json.dumps(template), parameters=parameters
+    )
+    assert stack.status == "CREATE_COMPLETE", stack.status
+    return f"arn:aws:iam::{TARGET_ACCOUNT}:role/{role_name}"
+
+
+def seed_workload(
+    stack: LocalStack, account: str, snapshots: list[str], role_arn: str, vault_key_arn: str, database: str = "billing"
+) -> None:
+    """A second workload account: an unencrypted PostgreSQL database with manual snapshots, and its stack's mapping
+    into the vault (eu-west-1, encrypted there with the vault's key)."""
+    rds = account_client("rds", HOME_REGION, account)
+    rds.create_db_instance(
+        DBInstanceIdentifier=database,
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        Engine="postgres",
+        EngineVersion="16.3",
+        MasterUsername="admin",
+        MasterUserPassword="local-only-password",
+    )
+    for snapshot in snapshots:
+        rds.create_db_snapshot(DBInstanceIdentifier=database, DBSnapshotIdentifier=snapshot)
+    target = {
+        "target_region": "eu-west-1",
+        "role_arn": role_arn,
+        "encryption": {"enabled": True, "kms_key_arn": vault_key_arn},
+    }
+    account_client("dynamodb", HOME_REGION, account).put_item(
+        TableName=stack.mapping_table,
+        Item={"source_region": {"S": HOME_REGION}, "targets": {"L": [{"M": _typed(target)}]}},
+    )
+
+
+def _typed(value: dict[str, Any]) -> dict[str, Any]:
+    """A plain dict as DynamoDB's typed attribute values (strings, booleans, maps)."""
+    typed: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            typed[key] = {"BOOL": item}
+        elif isinstance(item, dict):
+            typed[key] = {"M": _typed(item)}
+        else:
+            typed[key] = {"S": str(item)}
+    return typed
+
+
+def send_snapshot_events(account: str, snapshots: list[str]) -> None:
+    """RDS's snapshot-created events of `account`'s manual snapshots, on its default bus."""
+    events = account_client("events", HOME_REGION, account)
+    for snapshot in snapshots:
+        arn = f"arn:aws:rds:{HOME_REGION}:{account}:snapshot:{snapshot}"
+        event = snapshot_event(arn, "manual", HOME_REGION, account)
+        response = events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+        assert not response.get("FailedEntryCount"), response
+
+
+def wait_for_records(stack: LocalStack, account: str, count: int, timeout: float = 180.0) -> list[dict[str, Any]]:
+    """The replication records of `stack` (in `account`) once `count` of them are final (plain values)."""
+    client = account_client("dynamodb", HOME_REGION, account)
+    final = {"SUCCEEDED", "FAILED", "SKIPPED"}
+    deadline = time.monotonic() + timeout
+    while True:
+        items = client.scan(TableName=stack.history_table, ConsistentRead=True)["Items"]
+        records = [{k: next(iter(v.values())) for k, v in i.items()} for i in items if "status" in i]
+        if sum(1 for r in records if r["status"] in final) >= count or time.monotonic() > deadline:
+            return sorted(records, key=lambda r: str(r.get("source_arn")))
+        time.sleep(0.5)

@@ -102,9 +102,10 @@ def test_the_session_may_be_tagged_only_with_the_callers_own_account(vault):
     # aws:TagKeys: no other tag, even beside the right one
     with refused("AccessDenied"):
         assume(vault["role_arn"], **{TAG: SOURCE_ACCOUNT, "team": "storage"})
-    # a role whose trust policy has no sts:TagSession statement takes no tags at all
+    # every target role takes the tag (the replicator tags all its sessions), with the caller's account only
+    assert assume(vault["target_role_arn"], **{TAG: SOURCE_ACCOUNT})["AccessKeyId"]
     with refused("AccessDenied"):
-        assume(vault["target_role_arn"], **{TAG: SOURCE_ACCOUNT})
+        assume(vault["target_role_arn"], **{TAG: OTHER_ACCOUNT})
 
 
 def test_a_tagged_session_reads_and_writes_only_its_own_accounts_items(vault):

@@ -110,6 +110,22 @@ def test_an_instance_and_a_cluster_replica_are_restored_checked_and_deleted_on_e
     assert again["not_due"] == 4
 
 
+def test_in_an_organization_mode_vault_each_account_restores_tests_and_deletes_its_own_databases(run_scenario):
+    """The vault's role in organization mode (target-account-role.yaml's TrustedOrganizationId) lets a workload
+    account restore only its own replicas and delete only test databases tagged with its account: the replicator
+    tags what it restores with its account, so its tests pass and leave nothing (IAM evaluated by the emulation's
+    AssumedRoleTagConditions: an untagged test database could not be deleted)."""
+    run = run_scenario(_scenario(organization_id="o-a1b2c3d4e5"))
+    assert all(r.status.value == "SUCCEEDED" for r in run.records), [(r.replication_id, r.reason) for r in run.records]
+
+    assert _schedule(run)["started"] == 4
+    tests = restore_tests_ended(run)
+    in_vault = [t for t in tests if t.target_account == TARGET_ACCOUNT]
+    assert len(in_vault) == 2  # the instance and the cluster
+    assert all(t.status.value == "SUCCEEDED" for t in tests), [(t.database, t.reason) for t in tests]
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []
+
+
 def test_a_failed_restore_is_recorded_failed_and_everything_it_made_is_deleted(run_scenario):
     run = run_scenario(_scenario(failing_restores=["orders"]))
     _schedule(run)

@@ -6,29 +6,39 @@ conditions."""
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.cloudformation.models import cloudformation_backends
-from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, TARGET_ACCOUNT, burst
+from support import (
+    CROSS_ACCOUNT,
+    OTHER_WORKLOAD,
+    SOURCE_ACCOUNT,
+    TARGET_ACCOUNT,
+    burst,
+    deploy_vault_role,
+    seed_workload,
+    send_snapshot_events,
+    wait_for_records,
+)
 from typer.testing import CliRunner
 
 from replicator.aws.dynamodb import shared_slot_pool
 from replicator.settings import get_settings
+from replicator.usecases import slots
 from replicator.usecases.reconcile import reconcile
 from replicator.usecases.slots import holds_slot
 from replicator_cli.local.emulation import emulation
-from replicator_cli.local.provision import account_client, load_template
-from replicator_cli.local.scenario import snapshot_event
+from replicator_cli.local.provision import account_client
 from replicator_cli.main import app
 
 VAULT_POOL = (TARGET_ACCOUNT, "eu-west-1", False)  # the copy clock's key of the vault's eu-west-1 DB snapshot copies
 POOL = f"{TARGET_ACCOUNT}#eu-west-1#instance"
+OTHER = OTHER_WORKLOAD
 
 
 def shared(names: list[str], **overrides: Any) -> dict[str, Any]:
@@ -46,13 +56,39 @@ def shared(names: list[str], **overrides: Any) -> dict[str, Any]:
     return burst(names, **{**settings, **overrides})
 
 
-def pool_items(run: Any) -> list[dict[str, Any]]:
+def vault_items(cloud: Any) -> list[dict[str, Any]]:
     """Every item of the vault's shared table (read in the vault account)."""
-    coordinator = run.cloud.coordinator
+    coordinator = cloud.coordinator
     table = coordinator.table_arn.rsplit("/", 1)[1]
     client = account_client("dynamodb", coordinator.region, coordinator.account)
     items: list[dict[str, Any]] = client.scan(TableName=table, ConsistentRead=True)["Items"]
     return items
+
+
+def requests_of(cloud: Any, *accounts: str) -> list[str]:
+    """The requests (`account#...` items) of these workload accounts in the vault's table, as pk/sk."""
+    partitions = {f"account#{a}" for a in accounts}
+    return [f"{i['pk']['S']} {i['sk']['S']}" for i in vault_items(cloud) if i["pk"]["S"] in partitions]
+
+
+def holders_of(cloud: Any, *accounts: str) -> list[str]:
+    """The holders (account#replication id) these workload accounts have in any pool item of the vault's table."""
+    return [
+        key
+        for i in vault_items(cloud)
+        if i["pk"]["S"].startswith("pool#")
+        for key, holder in i.get("holders", {}).get("M", {}).items()
+        if holder["M"]["account"]["S"] in accounts
+    ]
+
+
+def assert_nothing_left_behind(cloud: Any, *accounts: str) -> None:
+    """Once the replications of these accounts ended: none of their requests is left in the vault's table (each
+    replication deletes its own before its outcome is recorded, so at once), and none of them holds a slot of any
+    pool there (the coordinator drops a holder when it sees its request go: a moment later)."""
+    accounts = accounts or (SOURCE_ACCOUNT,)
+    assert requests_of(cloud, *accounts) == []
+    wait_until(lambda: holders_of(cloud, *accounts) == [], what=lambda: f"holders left: {holders_of(cloud, *accounts)}")
 
 
 def test_a_burst_into_the_vault_waits_for_the_shared_pool_and_is_woken_by_its_grants(run_scenario):
@@ -67,11 +103,8 @@ def test_a_burst_into_the_vault_waits_for_the_shared_pool_and_is_woken_by_its_gr
     woken = [x for x in run.executions() if run.states_entered(x).count("AcquireSlot") == 1]
     assert len(woken) == len(names)  # none re-checked: every wait ended by a grant's event (or took a free slot)
     assert ("SlotGrantedFunction", "ok") in invocations
-    # nothing left behind: every request given back, the pool's holders empty
-    items = pool_items(run)
-    assert [i for i in items if i["pk"]["S"].startswith("account#")] == []
-    (pool,) = [i for i in items if i["pk"]["S"] == f"pool#{POOL}"]
-    assert pool["holders"]["M"] == {}
+    assert_nothing_left_behind(run.cloud)
+    assert holders(run.cloud) == set()  # nobody else was there: the pool's holders empty
 
 
 def test_another_accounts_slots_are_counted_and_its_freed_slot_goes_to_this_accounts_waiter(run_scenario):
@@ -116,8 +149,56 @@ def test_another_accounts_slots_are_counted_and_its_freed_slot_goes_to_this_acco
     assert len(released) == 2  # this account's copies could start only as B gave its slots back
     vault_copies = [a for a in run.cloud.doubles.copy_clock.started if f":{TARGET_ACCOUNT}:" in a]
     assert len(vault_copies) == 2
-    # nothing left behind in the vault's table (B's requests given back, this account's too)
-    assert [i for i in pool_items(run) if i["pk"]["S"].startswith("account#")] == []
+    assert_nothing_left_behind(run.cloud, SOURCE_ACCOUNT, other)  # B's requests given back, this account's too
+
+
+def test_a_wait_for_the_shared_pool_past_the_limit_fails_and_leaves_no_request_in_the_vault(run_scenario, monkeypatch):
+    """Account B holds both slots of the vault's pool and never gives them back. This account's replication waits
+    for one; once it waits in the vault's queue, a week and an hour pass (the clock AcquireSlot reads moves on:
+    MAX_SLOT_WAIT_HOURS stays the stack's). Its next re-check fails it with a reason naming the pool and the limit;
+    its request leaves the vault's table (the coordinator would otherwise keep it queued, and grant it a slot no
+    one would use or give back), B's requests and slots stay as they were, and no copy into the vault starts."""
+    ahead = [timedelta()]
+    real_now = slots.utc_now
+    monkeypatch.setattr(slots, "utc_now", lambda: real_now() + ahead[0])
+    limits: list[int] = []
+
+    def other_account_holds_the_pool_for_ever(cloud, runner):
+        limits.append(get_settings().max_slot_wait_hours)  # the stack's (the emulation's environment is its)
+        table = other_account_table(cloud, OTHER)
+        for n in range(2):
+            shared_slot_pool.request_slot(table, OTHER, POOL, f"other-{n}", n, "us-east-1")
+        wait_until(lambda: holders(cloud) == {"other-0", "other-1"})
+
+        def a_week_passes_once_it_waits() -> None:
+            wait_until(lambda: requests_of(cloud, SOURCE_ACCOUNT) != [], timeout=60)
+            ahead[0] = timedelta(hours=limits[0] + 1)
+
+        threading.Thread(target=a_week_passes_once_it_waits, daemon=True).start()
+
+    run = run_scenario(
+        shared(["orders-late"], slot_recheck_seconds=2), before_events=other_account_holds_the_pool_for_ever
+    )
+    assert ahead[0], "it never waited in the vault's queue"
+    (limit,) = limits
+    (record,) = run.records
+    assert record.status.value == "FAILED", record.reason
+    # what a person reads: which pool, how long, the limit and its setting, and what to look at
+    assert f"for a copy slot in {POOL} (limit: {limit} h, MAX_SLOT_WAIT_HOURS)" in record.reason, record.reason
+    assert "copies there do not end" in record.reason, record.reason
+    entered = run.states_entered()
+    assert entered.count("AcquireSlot") >= 2, entered  # failed at a re-check, not at its first ask
+    assert entered[-2:] == ["FinishFailed", "ReplicationFailed"], entered
+    # its request gone from the vault's table; B's requests and slots untouched
+    assert_nothing_left_behind(run.cloud)
+    assert sorted(requests_of(run.cloud, OTHER)) == [f"account#{OTHER} {POOL}#other-{n}" for n in range(2)]
+    assert sorted(holders_of(run.cloud, OTHER, SOURCE_ACCOUNT)) == [f"{OTHER}#other-0", f"{OTHER}#other-1"]
+    # no copy into the vault, and no place left in this stack's own queue
+    clock = run.cloud.doubles.copy_clock
+    assert [arn for arn in clock.started if f":{TARGET_ACCOUNT}:" in arn] == []
+    own = run.cloud.stack.resources["CopySlotsTable"]
+    waiting = boto3.client("dynamodb").scan(TableName=own, ConsistentRead=True)["Items"]
+    assert [i for i in waiting if i["entry"]["S"].startswith("wait#")] == []
 
 
 def pool_item(cloud: Any) -> dict[str, Any]:
@@ -137,20 +218,21 @@ def holders(cloud: Any) -> set[str]:
     return {h["M"]["replication_id"]["S"] for h in pool_item(cloud).get("holders", {}).get("M", {}).values()}
 
 
-def wait_until(condition: Any, timeout: float = 20.0) -> None:
+def wait_until(condition: Any, timeout: float = 20.0, what: Any = None) -> None:
+    """Wait for `condition()`; on timeout, fail with `what()` (what was seen instead), if given."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("timed out")
+            raise AssertionError(f"timed out: {what()}" if what else "timed out")
         time.sleep(0.1)
 
 
 def other_account_table(cloud: Any, account: str) -> Any:
     """The vault's table as workload account `account` reaches it: target-account-role.yaml deployed for it in the
     vault (its own role, trusting that account's replicator roles), assumed from that account with its tag."""
-
     coordinator = cloud.coordinator
-    role_arn = deploy_vault_role(cloud, account, f"arn:aws:iam::{account}:role/rds-snapshot-replicator/*")
+    pattern = f"arn:aws:iam::{account}:role/rds-snapshot-replicator/*"
+    role_arn = deploy_vault_role(cloud, pattern, f"rds-snapshot-replicator-target-{account}")
     credentials = account_client("sts", coordinator.region, account).assume_role(
         RoleArn=role_arn,
         RoleSessionName="other-workload",
@@ -196,6 +278,7 @@ def test_status_and_the_reconciler_see_the_shared_pool_per_source_account():
             shared_slot_pool.give_back_request(table, other, POOL, f"other-{n}")
         records = up.runner.wait()
         assert [r.status.value for r in records] == ["SUCCEEDED"] * 2, [r.reason for r in records]
+        assert_nothing_left_behind(cloud, SOURCE_ACCOUNT, other)
 
 
 def pool_state(cloud: Any) -> dict[str, dict[str, int]]:
@@ -269,7 +352,9 @@ def test_a_workload_with_the_wrong_permissions_cannot_take_or_release_another_ac
         assert set(pool_item(cloud)["holders"]["M"]) == {f"{SOURCE_ACCOUNT}#mine-0"}  # the grant stands, this one
         assert holds_slot(settings, "mine-0", POOL)
         shared_slot_pool.give_back_request(mine, SOURCE_ACCOUNT, POOL, "mine-0")
-        wait_until(lambda: holders(cloud) == set())
+        shared_slot_pool.give_back_request(theirs, other, POOL, "mine-0")  # B's forged one, from its own partition
+        assert_nothing_left_behind(cloud, SOURCE_ACCOUNT, other)
+        assert holders(cloud) == set()
 
 
 def test_two_replicator_stacks_in_two_accounts_share_the_vaults_quota_and_hand_slots_to_each_other():
@@ -292,8 +377,8 @@ def test_two_replicator_stacks_in_two_accounts_share_the_vaults_quota_and_hand_s
                 "SlotRecheckSeconds": "3600",
             },
         )
-        deploy_vault_role(cloud, OTHER, stack_b.outputs["ReplicatorRolePattern"])
-        seed_other_account(stack_b, theirs, role_b, up.runner.key_arns["vault-eu"])
+        deploy_vault_role(cloud, stack_b.outputs["ReplicatorRolePattern"], role_b.rsplit("/", 1)[1])
+        seed_workload(stack_b, OTHER, theirs, role_b, up.runner.key_arns["vault-eu"])
 
         up.runner.send(up.runner.events())
         send_snapshot_events(OTHER, theirs)
@@ -310,110 +395,5 @@ def test_two_replicator_stacks_in_two_accounts_share_the_vaults_quota_and_hand_s
         assert sorted(whose) == ["A"] * 3 + ["B"] * 3, into_vault
         hand_overs = sum(1 for before, after in itertools.pairwise(whose) if before != after)
         assert hand_overs >= 2, whose  # the slot went from one stack to the other and back
+        assert_nothing_left_behind(cloud, SOURCE_ACCOUNT, OTHER)
         assert holders(cloud) == set()  # nothing held once all ended
-        assert [i for i in pool_items_of(cloud) if i["pk"]["S"].startswith("account#")] == []
-
-
-OTHER = "333333333333"
-
-
-def deploy_vault_role(cloud: Any, account: str, pattern: str) -> str:
-    """target-account-role.yaml in the vault for workload account `account` (its own role: RoleName), with the
-    shared pool; the role's ARN."""
-    coordinator = cloud.coordinator
-    template = load_template(cloud.root / "target-account-role.yaml")
-    role_name = f"rds-snapshot-replicator-target-{account}"
-    stack = cloudformation_backends[coordinator.account][coordinator.region].create_stack(
-        name=f"rds-snapshot-replicator-target-{account}",
-        template=json.dumps(template),
-        parameters={
-            "ReplicatorRolePattern": pattern,
-            "ExternalId": "replicator-local",
-            "RoleName": role_name,
-            "SharedSlotPoolTableArn": coordinator.table_arn,
-        },
-    )
-    assert stack.status == "CREATE_COMPLETE"
-    return f"arn:aws:iam::{coordinator.account}:role/{role_name}"
-
-
-def seed_other_account(stack: Any, snapshots: list[str], role_arn: str, vault_key_arn: str) -> None:
-    """Workload account B: an unencrypted PostgreSQL database with manual snapshots, and its mapping into the vault
-    (eu-west-1, encrypted there with the vault's key)."""
-    rds = account_client("rds", "us-east-1", OTHER)
-    rds.create_db_instance(
-        DBInstanceIdentifier="billing",
-        DBInstanceClass="db.t3.micro",
-        AllocatedStorage=20,
-        Engine="postgres",
-        EngineVersion="16.3",
-        MasterUsername="admin",
-        MasterUserPassword="local-only-password",
-    )
-    for snapshot in snapshots:
-        rds.create_db_snapshot(DBInstanceIdentifier="billing", DBSnapshotIdentifier=snapshot)
-    target = {
-        "target_region": "eu-west-1",
-        "role_arn": role_arn,
-        "encryption": {"enabled": True, "kms_key_arn": vault_key_arn},
-    }
-    account_client("dynamodb", "us-east-1", OTHER).put_item(
-        TableName=stack.mapping_table,
-        Item={
-            "source_region": {"S": "us-east-1"},
-            "targets": {"L": [{"M": _typed(target)}]},
-        },
-    )
-
-
-def _typed(value: dict[str, Any]) -> dict[str, Any]:
-    """A plain dict as DynamoDB's typed attribute values (strings, booleans, maps)."""
-    typed: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, bool):
-            typed[key] = {"BOOL": item}
-        elif isinstance(item, dict):
-            typed[key] = {"M": _typed(item)}
-        else:
-            typed[key] = {"S": str(item)}
-    return typed
-
-
-def send_snapshot_events(account: str, snapshots: list[str]) -> None:
-    events = account_client("events", "us-east-1", account)
-    for snapshot in snapshots:
-        arn = f"arn:aws:rds:us-east-1:{account}:snapshot:{snapshot}"
-        event = snapshot_event(arn, "manual", "us-east-1", account)
-        response = events.put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                }
-            ]
-        )
-        assert not response.get("FailedEntryCount"), response
-
-
-def wait_for_records(stack: Any, account: str, count: int, timeout: float = 180.0) -> list[dict[str, Any]]:
-    """The replication records of `stack` (in `account`) once `count` of them are final (plain values)."""
-    client = account_client("dynamodb", "us-east-1", account)
-    final = {"SUCCEEDED", "FAILED", "SKIPPED"}
-    deadline = time.monotonic() + timeout
-    while True:
-        items = client.scan(TableName=stack.history_table, ConsistentRead=True)["Items"]
-        records = [{k: next(iter(v.values())) for k, v in i.items()} for i in items if "status" in i]
-        if sum(1 for r in records if r["status"] in final) >= count or time.monotonic() > deadline:
-            return sorted(records, key=lambda r: str(r.get("source_arn")))
-        time.sleep(0.5)
-
-
-def pool_items_of(cloud: Any) -> list[dict[str, Any]]:
-    coordinator = cloud.coordinator
-    client = account_client("dynamodb", coordinator.region, coordinator.account)
-    items: list[dict[str, Any]] = client.scan(TableName=coordinator.table_arn.rsplit("/", 1)[1], ConsistentRead=True)[
-        "Items"
-    ]
-    return items

@@ -43,13 +43,16 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def statements(document: dict[str, Any], condition_true: bool = True) -> list[dict[str, Any]]:
-    """A policy document's statements, a `Fn::If` one taken as its condition says (AWS::NoValue dropped)."""
+def statements(
+    document: dict[str, Any], condition_true: bool = True, conditions: dict[str, bool] | None = None
+) -> list[dict[str, Any]]:
+    """A policy document's statements, a `Fn::If` one taken as its condition says (AWS::NoValue dropped): the
+    condition's value in `conditions`, else `condition_true`."""
     found = []
     for statement in as_list(document.get("Statement", [])):
         if "Fn::If" in statement:
-            _, when_true, when_false = statement["Fn::If"]
-            statement = when_true if condition_true else when_false
+            name, when_true, when_false = statement["Fn::If"]
+            statement = when_true if (conditions or {}).get(name, condition_true) else when_false
             if statement == {"Ref": "AWS::NoValue"}:
                 continue
         found.append(statement)

@@ -209,15 +209,26 @@ def test_what_a_function_must_never_be_able_to_do(function, forbidden):
 
 def test_the_replicator_may_assume_only_prefixed_roles_in_allowed_accounts_or_its_organization():
     policy = CFN["Resources"]["TargetRolesPolicy"]["Properties"]["PolicyDocument"]
-    by_accounts, by_organization = statements(policy, condition_true=True)
+    by_accounts, by_organization = [s for s in statements(policy) if s["Action"] == ["sts:AssumeRole"]]
     prefixed = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${TargetRoleNamePrefix}*"}
     assert by_accounts["Resource"] == by_organization["Resource"] == prefixed
     accounts = by_accounts["Condition"]["StringEquals"]["aws:ResourceAccount"]
     assert accounts["Fn::If"][0] == "HasAllowedAccounts"
     assert accounts["Fn::If"][2] == [{"Ref": "AWS::AccountId"}]  # default: this account only
     assert by_organization["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "AllowedOrganizationId"}}}
-    assert len(statements(policy, condition_true=False)) == 1  # no organization id: no organization statement
+    # no organization id: no organization statement
+    assert [s["Action"] for s in statements(policy, condition_true=False)] == [["sts:AssumeRole"], ["sts:TagSession"]]
     assert CFN["Parameters"]["AllowedTargetAccounts"]["Default"] == ""
+
+
+def test_every_target_role_session_is_tagged_with_this_account_and_no_other():
+    policy = CFN["Resources"]["TargetRolesPolicy"]["Properties"]["PolicyDocument"]
+    (tag,) = [s for s in statements(policy) if s["Action"] == ["sts:TagSession"]]
+    assert tag["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${TargetRoleNamePrefix}*"}
+    assert tag["Condition"] == {
+        "StringEquals": {"aws:RequestTag/replicator:source-account": {"Ref": "AWS::AccountId"}},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["replicator:source-account"]},
+    }
 
 
 def test_the_slot_functions_may_assume_only_the_vault_role_of_the_shared_pool_tagged_with_their_account():
@@ -244,13 +255,12 @@ def test_the_slot_functions_may_assume_only_the_vault_role_of_the_shared_pool_ta
 
 def test_the_target_role_lets_a_workload_touch_only_its_own_requests_in_the_shared_pool():
     role = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]
-    _, tagging = statements(role["AssumeRolePolicyDocument"], condition_true=True)
+    _, tagging = statements(role["AssumeRolePolicyDocument"], conditions={"OrganizationMode": False})
     assert tagging["Action"] == "sts:TagSession"
-    # the tag must name the caller's own account, which the caller cannot choose
+    # the tag must name the caller's own account, which the caller cannot choose (with or without a pool)
     assert tagging["Condition"]["StringEquals"] == {
         "aws:RequestTag/replicator:source-account": "${aws:PrincipalAccount}"
     }
-    assert len(statements(role["AssumeRolePolicyDocument"], condition_true=False)) == 1
     document = role["Policies"][0]["PolicyDocument"]
     (pool,) = [s for s in statements(document, condition_true=True) if s.get("Sid") == "SharedCopySlotRequests"]
     assert pool["Resource"] == {"Ref": "SharedSlotPoolTableArn"}
@@ -267,8 +277,10 @@ def test_the_target_role_lets_a_workload_touch_only_its_own_requests_in_the_shar
 
 def test_target_role_trusts_only_the_replicators_roles_with_the_external_id():
     role = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]
-    (statement,) = statements(role["AssumeRolePolicyDocument"], condition_true=False)
+    statement, tagging = statements(role["AssumeRolePolicyDocument"], condition_true=False)
+    assert statement["Action"] == "sts:AssumeRole"
     assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": {"Ref": "ExternalId"}}
+    assert tagging["Condition"]["ArnLike"] == statement["Condition"]["ArnLike"]
     assert statement["Condition"]["ArnLike"] == {"aws:PrincipalArn": {"Ref": "ReplicatorRolePattern"}}
     # the pattern the replicator stack publishes is the path its roles live under
     pattern = CFN["Outputs"]["ReplicatorRolePattern"]["Value"]["Fn::Sub"]
@@ -280,7 +292,8 @@ def test_target_role_trusts_only_the_replicators_roles_with_the_external_id():
 @pytest.mark.parametrize("mode", ["retention", "never"])
 def test_finished_replicas_are_immutable_only_in_never_mode(mode):
     document = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    denies = [s for s in statements(document, condition_true=mode == "never") if s["Effect"] == "Deny"]
+    chosen = statements(document, condition_true=mode == "never", conditions={"OrganizationMode": False})
+    denies = [s for s in chosen if s["Effect"] == "Deny"]
     if mode == "retention":
         assert denies == []
         return
@@ -308,7 +321,7 @@ def test_the_target_role_restores_and_deletes_test_databases_only_when_restore_t
     assert ("rds:RestoreDBInstanceFromDBSnapshot" in granted) is allowed
     for statement in statements(document, condition_true=True):
         creates = {"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance"}
-        if creates & set(as_list(statement["Action"])):
+        if creates & set(as_list(statement["Action"])) and statement["Effect"] == "Allow":
             databases = [str(r) for r in as_list(statement["Resource"]) if ":db:" in str(r) or ":cluster:" in str(r)]
             assert databases
             assert all("snaptest-*" in r for r in databases)
@@ -388,3 +401,65 @@ def test_sample_resolution_keeps_accounts_concrete():
     policy = CFN["Resources"]["TargetRolesPolicy"]["Properties"]["PolicyDocument"]
     resolved = as_json(policy, CFN, {"AllowedTargetAccounts": "210987654321"})
     assert f'"{ACCOUNT}", "210987654321"' in resolved
+
+
+ORGANIZATION_MODE = {"OrganizationMode": True}
+
+
+def test_the_vault_role_in_organization_mode_trusts_the_organizations_replicators_each_tagged_with_its_account():
+    trust = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["AssumeRolePolicyDocument"]
+    assume, tagging = statements(trust, conditions=ORGANIZATION_MODE)
+    assert assume["Action"] == "sts:AssumeRole"
+    assert tagging["Action"] == "sts:TagSession"
+    for statement in (assume, tagging):
+        # everyone, but only of the organization, only the replicator's roles, only tagged with their own account
+        assert statement["Principal"] == {"AWS": "*"}
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "TrustedOrganizationId"}
+        assert statement["Condition"]["StringEquals"]["aws:RequestTag/replicator:source-account"] == (
+            "${aws:PrincipalAccount}"
+        )
+        assert statement["Condition"]["ArnLike"] == {"aws:PrincipalArn": {"Ref": "ReplicatorRolePattern"}}
+    assert assume["Condition"]["StringEquals"]["sts:ExternalId"] == {"Ref": "ExternalId"}
+    assert tagging["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["replicator:source-account"]}
+    # a role trusting everyone never does so outside organization mode
+    for statement in statements(trust, conditions={"OrganizationMode": False}):
+        assert statement["Principal"] != {"AWS": "*"}
+    assert TARGET["Parameters"]["TrustedOrganizationId"]["Default"] == ""
+    assert TARGET["Conditions"]["OrganizationMode"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TrustedOrganizationId"}, ""]}]
+    }
+
+
+def test_in_organization_mode_each_workload_account_touches_and_names_only_its_own_replicas():
+    document = TARGET["Resources"]["ReplicationTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    everything = {"OrganizationMode": True, "AllowRestoreTests": True, "NeverDelete": False}
+    chosen = statements(document, conditions=everything)
+    denies = {s["Sid"]: s for s in chosen if s["Effect"] == "Deny"}
+    own, naming = denies["OnlyItsOwnReplicasAndTestDatabases"], denies["NewReplicasAndTestDatabasesNameItsOwnAccount"]
+    principal = "${aws:PrincipalTag/replicator:source-account}"
+    # what a replicator made (managed-by) and is not tagged with the caller's account: untouchable
+    assert own["Condition"] == {
+        "StringNotEquals": {"aws:ResourceTag/replicator:source-account": principal},
+        "Null": {"aws:ResourceTag/replicator:managed-by": "false"},
+    }
+    # a tag given (on a copy, a restore, a tagging) names the caller's account or nothing
+    assert naming["Condition"] == {
+        "StringNotEquals": {"aws:RequestTag/replicator:source-account": principal},
+        "Null": {"aws:RequestTag/replicator:source-account": "false"},
+    }
+    granted = allowed_actions(chosen)
+    acts_on_existing = {a for a in granted if a.startswith(("rds:Delete", "rds:AddTags", "rds:Restore"))}
+    acts_on_existing |= {"rds:CreateDBInstance", "rds:RemoveTagsFromResource"} & granted
+    assert acts_on_existing <= set(own["Action"])
+    creates = {a for a in granted if a.startswith(("rds:Copy", "rds:Restore", "rds:AddTags"))}
+    assert creates <= set(naming["Action"])
+    for deny in (own, naming):  # this account's snapshots and databases, whatever their names
+        assert {r["Fn::Sub"].rsplit(":", 2)[-2] for r in deny["Resource"]} == {
+            "snapshot",
+            "cluster-snapshot",
+            "db",
+            "cluster",
+        }
+    # outside organization mode, neither
+    single = statements(document, conditions={**everything, "OrganizationMode": False})
+    assert not {s.get("Sid") for s in single} & set(denies)

@@ -184,7 +184,9 @@ def test_the_capabilities_match_what_each_template_creates(organization, targets
         assert props["Capabilities"] == expected, name
 
 
-def test_the_vault_role_trusts_the_replicator_roles_of_the_stack_set_instances(organization, expanded):
+def test_the_vault_role_trusts_the_replicator_roles_of_the_stack_set_instances_in_the_organization(
+    organization, expanded
+):
     (pattern,) = [
         p["ParameterValue"]["Fn::Sub"]
         for p in _stack_sets(organization)["VaultStackSet"]["Parameters"]
@@ -192,10 +194,21 @@ def test_the_vault_role_trusts_the_replicator_roles_of_the_stack_set_instances(o
     ]
     # template.yaml's own output, with the stack set's instance names: StackSet-<name>-<id>
     output = expanded["Outputs"]["ReplicatorRolePattern"]["Value"]["Fn::Sub"]
-    account = "${VaultTrustedAccountId}"
-    assert pattern == output.replace("${AWS::AccountId}", account).replace(
+    # ...in any account (organization mode: the vault trusts every workload account of the organization)
+    assert pattern == output.replace("${AWS::AccountId}", "*").replace(
         "${AWS::StackName}", "StackSet-${ReplicatorStackSetName}-*"
     )
+    vault = {p["ParameterKey"]: p["ParameterValue"] for p in _stack_sets(organization)["VaultStackSet"]["Parameters"]}
+    assert vault["TrustedOrganizationId"] == {"Ref": "OrganizationId"}
+    assert "Default" not in organization["Parameters"]["OrganizationId"]  # required: the vault's trust needs it
+    # the replicators send replicas to the vault alone unless asked for the whole organization
+    replicator = {
+        p["ParameterKey"]: p["ParameterValue"] for p in _stack_sets(organization)["ReplicatorStackSet"]["Parameters"]
+    }
+    assert replicator["AllowedOrganizationId"] == {
+        "Fn::If": ["ReplicasAnywhereInTheOrganization", {"Ref": "OrganizationId"}, ""]
+    }
+    assert organization["Parameters"]["ReplicaTargets"]["Default"] == "vault"
 
 
 def test_stack_set_names_leave_room_for_the_names_the_templates_build(organization):

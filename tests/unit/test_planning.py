@@ -14,6 +14,7 @@ from replicator.snapshots import (
     REPLICA_PREFIX,
     TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
+    TAG_SOURCE_ACCOUNT,
     TAG_SOURCE_ARN,
     TAG_SOURCE_DATABASE,
     SnapshotKind,
@@ -509,6 +510,7 @@ def test_copy_step_tags(
     expected = {
         **expected_source_tags,
         TAG_SOURCE_ARN: source.arn,
+        TAG_SOURCE_ACCOUNT: source.account_id,  # whose replica: a vault in organization mode checks it
         TAG_REPLICATION_ID: plan.replication_id,
         TAG_MANAGED_BY: "rds-snapshot-replicator",
     }

@@ -31,6 +31,7 @@ from .snapshots import (
     TAG_LINEAGE_BASE,
     TAG_MANAGED_BY,
     TAG_REPLICATION_ID,
+    TAG_SOURCE_ACCOUNT,
     TAG_SOURCE_ARN,
     TAG_SOURCE_DATABASE,
     SnapshotKind,
@@ -219,7 +220,14 @@ def replica_tags(source: SourceSnapshot, rid: str, copy_tags: bool) -> dict[str,
     tags = {}
     if copy_tags:
         tags = {k: v for k, v in source.tags.items() if not k.startswith(("aws:", "replicator:"))}
-    tags.update({TAG_SOURCE_ARN: source.arn, TAG_REPLICATION_ID: rid, TAG_MANAGED_BY: MANAGED_BY})
+    tags.update(
+        {
+            TAG_SOURCE_ARN: source.arn,
+            TAG_SOURCE_ACCOUNT: source.account_id,
+            TAG_REPLICATION_ID: rid,
+            TAG_MANAGED_BY: MANAGED_BY,
+        }
+    )
     if source.database_identifier:
         tags[TAG_SOURCE_DATABASE] = source.database_identifier
     return tags

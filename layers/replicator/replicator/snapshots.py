@@ -17,6 +17,9 @@ TAG_REPLICATION_ID = "replicator:replication-id"
 TAG_MANAGED_BY = "replicator:managed-by"
 TAG_SOURCE_DATABASE = "replicator:source-database"  # the DB instance or cluster (retention's keep_last counts per it)
 TAG_COMPLETE = "replicator:complete"  # "true" on a finished replica (target roles may protect these from deletion)
+# the workload account a replica (or restore-test database) belongs to: a vault role in organization mode lets each
+# workload account tag, delete and restore-test only its own (target-account-role.yaml, TrustedOrganizationId)
+TAG_SOURCE_ACCOUNT = "replicator:source-account"
 TAG_LINEAGE_BASE = "replicator:lineage-base"  # on a copy kept only as the base of its lineage's next copy
 MANAGED_BY = "rds-snapshot-replicator"
 

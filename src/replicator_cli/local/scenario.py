@@ -28,7 +28,7 @@ from replicator.restore_testing import RESTORE_PREFIX, RestoreTestRecord
 from replicator.snapshots import REPLICA_PREFIX, parse_snapshot_arn, snapshot_arn
 
 from .cloud import HOME_REGION, LOCAL_EXTERNAL_ID, SOURCE_ACCOUNT, TARGET_ROLE_NAME, LocalCloud
-from .provision import load_template
+from .provision import account_client, load_template
 
 
 class _Spec(BaseModel):
@@ -101,6 +101,9 @@ class Scenario(_Spec):
     target_accounts: list[str] = Field(default_factory=list)
     allowed_target_accounts: list[str] | None = None  # the stack's AllowedTargetAccounts (default: target_accounts)
     replica_deletion: Literal["retention", "never"] = "retention"  # the target roles' ReplicaDeletion
+    # the target roles in organization mode (target-account-role.yaml's TrustedOrganizationId): they trust the
+    # replicators of every account of this organization, this one among them (RoleTrust's organization_of)
+    organization_id: str | None = None
     # a vault account whose copy quota every workload shares: coordinator.yaml deployed there, its target role and the
     # stack configured for it (SharedSlotPoolTableArn); its pool's quota and per-account cap are coordinator.yaml's
     shared_slot_pool_account: str | None = None
@@ -186,21 +189,6 @@ class ScenarioResult(BaseModel):
         )
 
 
-def _session(account: str) -> boto3.Session:
-    """Credentials in `account` (moto maps assumed-role credentials to the role's account)."""
-    if account == SOURCE_ACCOUNT:
-        return boto3.Session()
-    role_arn = f"arn:aws:iam::{account}:role/{TARGET_ROLE_NAME}"
-    credentials = boto3.client("sts").assume_role(
-        RoleArn=role_arn, RoleSessionName="scenario-setup", ExternalId=LOCAL_EXTERNAL_ID
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-
-
 class ScenarioRunner:
     def __init__(self, scenario: Scenario, cloud: LocalCloud, base_dir: Path):
         self.scenario = scenario
@@ -226,7 +214,7 @@ class ScenarioRunner:
         for account in s.target_accounts:
             self._target_role(account)
         for key in s.keys:
-            kms = _session(key.account).client("kms", region_name=key.region)
+            kms = account_client("kms", key.region, "" if key.account == SOURCE_ACCOUNT else key.account)
             arn = kms.create_key(Description=f"scenario key {key.name}")["KeyMetadata"]["Arn"]
             kms.create_alias(AliasName=f"alias/{key.name}", TargetKeyId=arn)
             self.key_arns[key.name] = arn
@@ -252,6 +240,12 @@ class ScenarioRunner:
         coordinator = self.cloud.coordinator
         if coordinator is not None and coordinator.account == account:
             parameters["SharedSlotPoolTableArn"] = coordinator.table_arn
+        organization = self.scenario.organization_id
+        if organization:
+            pattern = parameters["ReplicatorRolePattern"].split(":")
+            parameters["ReplicatorRolePattern"] = ":".join([*pattern[:4], "*", *pattern[5:]])  # any account's
+            parameters["TrustedOrganizationId"] = organization
+            self.cloud.doubles.organization_of[SOURCE_ACCOUNT] = organization
         # made through the account's CloudFormation directly: deploying there from here needs a role there first
         stack = cloudformation_backends[account][HOME_REGION].create_stack(
             name="rds-snapshot-replicator-target", template=json.dumps(template), parameters=parameters

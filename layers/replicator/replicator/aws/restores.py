@@ -11,7 +11,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..restore_testing import RESTORE_PREFIX, TAG_RESTORE_TEST, Expected, Observed, RestoreTestPlan
-from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, SnapshotKind
+from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_SOURCE_ACCOUNT, SnapshotKind
+from . import sessions
 from .sessions import client, error_code
 
 _INSTANCE_NOT_FOUND = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
@@ -29,7 +30,11 @@ def _rds(plan: RestoreTestPlan) -> Any:
 
 
 def _tags(test_id: str) -> list[dict[str, str]]:
-    return [{"Key": TAG_RESTORE_TEST, "Value": test_id}, {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY}]
+    return [
+        {"Key": TAG_RESTORE_TEST, "Value": test_id},
+        {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY},
+        {"Key": TAG_SOURCE_ACCOUNT, "Value": sessions.own_account()},  # whose test (a vault in organization mode)
+    ]
 
 
 def replica_expectation(plan: RestoreTestPlan) -> Expected:
@@ -218,12 +223,18 @@ def _delete(kind: _Kind, region: str, role_arn: str | None, identifier: str) -> 
     if not identifier.startswith(RESTORE_PREFIX):
         raise ValueError(f"{identifier} is not a restore test's database: not deleted")
     rds = client("rds", region, role_arn)
+    # IAM checks the delete's tag conditions (target-account-role.yaml) before RDS looks for the database: one that
+    # does not exist has no tags, so its delete is AccessDenied, not not-found. Look first.
+    if _described(rds, kind, identifier) is None:
+        return "gone"
     try:
         getattr(rds, kind.delete)(**{kind.identifier: identifier}, **kind.delete_options)
     except ClientError as error:
         if error_code(error) in kind.not_found:
             return "gone"
         if error_code(error) != kind.busy:
+            if _described(rds, kind, identifier) is None:
+                return "gone"  # deleted meanwhile
             raise
     raw = _described(rds, kind, identifier)
     return "gone" if raw is None else str(raw.get(kind.status, "unknown"))

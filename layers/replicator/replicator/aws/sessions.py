@@ -16,9 +16,10 @@ from .errors import TransientAwsError, describe, is_transient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _SESSION_NAME = "rds-snapshot-replicator"
-SOURCE_ACCOUNT_TAG = "replicator:source-account"  # session tag naming the workload account (shared copy slots)
+SOURCE_ACCOUNT_TAG = "replicator:source-account"  # session tag naming the workload account (every target role)
 _lock = threading.Lock()
-_role_credentials: dict[tuple[str, str | None], dict[str, Any]] = {}
+_role_credentials: dict[tuple[str, str], dict[str, Any]] = {}
+_operator_account: str | None = None
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _generation = 0  # bumped by reset_cache, so that every thread drops its cached DynamoDB resource
 _per_thread = threading.local()
@@ -29,20 +30,34 @@ class RoleNotAssumable(Exception):
     """The mapping's role cannot be assumed (missing, trust policy, or permissions)."""
 
 
+def own_account() -> str:
+    """The replicator's account (the stack's REPLICATOR_ACCOUNT_ID; from the CLI, the operator's, asked once)."""
+    global _operator_account
+    account = os.environ.get("REPLICATOR_ACCOUNT_ID")
+    if account:
+        return account
+    if _operator_account is None:
+        _operator_account = caller_account()
+    return _operator_account
+
+
 def _credentials_for(role_arn: str, source_account: str | None = None) -> dict[str, Any]:
-    """Credentials of `role_arn`; with `source_account`, of a session tagged with it (the vault's role lets a
-    workload account touch only its own requests of the shared copy-slot pool: its trust policy requires the tag to
-    equal the caller's account, so it cannot name another)."""
+    """Credentials of `role_arn`, in a session tagged `replicator:source-account` with `source_account` (default:
+    this account). A target role's trust policy lets the tag name only the caller's own account
+    (`${aws:PrincipalAccount}`), so it proves which workload account acts: a vault role in organization mode requires
+    it and holds each workload account to its own replicas and its own requests of the shared copy-slot pool."""
+    account = source_account or own_account()
     with _lock:
-        cached = _role_credentials.get((role_arn, source_account))
+        cached = _role_credentials.get((role_arn, account))
         if cached and cached["Expiration"] - datetime.now(UTC) > timedelta(minutes=5):
             return cached
     kwargs: dict[str, Any] = {"ExternalId": os.environ["EXTERNAL_ID"]} if os.environ.get("EXTERNAL_ID") else {}
-    if source_account:
-        kwargs["Tags"] = [{"Key": SOURCE_ACCOUNT_TAG, "Value": source_account}]
     try:
         response = boto3.client("sts", config=_CONFIG).assume_role(
-            RoleArn=role_arn, RoleSessionName=_SESSION_NAME, **kwargs
+            RoleArn=role_arn,
+            RoleSessionName=_SESSION_NAME,
+            Tags=[{"Key": SOURCE_ACCOUNT_TAG, "Value": account}],
+            **kwargs,
         )
     except (ClientError, BotoCoreError) as error:
         if is_transient(error):
@@ -50,7 +65,7 @@ def _credentials_for(role_arn: str, source_account: str | None = None) -> dict[s
         raise RoleNotAssumable(f"cannot assume role {role_arn}: {error}") from error
     credentials = response["Credentials"]
     with _lock:
-        _role_credentials[(role_arn, source_account)] = credentials
+        _role_credentials[(role_arn, account)] = credentials
     return credentials
 
 
@@ -146,7 +161,7 @@ def dynamodb_table(table_name: str) -> Any:
 
 def role_dynamodb_table(table_arn: str, role_arn: str, source_account: str | None = None) -> Any:
     """A DynamoDB Table of another account (the vault's shared copy-slot pool), reached through `role_arn` there, in
-    a session tagged with `source_account` when given.
+    a session tagged with `source_account` (default: this account).
 
     Cached per thread and credentials, like dynamodb_table (boto3 resources are not thread-safe)."""
     credentials = _credentials_for(role_arn, source_account)
@@ -180,10 +195,11 @@ def pages(read: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[
 
 def reset_cache() -> None:
     """Forget cached clients and credentials (used when the endpoint or account changes, e.g. in local runs)."""
-    global _generation
+    global _generation, _operator_account
     with _lock:
         _clients.clear()
         _role_credentials.clear()
+        _operator_account = None
         _generation += 1
 
 

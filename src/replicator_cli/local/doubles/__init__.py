@@ -80,6 +80,7 @@ class Doubles:
         self.event_bus_targets = EventBridgeBusTargets()
         self.stream_targets = DynamoDBStreamLambdaTargets(self.lambda_dispatcher)
         self.metrics = EmbeddedMetrics()
+        self.organization_of: dict[str, str] = {}  # account -> its organization's id (RoleTrust's aws:PrincipalOrgID)
         self._copy_rules = AwsCopyRules()
         self._patches = ExitStack()
 
@@ -104,7 +105,7 @@ class Doubles:
         AssumedRoleDynamoDBConditions().install(patches)
         AtomicDynamoDBWrites().install(patches)
         self.faults.install(patches)
-        RoleTrust().install(patches)
+        RoleTrust(self.organization_of).install(patches)
         self.lambda_dispatcher.install(patches)
         EventBridgeLambdaTargets(self.lambda_dispatcher).install(patches)
         self.event_bus_targets.install(patches)

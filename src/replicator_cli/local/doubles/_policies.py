@@ -70,16 +70,19 @@ def _condition_holds(operator: str, key: str, expected: list[Any], context: Cont
         base = operator.split(":", 1)[1]
         givens = [] if given is None else as_list(given)
         return base in _SINGLE_VALUED and all(_matches(base, str(g), values) for g in givens)
+    if operator == "StringNotEquals":
+        # as in IAM, a negated operator holds when the key is absent (a Deny on "not this account" covers no tag)
+        return given is None or (isinstance(given, str) and given not in values)
     if given is None or not isinstance(given, str):
         return False
     return _matches(operator, given, values)
 
 
 def conditions_hold(conditions: dict[str, Any], context: Context) -> bool:
-    """The few condition operators the templates use (StringEquals, StringLike, ArnEquals, ArnLike, their
-    ForAllValues: forms, Null), with policy variables in the values resolved from `context`; an operator not
-    understood here never holds (fail closed), nor does a single-valued operator on a key that is absent or has
-    several values."""
+    """The few condition operators the templates use (StringEquals, StringNotEquals, StringLike, ArnEquals,
+    ArnLike, their ForAllValues: forms, Null), with policy variables in the values resolved from `context`; an
+    operator not understood here never holds (fail closed), nor does a single-valued operator on a key that is absent
+    or has several values (StringNotEquals, as IAM's negated operators, holds on an absent key)."""
     for operator, keys in conditions.items():
         for key, expected in keys.items():
             if not _condition_holds(operator, key, as_list(expected), context):
@@ -101,6 +104,16 @@ def statements_allow(documents: Iterable[str | dict], action: str, resource: str
                 return False
             allowed = allowed or statement.get("Effect") == "Allow"
     return allowed
+
+
+def statements_name(documents: Iterable[str | dict], action: str) -> bool:
+    """Whether any statement of the policy documents names `action` (whatever its effect, resource, conditions)."""
+    for policy in documents:
+        document = json.loads(policy) if isinstance(policy, str) else policy
+        for statement in as_list(document.get("Statement", [])):
+            if any(fnmatch.fnmatch(action.lower(), a.lower()) for a in as_list(statement.get("Action", []))):
+                return True
+    return False
 
 
 def trusts_service(policy: str | dict, service: str, context: Context) -> bool:

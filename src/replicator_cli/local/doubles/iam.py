@@ -7,7 +7,7 @@ import fnmatch
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
 from unittest.mock import patch
@@ -19,8 +19,14 @@ from moto.sts.exceptions import STSClientError
 from moto.sts.models import AssumedRole, STSBackend
 from moto.sts.responses import TokenResponse
 
-from ._policies import as_list, required_external_id, statements_allow, trust_allows, trusts_account
-from ._snapshots import snapshot_kind_of
+from ._policies import (
+    as_list,
+    required_external_id,
+    statements_allow,
+    statements_name,
+    trust_allows,
+    trusts_account,
+)
 from .faults import InjectedFault
 
 SESSION_TAGS = "replicator_local_session_tags"  # the attribute of moto's AssumedRole that holds its session tags
@@ -64,10 +70,17 @@ class RoleTrust:
     when the caller is itself a role session; otherwise (the emulation's default credentials name no principal) its
     conditions are taken to hold, as the AssumeRole checks above do not look at it either. The tags given are
     remembered with the session (moto's AssumedRole, one per issued access key: `session_tags`), as the principal
-    tags of the requests later made with its credentials."""
+    tags of the requests later made with its credentials.
 
-    def __init__(self) -> None:
+    Last, the sts:AssumeRole statements' conditions must hold as IAM evaluates them (the same context, with
+    sts:ExternalId and aws:PrincipalOrgID): a vault role in organization mode trusts everyone ("*") of one
+    organization whose session is tagged with its own account. moto's Organizations cannot hold accounts with chosen
+    ids, so the emulation's organization is `organization_of` (account -> organization id, Doubles.organization_of);
+    an account not in it has no aws:PrincipalOrgID."""
+
+    def __init__(self, organization_of: dict[str, str] | None = None) -> None:
         self._request = threading.local()  # the AssumeRole request being answered on this thread: tags, caller key
+        self.organization_of = organization_of if organization_of is not None else {}
 
     def install(self, patches: ExitStack) -> None:
         """Over moto's TokenResponse.assume_role (which reads the request, and drops its tags) and
@@ -108,79 +121,143 @@ class RoleTrust:
                     "AccessDenied",
                     f"{backend.account_id} is not authorized to perform: sts:TagSession on resource: {role_arn}",
                 )
+            if not self._may_assume(role.assume_role_policy_document, backend.account_id, tags, caller_key, given):
+                raise STSClientError("AccessDenied", f"{denied} (the trust policy's conditions do not hold)")
             assumed = original(backend, region_name, role_session_name, role_arn, *args, **kwargs)
             setattr(assumed, SESSION_TAGS, dict(tags))
             return assumed
 
         patches.enter_context(patch.object(STSBackend, "assume_role", assume_role))
 
-    @staticmethod
-    def _may_tag(trust_policy: str | dict, account: str, tags: dict[str, str], caller_key: str | None) -> bool:
-        """Whether the trust policy lets a principal of `account` tag its session with `tags` (sts:TagSession)."""
+    def _context(
+        self, account: str, tags: dict[str, str], caller_key: str | None
+    ) -> tuple[dict[str, str | list[str]], tuple[str, ...]]:
+        """The request context of an AssumeRole call, and the keys it cannot know (taken to hold)."""
         context: dict[str, str | list[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
-        context["aws:TagKeys"] = list(tags)
+        if tags:
+            context["aws:TagKeys"] = list(tags)
         context["aws:PrincipalAccount"] = account
+        if account in self.organization_of:
+            context["aws:PrincipalOrgID"] = self.organization_of[account]
         caller = assumed_role(caller_key) if caller_key else None
         if caller is not None:
             context["aws:PrincipalArn"] = str(caller.role_arn)
-        unknown = () if caller is not None else ("aws:PrincipalArn",)
+        return context, (() if caller is not None else ("aws:PrincipalArn",))
+
+    def _may_tag(self, trust_policy: str | dict, account: str, tags: dict[str, str], caller_key: str | None) -> bool:
+        """Whether the trust policy lets a principal of `account` tag its session with `tags` (sts:TagSession)."""
+        context, unknown = self._context(account, tags, caller_key)
         return trust_allows(trust_policy, "sts:TagSession", account, context, unknown_keys=unknown)
+
+    def _may_assume(
+        self, trust_policy: str | dict, account: str, tags: dict[str, str], caller_key: str | None,
+        external_id: str | None,
+    ) -> bool:  # fmt: skip
+        """Whether an sts:AssumeRole statement of the trust policy names `account` and its conditions hold."""
+        context, unknown = self._context(account, tags, caller_key)
+        if external_id is not None:
+            context["sts:ExternalId"] = external_id
+        return trust_allows(trust_policy, "sts:AssumeRole", account, context, unknown_keys=unknown)
 
 
 class AssumedRoleTagConditions:
     """IAM evaluates a role's policies, with conditions on a resource's tags: moto 5.2.5 evaluates no IAM policy.
     A target-account role protects finished replicas with conditions on their tags (target-account-role.yaml,
-    ReplicaDeletion): for the RDS actions whose permission depends on a snapshot's tags (DeleteDBSnapshot,
-    DeleteDBClusterSnapshot, AddTagsToResource, RemoveTagsFromResource) made with an assumed role's credentials, this
-    evaluates that role's inline policies as IAM would (an explicit Deny wins, otherwise an Allow must match, with
-    aws:ResourceTag conditions) and refuses with AccessDenied. Calls made with the replicator's own credentials are
-    not evaluated (the emulation runs every function with the same ones)."""
+    ReplicaDeletion), and in organization mode holds each workload account to its own replicas and test databases
+    (their tag replicator:source-account against the session's). For the RDS actions whose permission depends on
+    tags, made with an assumed role's credentials, this evaluates that role's inline policies as IAM would (an
+    explicit Deny wins, otherwise an Allow must match) on each resource the request names, with aws:ResourceTag/<key>
+    (that resource's tags), aws:RequestTag/<key> and aws:TagKeys (the request's Tags) and aws:PrincipalTag/<key>
+    (the session tags RoleTrust remembered), and refuses with AccessDenied. A request that creates a resource with
+    Tags is also evaluated as rds:AddTagsToResource on it, as RDS authorizes tags given on create.
 
-    # action -> (parameter naming the snapshot, its ARN resource type; None = the parameter is an ARN)
-    TAG_CONDITIONED = {
-        "DeleteDBSnapshot": ("DBSnapshotIdentifier", "snapshot"),
-        "DeleteDBClusterSnapshot": ("DBClusterSnapshotIdentifier", "cluster-snapshot"),
-        "AddTagsToResource": ("ResourceName", None),
-        "RemoveTagsFromResource": ("ResourceName", None),
+    Deleting and tagging snapshots (DeleteDBSnapshot, DeleteDBClusterSnapshot, AddTagsToResource,
+    RemoveTagsFromResource) are evaluated for every role; copies, restores and the restore tests' databases
+    (CopyDB*Snapshot, RestoreDB*, CreateDBInstance, DeleteDBInstance, DeleteDBCluster) for a role with a statement
+    naming the action (others go unchecked). Calls made with the replicator's own credentials are not evaluated
+    (the emulation runs every function with the same ones)."""
+
+    # action -> the resources it names: (parameter, its ARN resource type; None = the parameter is an ARN)
+    RESOURCES: dict[str, tuple[tuple[str, str | None], ...]] = {
+        "DeleteDBSnapshot": (("DBSnapshotIdentifier", "snapshot"),),
+        "DeleteDBClusterSnapshot": (("DBClusterSnapshotIdentifier", "cluster-snapshot"),),
+        "AddTagsToResource": (("ResourceName", None),),
+        "RemoveTagsFromResource": (("ResourceName", None),),
+        "CopyDBSnapshot": (("TargetDBSnapshotIdentifier", "snapshot"),),
+        "CopyDBClusterSnapshot": (("TargetDBClusterSnapshotIdentifier", "cluster-snapshot"),),
+        "RestoreDBInstanceFromDBSnapshot": (("DBInstanceIdentifier", "db"), ("DBSnapshotIdentifier", "snapshot")),
+        "RestoreDBClusterFromSnapshot": (
+            ("DBClusterIdentifier", "cluster"),
+            ("SnapshotIdentifier", "cluster-snapshot"),
+        ),
+        "CreateDBInstance": (("DBInstanceIdentifier", "db"), ("DBClusterIdentifier", "cluster")),
+        "DeleteDBInstance": (("DBInstanceIdentifier", "db"),),
+        "DeleteDBCluster": (("DBClusterIdentifier", "cluster"),),
     }
+    ALWAYS = ("DeleteDBSnapshot", "DeleteDBClusterSnapshot", "AddTagsToResource", "RemoveTagsFromResource")
+    # the actions that create their first resource (the one tags given with the request go on)
+    CREATES = ("CopyDBSnapshot", "CopyDBClusterSnapshot", "RestoreDBInstanceFromDBSnapshot",
+               "RestoreDBClusterFromSnapshot", "CreateDBInstance")  # fmt: skip
 
     def install(self, patches: ExitStack) -> None:
         """Every request to the emulation passes here first (moto's BaseResponse.call_action)."""
         _refuse_requests(patches, "rds", "AccessDenied", self.refusal)
 
-    @staticmethod
-    def _assumed_role_of(access_key: str) -> str | None:
-        assumed = assumed_role(access_key)
-        return str(assumed.role_arn) if assumed is not None else None
-
     def refusal(self, response: BaseResponse) -> str | None:
         """Why IAM would refuse this RDS request made with an assumed role's credentials (None: allowed, or not
         such)."""
         action = response._get_action()
-        if action not in self.TAG_CONDITIONED:
+        if action not in self.RESOURCES:
             return None
-        role_arn = self._assumed_role_of(response.get_access_key())
-        if role_arn is None:
+        assumed = assumed_role(response.get_access_key())
+        if assumed is None:
             return None
+        role_arn = str(assumed.role_arn)
         from moto.iam.models import iam_backends
 
         account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
         role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
         if role is None:
             return None
-        parameter, resource_type = self.TAG_CONDITIONED[action]
-        value = response._get_param(parameter) or ""
-        resource = (
-            value if resource_type is None else f"arn:aws:rds:{response.region}:{account}:{resource_type}:{value}"
-        )
-        owner, region, identifier = snapshot_kind_of(resource)
-        backend = rds_backends[owner or account][region or response.region]
-        snapshot = backend.database_snapshots.get(identifier) or backend.cluster_snapshots.get(identifier)
-        tags = {t["Key"]: t["Value"] for t in (snapshot.tags or [])} if snapshot is not None else {}
-        context = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
-        if statements_allow(role.policies.values(), f"rds:{action}", resource, context):
-            return None
-        return f"User: {role_arn} is not authorized to perform: rds:{action} on resource: {resource}"
+        if action not in self.ALWAYS and not statements_name(role.policies.values(), f"rds:{action}"):
+            return None  # a role this double does not model
+        requested = {t["Key"]: t["Value"] for t in (getattr(response, "params", {}) or {}).get("Tags") or []}
+        request: dict[str, str | list[str]] = {f"aws:RequestTag/{k}": v for k, v in requested.items()}
+        request.update({f"aws:PrincipalTag/{k}": v for k, v in session_tags(assumed).items()})
+        if requested:
+            request["aws:TagKeys"] = list(requested)
+        for index, (parameter, resource_type) in enumerate(self.RESOURCES[action]):
+            value = response._get_param(parameter) or ""
+            if not value:
+                continue  # not named by this request (a DB instance outside a cluster)
+            resource = value if resource_type is None or value.startswith("arn:") else (
+                f"arn:aws:rds:{response.region}:{account}:{resource_type}:{value}"
+            )  # fmt: skip
+            context = {**request, **{f"aws:ResourceTag/{k}": v for k, v in _rds_tags(resource).items()}}
+            needed = [f"rds:{action}"]
+            if action in self.CREATES and index == 0 and requested:
+                needed.append("rds:AddTagsToResource")  # tags given on create are authorized as tagging it
+            for needs in needed:
+                if not statements_allow(role.policies.values(), needs, resource, context):
+                    return f"User: {role_arn} is not authorized to perform: {needs} on resource: {resource}"
+        return None
+
+
+def _rds_tags(resource_arn: str) -> dict[str, str]:
+    """The tags of an RDS snapshot, cluster snapshot, DB instance or cluster, by its ARN ({}: none, or no such)."""
+    parts = resource_arn.split(":", 6)
+    if len(parts) < 7:
+        return {}
+    region, account, kind, identifier = parts[3], parts[4], parts[5], parts[6]
+    backend = rds_backends[account][region]
+    collections: dict[str, Mapping[str, Any]] = {
+        "snapshot": backend.database_snapshots,
+        "cluster-snapshot": backend.cluster_snapshots,
+        "db": backend.databases,
+        "cluster": backend.clusters,
+    }
+    found = collections.get(kind, {}).get(identifier)
+    return {t["Key"]: t["Value"] for t in (getattr(found, "tags", None) or [])}
 
 
 class AssumedRoleDynamoDBConditions:

@@ -100,6 +100,17 @@ class LambdaDispatcher:
 
         patches.enter_context(patch.object(Endpoint, "_send", send))
 
+        # ...and knows its own account (REPLICATOR_ACCOUNT_ID in its own Lambda; the process's environment is the
+        # first stack's): the account its target-role sessions are tagged with (aws/sessions.py)
+        original_account = sessions.own_account
+
+        def own_account() -> str:
+            in_lambda = dispatcher._in_lambda
+            account = getattr(in_lambda, "account", "") if getattr(in_lambda, "active", False) else ""
+            return account or original_account()
+
+        patches.enter_context(patch.object(sessions, "own_account", own_account))
+
     def register(self, functions: Iterable[LocalFunction]) -> None:
         for function in functions:
             self.functions[function.name] = function
