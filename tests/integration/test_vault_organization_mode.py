@@ -80,12 +80,28 @@ def refused(call: Any) -> str:
 def test_one_vault_role_serves_the_organizations_workload_accounts_each_held_to_its_own_replicas():
     names = ["orders-a1", "orders-a2"]
     theirs = ["billing-b1", "billing-b2"]
-    spec = burst(names, mappings=[CROSS_ACCOUNT], organization_id=ORGANIZATION, instance_copy_quota=20)
-    with emulation({**spec, "timeout_seconds": 120}, run=False) as up:
+    spec = burst(
+        names,
+        mappings=[CROSS_ACCOUNT],
+        organization_id=ORGANIZATION,
+        instance_copy_quota=20,
+        shared_slot_pool_account=TARGET_ACCOUNT,  # the organization's layout: the vault's pool, through the same role
+        shared_pool_instance_quota=1,
+        timeout_seconds=180,
+    )
+    with emulation(spec, run=False) as up:
         cloud = up.cloud
         vault_role = up.runner.role_arns[TARGET_ACCOUNT]  # the scenario's one vault role, in organization mode
         cloud.doubles.organization_of[OTHER_WORKLOAD] = ORGANIZATION
-        stack_b = cloud.add_stack(OTHER_WORKLOAD, "replicator-b", {"AllowedTargetAccounts": TARGET_ACCOUNT})
+        stack_b = cloud.add_stack(
+            OTHER_WORKLOAD,
+            "replicator-b",
+            {
+                "AllowedTargetAccounts": TARGET_ACCOUNT,
+                "SharedSlotPoolTableArn": cloud.coordinator.table_arn,
+                "SharedSlotPoolRoleArn": vault_role,
+            },
+        )
         seed_workload(stack_b, OTHER_WORKLOAD, theirs, vault_role, up.runner.key_arns["vault-eu"])
 
         up.runner.send(up.runner.events())
@@ -93,9 +109,12 @@ def test_one_vault_role_serves_the_organizations_workload_accounts_each_held_to_
         records = up.runner.wait()
         records_b = wait_for_records(stack_b, OTHER_WORKLOAD, len(theirs))
 
-        # both accounts replicate through the same role; every replica names its account
+        # both accounts replicate through the same role, their copies taking turns in the vault's pool of one
         assert [r.status.value for r in records] == ["SUCCEEDED"] * 2, [r.reason for r in records]
         assert [r["status"] for r in records_b] == ["SUCCEEDED"] * 2, [r.get("reason") for r in records_b]
+        assert cloud.doubles.copy_clock.max_in_flight[(TARGET_ACCOUNT, VAULT_REGION, False)] == 1
+        assert cloud.doubles.copy_clock.quota_refusals == 0
+        # every replica names its account
         replicas = replicas_by_account()
         assert sorted(replicas) == sorted([SOURCE_ACCOUNT, OTHER_WORKLOAD]), replicas.keys()
         assert len(replicas[SOURCE_ACCOUNT]) == len(replicas[OTHER_WORKLOAD]) == 2
