@@ -10,11 +10,19 @@ from typing import Any
 
 import boto3
 import yaml
-from support import CROSS_ACCOUNT, SOURCE_ACCOUNT, base_scenario, burst, failing
+from support import CROSS_ACCOUNT, OTHER_WORKLOAD, SOURCE_ACCOUNT, TARGET_ACCOUNT, base_scenario, burst, failing
 from typer.testing import CliRunner
 
 from replicator.aws.dynamodb import replication_records, slot_pools
 from replicator.clock import utc_now
+from replicator.snapshots import (
+    MANAGED_BY,
+    TAG_MANAGED_BY,
+    TAG_REPLICATION_ID,
+    TAG_SOURCE_ACCOUNT,
+    TAG_SOURCE_ARN,
+)
+from replicator_cli.local.provision import account_client
 from replicator_cli.main import app
 
 NAMES = ["orders-a", "orders-b"]
@@ -162,6 +170,45 @@ def test_a_cleanup_that_fails_is_counted_and_finished_by_the_reconciler(run_scen
     assert run.runner.result(run.runner.wait()).leftovers == []
     again, _ = _reconcile(run.cloud)  # idempotent: nothing left to repair
     assert {k: v for k, v in again.items() if v} == {}
+
+
+def test_in_a_vault_shared_by_many_workload_accounts_only_this_accounts_orphan_copies_are_removed(run_scenario):
+    """A vault receives replicas from many workload accounts, each with its own reconciler: an intermediate copy of
+    another account's replication (whose id this stack does not know) is that account's to judge, never this one's;
+    this account's own orphan there is removed."""
+    run = run_scenario(base_scenario(mappings=[CROSS_ACCOUNT]))
+    vault = account_client("rds", "us-east-1", TARGET_ACCOUNT)
+    create_instance_in = {"DBInstanceClass": "db.t3.micro", "Engine": "postgres", "AllocatedStorage": 20}
+    vault.create_db_instance(
+        DBInstanceIdentifier="vault-scratch", MasterUsername="admin", MasterUserPassword="local-only-password",
+        **create_instance_in,
+    )  # fmt: skip
+    vault.create_db_snapshot(DBInstanceIdentifier="vault-scratch", DBSnapshotIdentifier="vault-scratch-1")
+
+    def intermediate(name: str, account: str) -> None:
+        source = f"arn:aws:rds:us-east-1:{account}:snapshot:{name}"
+        tags = {
+            TAG_MANAGED_BY: MANAGED_BY,
+            TAG_REPLICATION_ID: f"{name}-gone",  # no running replication of this stack
+            TAG_SOURCE_ARN: source,
+            TAG_SOURCE_ACCOUNT: account,
+        }
+        vault.copy_db_snapshot(
+            SourceDBSnapshotIdentifier="vault-scratch-1",
+            TargetDBSnapshotIdentifier=f"snaprep-{name}-share",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+
+    intermediate("billing", OTHER_WORKLOAD)  # another workload account's copy, in flight there
+    intermediate("orders-old", SOURCE_ACCOUNT)  # this account's orphan
+
+    result, error = _reconcile(run.cloud)
+
+    assert error is None, result
+    names = {s["DBSnapshotIdentifier"] for s in vault.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
+    assert "snaprep-billing-share" in names  # not this stack's to judge
+    assert "snaprep-orders-old-share" not in names
+    assert [o for o in result["orphans_removed"] if "billing" in o] == []
 
 
 def test_an_outcome_event_refused_once_is_published_by_the_reconciler(run_scenario):

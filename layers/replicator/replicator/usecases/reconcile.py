@@ -33,7 +33,14 @@ from ..mapping import ALL_REGIONS, parse_mapping_item
 from ..observability import MetricUnit, logger, metrics, publish_metrics
 from ..planning import PlanStep, StepAction
 from ..settings import Settings
-from ..snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_REPLICATION_ID, parse_snapshot_arn
+from ..snapshots import (
+    MANAGED_BY,
+    TAG_MANAGED_BY,
+    TAG_REPLICATION_ID,
+    TAG_SOURCE_ACCOUNT,
+    TAG_SOURCE_ARN,
+    parse_snapshot_arn,
+)
 from .cleanup import clean_up, keep_base
 from .outcomes import publish_pending, record_outcome
 from .restore_leftovers import reconcile_restore_tests
@@ -310,6 +317,19 @@ def _remove_orphans(
             owner = copy.tags.get(TAG_REPLICATION_ID)
             if copy.tags.get(TAG_MANAGED_BY) != MANAGED_BY or not owner or owner in alive or copy.arn in bases:
                 continue  # not the replicator's, or still needed (by a running replication, or as a base)
+            if account != settings.account_id and _workload_of(copy.tags) != settings.account_id:
+                continue  # a vault shared by many workload accounts: another's copy is that account's to judge
             report.orphans_removed.append(f"{copy.arn} (replication {owner})")
             if not dry_run:
                 rds.delete_intermediate(copy, role_arn)
+
+
+def _workload_of(tags: dict[str, str]) -> str | None:
+    """The workload account a copy was made for: its replicator:source-account tag, else (a copy made before the
+    tag) the account of its source snapshot."""
+    if tags.get(TAG_SOURCE_ACCOUNT):
+        return tags[TAG_SOURCE_ACCOUNT]
+    try:
+        return parse_snapshot_arn(tags.get(TAG_SOURCE_ARN, ""))[2]
+    except ValueError:
+        return None
