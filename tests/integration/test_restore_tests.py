@@ -13,11 +13,23 @@ from typing import Any
 import boto3
 import pytest
 from moto.rds.models import rds_backends
-from support import TARGET_ACCOUNT, aurora, base_scenario, database, mapping, restore_tests_ended, vault_target
+from support import (
+    OTHER_WORKLOAD,
+    TARGET_ACCOUNT,
+    aurora,
+    base_scenario,
+    database,
+    mapping,
+    restore_tests_ended,
+    vault_target,
+)
 from typer.testing import CliRunner
 
 from replicator.aws.dynamodb import restore_test_records
+from replicator.restore_testing import TAG_RESTORE_TEST
+from replicator.snapshots import MANAGED_BY, TAG_MANAGED_BY, TAG_SOURCE_ACCOUNT
 from replicator_cli.local.cloud import SOURCE_ACCOUNT
+from replicator_cli.local.provision import account_client
 from replicator_cli.main import app
 
 RESTORE_TEST = {"every_days": 7, "max_minutes": 5}
@@ -259,6 +271,36 @@ def test_a_test_whose_execution_is_stopped_is_failed_and_its_databases_deleted_b
     assert report["restore_test_databases_deleted"][0].startswith("snaptest-orders-")
     assert _left_over(TARGET_ACCOUNT, "eu-west-1") == []
     assert run.cloud.doubles.metrics.count("RestoreTestLeftoversRemoved") == 1
+
+
+def test_in_a_vault_shared_by_many_workload_accounts_the_reconciler_deletes_only_its_own_test_databases(run_scenario):
+    """Another workload account's restore test in the same vault may run longer than this account's max_minutes:
+    its databases are that account's reconciler's to judge, never this one's."""
+    spec = _scenario()
+    spec["mappings"][0]["targets"] = [{**spec["mappings"][0]["targets"][1], "restore_test": dict(RESTORE_TEST)}]
+    run = run_scenario(spec)
+    vault = account_client("rds", "eu-west-1", TARGET_ACCOUNT)
+    for name, account in (("snaptest-billing-1", OTHER_WORKLOAD), ("snaptest-orders-gone", SOURCE_ACCOUNT)):
+        tags = {TAG_RESTORE_TEST: f"restoretest-{name}", TAG_MANAGED_BY: MANAGED_BY, TAG_SOURCE_ACCOUNT: account}
+        vault.create_db_instance(
+            DBInstanceIdentifier=name,
+            DBInstanceClass="db.t4g.micro",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername="admin",
+            MasterUserPassword="local-only-password",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    later = {"every_days": 7, "max_minutes": 0.01}
+    table = boto3.resource("dynamodb").Table(run.cloud.stack.mapping_table)
+    item = table.get_item(Key={"source_region": "us-east-1"})["Item"]
+    item["targets"][0]["restore_test"] = json.loads(json.dumps(later), parse_float=Decimal)
+    table.put_item(Item=item)
+    time.sleep(1)
+    with _no_grace():
+        report = _reconcile(run)
+    assert [d.split()[0] for d in report["restore_test_databases_deleted"]] == ["snaptest-orders-gone"]
+    assert _left_over(TARGET_ACCOUNT, "eu-west-1") == ["snaptest-billing-1"]  # another account's test
 
 
 class _no_grace:

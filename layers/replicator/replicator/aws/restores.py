@@ -260,6 +260,7 @@ class LeftOver:
     test_id: str | None
     created_at: datetime | None
     status: str
+    workload: str | None = None  # the workload account whose test made it (replicator:source-account)
 
 
 def list_left_overs(region: str, role_arn: str | None) -> list[LeftOver]:
@@ -296,4 +297,5 @@ def _left_over(kind: SnapshotKind, identifier: str, raw: dict[str, Any], created
         test_id=tags.get(TAG_RESTORE_TEST),
         created_at=raw.get(created),
         status=str(raw.get(status, "unknown")),
+        workload=tags.get(TAG_SOURCE_ACCOUNT),
     )

@@ -5,7 +5,8 @@ outcome.
   FAILED with the execution's status (RestoreTestsFailed).
 - A `snaptest-*` DB instance or cluster (tagged by its test) whose test is not running any more and which is older
   than the test's max_minutes (plus a grace) is deleted, in every account and region a mapping target tests restores
-  in (RestoreTestLeftoversRemoved).
+  in (RestoreTestLeftoversRemoved); in a target account, only those this account's tests made (a vault shared by
+  many workload accounts).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def reconcile_restore_tests(settings: Settings, now: datetime, dry_run: bool = F
         for left in sorted(found, key=lambda d: d.kind is SnapshotKind.CLUSTER):
             if left.status == "deleting" or left.test_id in running:
                 continue
+            if account != settings.account_id and not _made_here(settings, left):
+                continue  # a vault shared by many workload accounts: another's test is that account's to judge
             if left.created_at is not None and left.created_at > old_enough:
                 continue
             report.databases_deleted.append(f"{left.identifier} in {account} {region} (test {left.test_id or '-'})")
@@ -113,3 +116,11 @@ def reconcile_restore_tests(settings: Settings, now: datetime, dry_run: bool = F
     if report.databases_deleted and not dry_run:
         publish_metrics([("RestoreTestLeftoversRemoved", MetricUnit.Count, float(len(report.databases_deleted)))])
     return report
+
+
+def _made_here(settings: Settings, left: restores.LeftOver) -> bool:
+    """Whether this account's restore test made a database found in a target account: its
+    replicator:source-account tag, else (one made before the tag) its test in this stack's history."""
+    if left.workload:
+        return left.workload == settings.account_id
+    return bool(left.test_id) and restore_test_records.get(settings.history_table, left.test_id or "") is not None
