@@ -128,7 +128,7 @@ def read_pools(cli: CliContext, records: list[ReplicationRecord]) -> list[tuple[
         if pool.split("#")[0] == vault
     }
     try:
-        table = shared_slot_pool.workload_table(table_arn, role_arn, None)  # the pool items only: untagged
+        table = shared_slot_pool.workload_table(table_arn, role_arn, None)  # the operator's account: pool items read
         for pool in sorted(in_use):
             for account, counts in sorted(shared_slot_pool.pool_state(table, pool).items()):
                 rows.append((pool, account, counts.get("in_flight", 0), counts.get("waiting", 0)))

@@ -101,9 +101,14 @@ def coordinate(vault: dict[str, Any], monkeypatch: pytest.MonkeyPatch, cap: int 
     with as_vault(monkeypatch):
         (result,) = grant_slots(settings, {POOL: []})
         assert result.in_flight <= QUOTA
-        holders = shared_slot_pool.pool_item(vault["table_name"], POOL)["holders"]
+        holders = pool(vault)["holders"]
     assert len(holders) <= QUOTA, holders
     return [key.split("#", 1)[1] for key in result.granted]  # account#replication id
+
+
+def pool(vault: dict[str, Any], name: str = POOL) -> dict[str, Any]:
+    """The pool item as the coordinator reads it (inside as_vault)."""
+    return shared_slot_pool.read_pool(shared_slot_pool.coordinator_table(vault["table_name"]), name)
 
 
 def ask(vault: dict[str, Any], account: str, rid: str, queued_at_ms: int) -> None:
@@ -152,13 +157,19 @@ def test_a_workload_cannot_hold_a_slot_the_coordinator_did_not_grant(vault, monk
     ask(vault, SOURCE_ACCOUNT, "a-late", 9_000)
     ask(vault, SOURCE_ACCOUNT, "a-late", 9_500)  # a re-check
     assert not a.holds("a-late")
-    request = shared_slot_pool.slot_request(_table(vault), SOURCE_ACCOUNT, POOL, "a-late")
-    assert request is not None
-    assert request["queued_at_ms"] == 9_000
-    assert "rechecked_at" in request
-    assert "lease" not in request
+    key = shared_slot_pool.request_key(SOURCE_ACCOUNT, POOL, "a-late")
+    with as_vault(monkeypatch):
+        table = shared_slot_pool.coordinator_table(vault["table_name"])
+        request = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        assert request is not None
+        assert request["queued_at_ms"] == 9_000
+        assert "rechecked_at" in request
+        assert "lease" not in request
     a.give_back("a-late")  # gives its place back
-    assert shared_slot_pool.slot_request(_table(vault), SOURCE_ACCOUNT, POOL, "a-late") is None
+    with as_vault(monkeypatch):
+        assert "Item" not in shared_slot_pool.coordinator_table(vault["table_name"]).get_item(
+            Key=key, ConsistentRead=True
+        )
 
 
 def test_a_holder_whose_request_is_gone_gives_its_slot_to_the_next_waiter(vault, monkeypatch):
@@ -174,7 +185,7 @@ def test_a_holder_whose_request_is_gone_gives_its_slot_to_the_next_waiter(vault,
     Workload(vault, OTHER_ACCOUNT).give_back("b-x")
     assert coordinate(vault, monkeypatch) == ["b-z"]
     with as_vault(monkeypatch):
-        holding = shared_slot_pool.pool_item(vault["table_name"], POOL)["holders"]
+        holding = pool(vault)["holders"]
         assert set(holding) == {f"{OTHER_ACCOUNT}#b-y", f"{OTHER_ACCOUNT}#b-z"}
 
 
@@ -187,3 +198,85 @@ def test_the_per_account_cap_keeps_an_account_below_it_even_with_free_slots(vaul
         ask(vault, OTHER_ACCOUNT, f"b-cap-{n}", 20_000 + n)
     assert coordinate(vault, monkeypatch, cap=1) == ["b-cap-0"]
     assert coordinate(vault, monkeypatch, cap=1) == []  # a slot is free, but B is at its cap
+
+
+def test_a_pool_has_no_item_until_its_first_grant_makes_one(vault, monkeypatch):
+    """No pass writes a pool item before it grants: a missing item reads as empty; a pass that grants nothing
+    leaves only the counts (no holders map), and the first grant then writes the holders map."""
+    cluster = f"{TARGET_ACCOUNT}#eu-west-1#cluster"
+    settings = CoordinatorSettings(table_name=vault["table_name"], quotas=CopyQuotas(cluster=1))
+    with as_vault(monkeypatch):
+        table = shared_slot_pool.coordinator_table(vault["table_name"])
+        assert "Item" not in table.get_item(Key=shared_slot_pool.pool_key(cluster), ConsistentRead=True)
+        assert pool(vault, cluster) == {
+            **shared_slot_pool.pool_key(cluster),
+            "holders": {},
+            "granted": {},
+            "accounts": {},
+        }
+        (nothing,) = grant_slots(settings, {cluster: []})  # nobody waits: only the counts are saved
+        assert nothing.granted == []
+        assert "holders" not in table.get_item(Key=shared_slot_pool.pool_key(cluster), ConsistentRead=True)["Item"]
+    shared_slot_pool.request_slot(_table(vault), OTHER_ACCOUNT, cluster, "c-0", 1, HOME_REGION)
+    shared_slot_pool.request_slot(_table(vault), OTHER_ACCOUNT, cluster, "c-1", 2, HOME_REGION)
+    with as_vault(monkeypatch):
+        (first,) = grant_slots(settings, {cluster: []})
+        assert first.granted == [f"{OTHER_ACCOUNT}#c-0"]
+        assert set(pool(vault, cluster)["holders"]) == {f"{OTHER_ACCOUNT}#c-0"}
+        (full,) = grant_slots(settings, {cluster: []})
+        assert full.granted == []
+    shared_slot_pool.give_back_request(_table(vault), OTHER_ACCOUNT, cluster, "c-0")
+    with as_vault(monkeypatch):  # its holders map now empty again: the next grant writes it whole
+        (second,) = grant_slots(settings, {cluster: []})
+        assert (second.dropped, second.granted) == ([f"{OTHER_ACCOUNT}#c-0"], [f"{OTHER_ACCOUNT}#c-1"])
+        assert set(pool(vault, cluster)["holders"]) == {f"{OTHER_ACCOUNT}#c-1"}
+    shared_slot_pool.give_back_request(_table(vault), OTHER_ACCOUNT, cluster, "c-1")
+
+
+def test_the_grant_into_an_empty_pool_refuses_if_the_pool_changed_since_it_was_read(vault, monkeypatch):
+    """grant's empty-pool form writes the whole holders map: only while it is absent or still empty."""
+    cluster = f"{TARGET_ACCOUNT}#eu-central-1#cluster"
+    for n in range(2):
+        shared_slot_pool.request_slot(_table(vault), OTHER_ACCOUNT, cluster, f"e-{n}", n, HOME_REGION)
+    with as_vault(monkeypatch):
+        table = shared_slot_pool.coordinator_table(vault["table_name"])
+        first, second = shared_slot_pool.waiting_requests(table, cluster)
+        assert shared_slot_pool.grant(table, cluster, first, 5, empty=True) is not None  # makes the item
+        assert shared_slot_pool.grant(table, cluster, second, 5, empty=True) is None  # no longer empty: refused
+        assert set(pool(vault, cluster)["holders"]) == {f"{OTHER_ACCOUNT}#e-0"}
+        assert shared_slot_pool.grant(table, cluster, second, 5, empty=False) is not None
+        assert set(pool(vault, cluster)["holders"]) == {f"{OTHER_ACCOUNT}#e-0", f"{OTHER_ACCOUNT}#e-1"}
+    for n in range(2):
+        shared_slot_pool.give_back_request(_table(vault), OTHER_ACCOUNT, cluster, f"e-{n}")
+
+
+def test_the_holders_requests_are_read_in_batches_of_100_and_unprocessed_keys_asked_again(vault, monkeypatch):
+    keys = [shared_slot_pool.request_key(OTHER_ACCOUNT, POOL, f"batch-{n}") for n in range(150)]
+    for n in range(0, 150, 2):  # every other one exists
+        shared_slot_pool.request_slot(_table(vault), OTHER_ACCOUNT, POOL, f"batch-{n}", 50_000 + n, HOME_REGION)
+    with as_vault(monkeypatch):
+        table = shared_slot_pool.coordinator_table(vault["table_name"])
+        client = table.meta.client
+        requests: list[dict[str, Any]] = []
+        real = client.batch_get_item
+
+        def batch_get_item(RequestItems: dict[str, Any]) -> dict[str, Any]:
+            requests.append(RequestItems)
+            response = real(RequestItems=RequestItems)
+            asked = RequestItems[table.name]
+            if len(requests) == 1:  # the first request: DynamoDB leaves its last 10 keys unprocessed
+                left = asked["Keys"][-10:]
+                kept = {(k["pk"], k["sk"]) for k in left}
+                found = response["Responses"][table.name]
+                response["Responses"][table.name] = [i for i in found if (i["pk"], i["sk"]) not in kept]
+                response["UnprocessedKeys"] = {table.name: {**asked, "Keys": left}}
+            return response
+
+        monkeypatch.setattr(client, "batch_get_item", batch_get_item)
+        monkeypatch.setattr(shared_slot_pool.time, "sleep", lambda seconds: None)
+        found = shared_slot_pool.existing_requests(table, [*keys, keys[0]])  # a key named twice is asked once
+    assert found == {(k["pk"], k["sk"]) for k in keys[::2]}
+    assert [len(r[table.name]["Keys"]) for r in requests] == [100, 10, 50]
+    assert all(r[table.name]["ConsistentRead"] for r in requests)
+    for n in range(0, 150, 2):
+        shared_slot_pool.give_back_request(_table(vault), OTHER_ACCOUNT, POOL, f"batch-{n}")

@@ -59,6 +59,23 @@ def test_the_grant_event_is_the_only_one_the_coordinator_may_put_on_a_workloads_
     assert policy["Properties"]["Statement"]["Condition"]["StringEquals"] == events["Condition"]["StringEquals"]
 
 
+def test_the_coordinator_reads_the_table_and_writes_only_by_updates():
+    """It makes no item but by an update (a pool's first grant makes its item), reads the holders' requests in
+    batches, and may neither put nor delete an item: a workload's request is the workload's to delete."""
+    statements = RESOURCES["GrantSlotsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (pools,) = [s for s in statements if s["Sid"] == "Pools"]
+    assert sorted(pools["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+    assert pools["Resource"] == [
+        {"Fn::GetAtt": ["SharedSlotPoolTable", "Arn"]},
+        {"Fn::Sub": "${SharedSlotPoolTable.Arn}/index/waiting"},
+    ]
+
+
 def test_the_pools_quotas_default_to_rds_quotas():
     parameters = CFN["Parameters"]
     assert parameters["InstanceCopyQuota"]["Default"] == CopyQuotas().instance

@@ -5,7 +5,8 @@ The coordinator alone writes a pool's holders: workload accounts only add and de
 role's conditions), so none can take, keep or reorder another account's slots. It runs on the table's stream: a
 request arriving, re-checking or given back changes the pool, and each batch looks again at every pool it touched.
 A holder whose request is gone gave its slot back (its release, or the reconciler's), even if the stream record that
-said so was lost: each pass checks every holder's request with a strongly consistent read.
+said so was lost: each pass checks every holder's request (one strongly consistent BatchGetItem). A pool's item is
+made by its first grant: a pool without one reads as empty.
 """
 
 from __future__ import annotations
@@ -77,13 +78,12 @@ def grant_slots(settings: CoordinatorSettings, touched: dict[str, list[dict[str,
 
 
 def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, Any]]) -> PoolGrants:
-    table = settings.table_name
+    table = shared_slot_pool.coordinator_table(settings.table_name)
     limit = settings.quotas.limit(SnapshotKind(pool.rsplit("#", 1)[1]))
-    shared_slot_pool.ensure_pool(table, pool)
-    item = shared_slot_pool.pool_item(table, pool)
-    holders: dict[str, dict[str, Any]] = dict(item.get("holders", {}))
+    item = shared_slot_pool.read_pool(table, pool)  # a pool without an item yet reads as empty
+    holders: dict[str, dict[str, Any]] = item["holders"]
     existing = shared_slot_pool.existing_requests(table, [{"pk": h["pk"], "sk": h["sk"]} for h in holders.values()])
-    dropped = [rid for rid, h in holders.items() if (h["pk"], h["sk"]) not in existing]
+    dropped = [key for key, h in holders.items() if (str(h["pk"]), str(h["sk"])) not in existing]
     shared_slot_pool.drop_holders(table, pool, dropped)
     held = Counter(str(h["account"]) for key, h in holders.items() if key not in dropped)
     # each request by its key (account from its partition: what IAM holds a workload to), held ones left out
@@ -101,16 +101,17 @@ def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, A
         for key, r in requests.items()
     ]
     free = limit - sum(held.values())
-    chosen = fair_grants(waiters, dict(held), free, settings.per_account_cap, _counts(item.get("granted", {})))
+    chosen = fair_grants(waiters, dict(held), free, settings.per_account_cap, _counts(item["granted"]))
     granted: list[Waiter] = []
     for waiter in chosen:
         request = requests[waiter.replication_id]
-        if shared_slot_pool.grant(table, pool, request, limit) is None:
+        empty = not held and not granted  # its first grant writes the holders map (and the item if missing)
+        if shared_slot_pool.grant(table, pool, request, limit, empty=empty) is None:
             continue  # given back or granted since it was read, or the pool is full (another pass): next one
         granted.append(waiter)
         _announce(settings, pool, waiter.source_account, request)
     accounts_waiting = {w.source_account for w in waiters}
-    counts = grant_counts(_counts(item.get("granted", {})), dict(held), accounts_waiting, granted)
+    counts = grant_counts(_counts(item["granted"]), dict(held), accounts_waiting, granted)
     holding = held + Counter(w.source_account for w in granted)
     still_waiting = Counter(w.source_account for w in waiters) - Counter(w.source_account for w in granted)
     accounts = {
@@ -119,7 +120,7 @@ def _grant_pool(settings: CoordinatorSettings, pool: str, seen: list[dict[str, A
     }
     shared_slot_pool.save_pool_state(table, pool, counts, accounts)
     metrics.add_metric(name="SharedSlotsGranted", unit=MetricUnit.Count, value=len(granted))
-    gone = {str(a): {"in_flight": 0, "waiting": 0} for a in item.get("accounts", {}) if a not in accounts}
+    gone = {str(a): {"in_flight": 0, "waiting": 0} for a in item["accounts"] if a not in accounts}
     for account, now in sorted({**gone, **accounts}.items()):  # an account done with the pool reads 0, once
         publish_metrics(
             [

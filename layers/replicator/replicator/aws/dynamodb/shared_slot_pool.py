@@ -12,6 +12,8 @@ Two kinds of item:
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -24,6 +26,9 @@ from .slot_pools import cancellation_reasons, new_lease, on_conflict_retry
 
 SLOTS = "slots"
 WAITING_INDEX = "waiting"
+BATCH_GET_KEYS = 100  # the most keys one BatchGetItem request may name
+_BATCH_ATTEMPTS = 8
+_RANDOM = secrets.SystemRandom()
 
 
 def request_key(source_account: str, pool: str, replication_id: str) -> dict[str, str]:
@@ -56,26 +61,31 @@ def arrival(queued_at_ms: int, replication_id: str) -> str:
     return f"{queued_at_ms:015d}#{replication_id}"
 
 
+def read_pool(table: Any, pool: str) -> dict[str, Any]:
+    """The pool item as it is now (a strongly consistent read), read by the coordinator and by the workloads alike:
+    its `holders` (holder_key -> the holder's account, replication id and request key), the `granted` counts and
+    each account's `accounts` state. A pool no one was granted a slot of yet has no item: it reads as empty (no
+    holders, no counts); its first grant makes the item (grant)."""
+    item = dict(table.get_item(Key=pool_key(pool), ConsistentRead=True).get("Item") or pool_key(pool))
+    for name in ("holders", "granted", "accounts"):
+        item[name] = dict(item.get(name) or {})
+    return item
+
+
 # ---- the workload's side, through the vault's role (its own partition only) ----
 
 
 def workload_table(table_arn: str, role_arn: str, source_account: str | None) -> Any:
     """The vault's table as a workload account reaches it: through the vault's role, in a session tagged with the
-    workload's account (its own requests: read, written, deleted); untagged, only the pool items can be read."""
+    workload's account (None: the caller's own; the role lets the tag name no other): its own requests read,
+    written and deleted, the pool items read."""
     return role_dynamodb_table(table_arn, role_arn, source_account)
 
 
 def holds(table: Any, source_account: str, pool: str, replication_id: str) -> bool:
     """Whether the coordinator granted this replication a slot of `pool`: read from the pool item, which only the
     coordinator writes (a `lease` a workload wrote on its own request would prove nothing)."""
-    item = table.get_item(Key=pool_key(pool), ConsistentRead=True).get("Item") or {}
-    return holder_key(source_account, replication_id) in item.get("holders", {})
-
-
-def slot_request(table: Any, source_account: str, pool: str, replication_id: str) -> dict | None:
-    """This replication's request in `pool`, as it is now (None: it has none)."""
-    item = table.get_item(Key=request_key(source_account, pool, replication_id), ConsistentRead=True).get("Item")
-    return dict(item) if item else None
+    return holder_key(source_account, replication_id) in read_pool(table, pool)["holders"]
 
 
 def request_slot(
@@ -122,19 +132,18 @@ def _now() -> str:
 # ---- the coordinator's side (in the vault account, its own table) ----
 
 
-def pool_item(table_name: str, pool: str) -> dict[str, Any]:
-    item = dynamodb_table(table_name).get_item(Key=pool_key(pool), ConsistentRead=True).get("Item")
-    return dict(item) if item else {**pool_key(pool), "holders": {}, "granted": {}}
+def coordinator_table(table_name: str) -> Any:
+    """The vault's table as the coordinator reaches it: its own account's, with its own role."""
+    return dynamodb_table(table_name)
 
 
-def waiting_requests(table_name: str, pool: str) -> list[dict[str, Any]]:
+def waiting_requests(table: Any, pool: str) -> list[dict[str, Any]]:
     """The requests still waiting in `pool`, oldest first (the index is eventually consistent: a request seen
     here may have been granted or given back since; the grant's conditions catch that)."""
-    query = dynamodb_table(table_name).query
     return [
         item
         for page in pages(
-            query,
+            table.query,
             IndexName=WAITING_INDEX,
             KeyConditionExpression="waiting_pool = :pool",
             ExpressionAttributeValues={":pool": pool},
@@ -143,66 +152,78 @@ def waiting_requests(table_name: str, pool: str) -> list[dict[str, Any]]:
     ]
 
 
-def existing_requests(table_name: str, keys: Iterable[dict[str, str]]) -> set[tuple[str, str]]:
-    """Which of these requests still exist (strongly consistent reads): a holder whose request is gone gave its slot
-    back."""
-    table = dynamodb_table(table_name)
+def existing_requests(table: Any, keys: Iterable[dict[str, str]]) -> set[tuple[str, str]]:
+    """Which of these requests still exist: a holder whose request is gone gave its slot back. Strongly consistent
+    BatchGetItem requests of at most BATCH_GET_KEYS keys each (one request for a pool's holders: RDS's quotas are 20
+    and 5), the keys DynamoDB leaves unprocessed (throttling, size) asked again after a jittered pause."""
+    unique = list({(str(k["pk"]), str(k["sk"])): None for k in keys})  # a duplicate key fails the whole request
     found: set[tuple[str, str]] = set()
-    for key in keys:
-        item = table.get_item(Key=key, ConsistentRead=True, ProjectionExpression="pk, sk").get("Item")
-        if item:
-            found.add((str(item["pk"]), str(item["sk"])))
+    for start in range(0, len(unique), BATCH_GET_KEYS):
+        chunk = [{"pk": pk, "sk": sk} for pk, sk in unique[start : start + BATCH_GET_KEYS]]
+        request: dict[str, Any] = {
+            table.name: {"Keys": chunk, "ConsistentRead": True, "ProjectionExpression": "pk, sk"}
+        }
+        for attempt in range(_BATCH_ATTEMPTS):
+            response = table.meta.client.batch_get_item(RequestItems=request)
+            found |= {(str(i["pk"]), str(i["sk"])) for i in response.get("Responses", {}).get(table.name, [])}
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            if attempt == _BATCH_ATTEMPTS - 1:  # the batch fails: the stream retries it, and the next pass reads again
+                raise RuntimeError(f"DynamoDB left {len(request[table.name]['Keys'])} keys unprocessed: {table.name}")
+            time.sleep(_RANDOM.uniform(0, 0.05 * 2**attempt))  # full jitter: 50 ms, 100 ms, ... 3.2 s at most
     return found
 
 
-def drop_holders(table_name: str, pool: str, replication_ids: Iterable[str]) -> None:
-    table = dynamodb_table(table_name)
-
-    def drop(rid: str) -> None:
+def drop_holders(table: Any, pool: str, holder_keys: Iterable[str]) -> None:
+    def drop(key: str) -> None:
         table.update_item(
-            Key=pool_key(pool), UpdateExpression="REMOVE holders.#r", ExpressionAttributeNames={"#r": rid}
+            Key=pool_key(pool), UpdateExpression="REMOVE holders.#r", ExpressionAttributeNames={"#r": key}
         )
 
-    for rid in replication_ids:
-        on_conflict_retry(lambda: drop(rid))  # noqa: B023 (called at once, inside the loop)
+    for key in holder_keys:
+        on_conflict_retry(lambda: drop(key))  # noqa: B023 (called at once, inside the loop)
 
 
-def ensure_pool(table_name: str, pool: str) -> None:
-    table = dynamodb_table(table_name)
-    conditional_write(
-        lambda: on_conflict_retry(
-            lambda: table.put_item(
-                Item={**pool_key(pool), "pool": pool, "holders": {}, "granted": {}},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        )
-    )
-
-
-def grant(table_name: str, pool: str, request: dict[str, Any], limit: int) -> str | None:
+def grant(table: Any, pool: str, request: dict[str, Any], limit: int, *, empty: bool) -> str | None:
     """Move `request` (a well-formed one: request_identity) from the queue to the pool's holders, in one
     transaction; its lease, or None when the pool is full (`limit`) or the request is no longer waiting (given
-    back, or granted already)."""
+    back, or granted already). `empty`: the pool had no holder when the caller read it (read_pool).
+
+    A pool item may not exist yet (no pass made one: a missing item reads as empty), or have no `holders` map (an
+    item save_pool_state made before any grant). DynamoDB cannot set a key of an absent map (`SET holders.#r`: "the
+    document path provided in the update expression is invalid"), and one update cannot both make the map and set
+    a key in it (overlapping paths), so the grant into an empty pool writes the whole map, on the condition that it
+    is absent or still empty (an UpdateItem, in a transaction too, makes the item if it is missing); every other
+    grant adds its key, on the condition that the pool has room (on a missing item, size() of an absent attribute
+    is false: refused, never an error). A wrong `empty` costs only a refused grant, never a slot over the limit."""
+    if limit < 1:
+        return None
     lease = new_lease()
     identity = request_identity(request, pool)
     if identity is None:
         raise ValueError(f"not a request of {pool}: {request.get('pk')} {request.get('sk')}")
     account, rid = identity
+    key = holder_key(account, rid)
     holder = {"account": account, "replication_id": rid, "pk": str(request["pk"]), "sk": str(request["sk"])}
+    if empty:
+        pool_update = {
+            "UpdateExpression": "SET holders = :holders",
+            "ConditionExpression": "attribute_not_exists(holders) OR size(holders) = :none",
+            "ExpressionAttributeValues": {":holders": {key: holder}, ":none": 0},
+        }
+    else:
+        pool_update = {
+            "UpdateExpression": "SET holders.#r = :holder",
+            "ConditionExpression": "attribute_not_exists(holders.#r) AND size(holders) < :limit",
+            "ExpressionAttributeNames": {"#r": key},
+            "ExpressionAttributeValues": {":holder": holder, ":limit": limit},
+        }
     items = [
+        {"Update": {"TableName": table.name, "Key": pool_key(pool), **pool_update}},
         {
             "Update": {
-                "TableName": table_name,
-                "Key": pool_key(pool),
-                "UpdateExpression": "SET holders.#r = :holder",
-                "ConditionExpression": "attribute_not_exists(holders.#r) AND size(holders) < :limit",
-                "ExpressionAttributeNames": {"#r": holder_key(account, rid)},
-                "ExpressionAttributeValues": {":holder": holder, ":limit": limit},
-            }
-        },
-        {
-            "Update": {
-                "TableName": table_name,
+                "TableName": table.name,
                 "Key": {"pk": request["pk"], "sk": request["sk"]},
                 "UpdateExpression": "SET lease = :lease, granted_at = :now REMOVE waiting_pool",
                 "ConditionExpression": "attribute_exists(waiting_pool)",
@@ -210,21 +231,22 @@ def grant(table_name: str, pool: str, request: dict[str, Any], limit: int) -> st
             }
         },
     ]
-    client = dynamodb_table(table_name).meta.client
     try:
-        on_conflict_retry(lambda: client.transact_write_items(TransactItems=items))
+        on_conflict_retry(lambda: table.meta.client.transact_write_items(TransactItems=items))
     except ClientError as error:
-        if cancellation_reasons(error) and "ConditionalCheckFailed" in cancellation_reasons(error):
+        if "ConditionalCheckFailed" in cancellation_reasons(error):
             return None
         raise
     return lease
 
 
-def save_pool_state(table_name: str, pool: str, counts: dict[str, int], accounts: dict[str, dict[str, int]]) -> None:
+def save_pool_state(table: Any, pool: str, counts: dict[str, int], accounts: dict[str, dict[str, int]]) -> None:
     """What the coordinator keeps of a pool besides its holders: the grants each active account has had
-    (copy_slots.grant_counts) and, for operators, each source account's copies in flight and waiting."""
+    (copy_slots.grant_counts) and, for operators, each source account's copies in flight and waiting. Top-level
+    attributes only, so it needs no item made before (UpdateItem makes a missing one, without holders: grant's
+    empty-pool form covers that)."""
     on_conflict_retry(
-        lambda: dynamodb_table(table_name).update_item(
+        lambda: table.update_item(
             Key=pool_key(pool),
             UpdateExpression="SET granted = :counts, accounts = :accounts, seen_at = :now",
             ExpressionAttributeValues={":counts": counts, ":accounts": accounts, ":now": _now()},
@@ -235,10 +257,8 @@ def save_pool_state(table_name: str, pool: str, counts: dict[str, int], accounts
 def pool_state(table: Any, pool: str) -> dict[str, dict[str, int]]:
     """Each source account's copies in flight and waiting in a shared pool, as its coordinator last saw them (read
     by a workload through the vault's role, which may read the pool items but no other account's requests)."""
-    item = table.get_item(Key=pool_key(pool), ConsistentRead=True).get("Item") or {}
-    return {
-        str(account): {k: int(v) for k, v in counts.items()} for account, counts in item.get("accounts", {}).items()
-    }
+    accounts = read_pool(table, pool)["accounts"]
+    return {str(account): {k: int(v) for k, v in counts.items()} for account, counts in accounts.items()}
 
 
 def own_requests(table: Any, source_account: str) -> list[dict[str, Any]]:
